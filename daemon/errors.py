@@ -1,0 +1,132 @@
+"""One error hierarchy for the whole daemon.
+
+Each error class says what the caller must do with the failure (``action``) and which exit
+code a command ends with when the error reaches the top.  Messages name the file, device or
+call that failed and what the user can do about it.  Catch broadly only at the top of a job,
+and record the failure in the ledger there.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Action(enum.Enum):
+    """What the pipeline does with a failed attempt."""
+
+    RETRY = "retry"  # transient: try the same file again later, with backoff
+    QUARANTINE = "quarantine"  # this file cannot be taken as it is: stop trying, raise an alert
+    STOP = "stop"  # the daemon cannot go on safely: stop taking work
+
+
+class EvidockError(Exception):
+    """Base of every error the daemon raises on purpose."""
+
+    action: Action = Action.STOP
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+class ConfigError(EvidockError):
+    """The configuration file is missing, unreadable or invalid."""
+
+    exit_code = 2
+
+
+# -- reading from a device or folder ---------------------------------------------------------
+
+
+class SourceError(EvidockError):
+    """Reading a recording from its device failed; the device copy is untouched."""
+
+    action = Action.RETRY
+
+
+class SourceVanished(SourceError):
+    """The device or file went away while it was read (cable pulled, card removed)."""
+
+
+class SizeMismatch(SourceError):
+    """The number of bytes read differs from the size seen when the file was found."""
+
+
+class SourceChanged(SourceError):
+    """The file changed (size or modification time) while it was being read."""
+
+
+class UnsafeSource(SourceError):
+    """The path is not a regular file inside the device (a symlink, a device node, ..)."""
+
+    action = Action.QUARANTINE
+
+
+# -- write-once stores -----------------------------------------------------------------------
+
+
+class StoreError(EvidockError):
+    """The store could not complete a call; nothing was committed under a final key."""
+
+    action = Action.RETRY
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or is full; work waits and is retried."""
+
+
+class ObjectMissing(StoreError):
+    """The store has no object under this key."""
+
+    action = Action.QUARANTINE
+
+
+class ObjectConflict(StoreError):
+    """An object already exists under this content key with different bytes.
+
+    Content keys derive from the BLAKE3 digest, so this means corruption or tampering in
+    the store: the object is never overwritten and an operator must look.
+    """
+
+    action = Action.QUARANTINE
+
+
+class IntegrityError(StoreError):
+    """What the store holds does not match the digests computed while reading."""
+
+
+class RetentionError(StoreError):
+    """A retention or legal-hold request would weaken a lock, or the store dropped one."""
+
+    action = Action.QUARANTINE
+
+
+# -- the ledger ------------------------------------------------------------------------------
+
+
+class LedgerError(EvidockError):
+    """The ledger could not be read or written."""
+
+    exit_code = 3
+
+
+class LedgerTooNew(LedgerError):
+    """The ledger was written by a newer evidock than this one."""
+
+
+class InvalidTransition(LedgerError):
+    """A media file was asked to move to a state its state machine forbids."""
+
+
+class NotFound(EvidockError):
+    """No ledger entry matches what was asked for."""
+
+    exit_code = 4

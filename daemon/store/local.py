@@ -1,0 +1,340 @@
+"""The local write-once store: the embedded default, needing no external service.
+
+Layout under the store root (daemon/FORMATS.md has the details)::
+
+    media/b3/<aa>/<bb>/<blake3>        the recording, mode 0444, never rewritten
+    media/b3/<aa>/<bb>/<blake3>.json   what the store knows of it: size, digests, retention, hold
+    .incoming/                         puts in progress (removed by recover() after a crash)
+
+A put writes under a temporary name, fsyncs, re-reads what reached the disk and hashes it,
+then *links* the file to its content key: ``link`` fails if the key exists, so no code path
+can overwrite a stored recording.  The metadata file goes first, the data last, so a crash
+leaves either a complete object or an orphan metadata file that ``recover()`` removes.
+
+The lock holds against evidock, not against root on the host: protect the store's file system
+(a dedicated volume, no shell users) as the README explains.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import threading
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+from evidock.daemon.errors import (
+    IntegrityError,
+    ObjectConflict,
+    ObjectMissing,
+    RetentionError,
+    StoreError,
+    StoreUnavailable,
+)
+from evidock.daemon.hashing import HashingReader
+from evidock.daemon.store.base import ObjectInfo, StoredObject
+from evidock.daemon.store.keys import object_key
+
+_NOSPACE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat()
+
+
+class LocalWormStore:
+    """Content-addressed, write-once files on a local (or mounted) file system."""
+
+    def __init__(self, root: str | os.PathLike, *, verify_after_write: bool = True) -> None:
+        self.root = Path(root)
+        self.verify_after_write = verify_after_write
+        self.name = f"local:{self.root}"
+        self._incoming = self.root / ".incoming"
+        self._thread_lock = threading.Lock()
+        try:
+            self._incoming.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"local store {self.root}: cannot create it: {exc.strerror}",
+                hint="check that the data directory exists and is writable by the daemon",
+            ) from exc
+
+    # -- paths -------------------------------------------------------------------------------
+
+    def _data_path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ObjectMissing(f"key {key!r} is outside the store")
+        return path
+
+    @staticmethod
+    def _meta_path(data: Path) -> Path:
+        return data.with_name(data.name + ".json")
+
+    @contextmanager
+    def _commit_lock(self):
+        """Serialise commits of this store between threads and processes."""
+        with self._thread_lock:
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)
+
+    # -- put ---------------------------------------------------------------------------------
+
+    def put(
+        self,
+        stream: HashingReader,
+        *,
+        retain_until: datetime,
+        legal_hold: bool = False,
+        metadata: dict[str, str] | None = None,
+    ) -> StoredObject:
+        tmp = self._incoming / f"{uuid.uuid4().hex}.part"
+        try:
+            written = self._write_temp(tmp, stream)
+            digests = stream.digests()
+            if self.verify_after_write:
+                written = self._rehash(tmp)
+            if written[0] != digests.size or not hmac.compare_digest(written[1], digests.sha256):
+                raise IntegrityError(
+                    f"{stream.name}: the bytes that reached the store's disk differ from the "
+                    f"bytes read (size {written[0]} vs {digests.size})",
+                    hint="check the station's disk and memory; the file will be retried",
+                )
+            key = object_key(digests)
+            with self._commit_lock():
+                existing = self._existing(key)
+                if existing is not None:
+                    if existing.size != digests.size or not hmac.compare_digest(
+                        existing.sha256, digests.sha256
+                    ):
+                        raise ObjectConflict(
+                            f"local store: {key} already holds different bytes "
+                            f"(sha256 {existing.sha256}, new {digests.sha256})",
+                            hint="the stored object may be corrupt or tampered with; run a fixity "
+                            "check and inspect it; nothing was overwritten",
+                        )
+                    info = existing
+                    if retain_until > existing.retain_until:
+                        info = self._write_meta(key, existing, retain_until=retain_until)
+                    if legal_hold and not existing.legal_hold:
+                        info = self._write_meta(key, info, legal_hold=True)
+                    return StoredObject(key=key, digests=digests, info=info, existed=True)
+                info = ObjectInfo(
+                    key=key,
+                    size=digests.size,
+                    sha256=written[1],
+                    blake3=digests.blake3,
+                    retain_until=retain_until.astimezone(timezone.utc),
+                    legal_hold=legal_hold,
+                    lock_mode="LOCAL",
+                )
+                self._commit(tmp, key, info, metadata or {})
+                return StoredObject(key=key, digests=digests, info=info)
+        except OSError as exc:
+            raise self._os_error(f"writing {stream.name}", exc) from exc
+        finally:
+            try:
+                tmp.unlink()
+            except FileNotFoundError:
+                pass
+
+    def _write_temp(self, tmp: Path, stream: HashingReader) -> tuple[int, str]:
+        sha = hashlib.sha256()
+        size = 0
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            while chunk := stream.read():
+                view = memoryview(chunk)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                sha.update(chunk)
+                size += len(chunk)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return size, sha.hexdigest()
+
+    @staticmethod
+    def _rehash(path: Path) -> tuple[int, str]:
+        sha = hashlib.sha256()
+        size = 0
+        with open(path, "rb", buffering=0) as fh:
+            while data := fh.read(1 << 20):
+                sha.update(data)
+                size += len(data)
+        return size, sha.hexdigest()
+
+    def _commit(self, tmp: Path, key: str, info: ObjectInfo, metadata: dict[str, str]) -> None:
+        data = self._data_path(key)
+        created = []
+        parent = data.parent
+        while not parent.exists():
+            created.append(parent)
+            parent = parent.parent
+        data.parent.mkdir(parents=True, exist_ok=True)
+        meta = self._meta_path(data)
+        meta_tmp = tmp.with_suffix(".json")
+        self._dump_meta(meta_tmp, info, metadata)
+        if meta.exists():  # orphan from a crash between the two links: no data, not evidence
+            meta.unlink()
+        os.link(meta_tmp, meta)
+        meta_tmp.unlink()
+        os.chmod(tmp, 0o444)
+        os.link(tmp, data)  # EEXIST here means a concurrent writer: never overwrite
+        for directory in [data.parent, *created[::-1]]:
+            _fsync_dir(directory)
+        _fsync_dir(self._incoming)
+
+    def _dump_meta(self, path: Path, info: ObjectInfo, metadata: dict[str, str]) -> None:
+        doc = {
+            "format": "evidock.local-object/1",
+            "key": info.key,
+            "size": info.size,
+            "sha256": info.sha256,
+            "blake3": info.blake3,
+            "retain_until": _iso(info.retain_until),
+            "legal_hold": info.legal_hold,
+            "metadata": metadata,
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o444)
+        try:
+            os.write(fd, json.dumps(doc, sort_keys=True, indent=1).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _write_meta(
+        self,
+        key: str,
+        info: ObjectInfo,
+        *,
+        retain_until: datetime | None = None,
+        legal_hold: bool | None = None,
+    ) -> ObjectInfo:
+        meta = self._meta_path(self._data_path(key))
+        old = json.loads(meta.read_text())
+        new = ObjectInfo(
+            key=key,
+            size=info.size,
+            sha256=info.sha256,
+            blake3=info.blake3,
+            retain_until=retain_until or info.retain_until,
+            legal_hold=info.legal_hold if legal_hold is None else legal_hold,
+            lock_mode="LOCAL",
+        )
+        tmp = self._incoming / f"{uuid.uuid4().hex}.json"
+        self._dump_meta(tmp, new, old.get("metadata", {}))
+        os.replace(tmp, meta)
+        _fsync_dir(meta.parent)
+        return new
+
+    def _existing(self, key: str) -> ObjectInfo | None:
+        try:
+            return self.stat(key)
+        except ObjectMissing:
+            return None
+
+    # -- reading and lock management ---------------------------------------------------------
+
+    def stat(self, key: str) -> ObjectInfo:
+        data = self._data_path(key)
+        try:
+            size = data.stat().st_size
+            doc = json.loads(self._meta_path(data).read_text())
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"local store: no object {key}") from exc
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"local store: cannot read the metadata of {key}: {exc}") from exc
+        return ObjectInfo(
+            key=key,
+            size=size,  # measured on disk, so a truncated file shows up as a size mismatch
+            sha256=doc["sha256"],
+            blake3=doc.get("blake3"),
+            retain_until=datetime.fromisoformat(doc["retain_until"]),
+            legal_hold=bool(doc["legal_hold"]),
+            lock_mode="LOCAL",
+        )
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return open(self._data_path(key), "rb")
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"local store: no object {key}") from exc
+
+    def extend_retention(self, key: str, retain_until: datetime) -> ObjectInfo:
+        with self._commit_lock():
+            info = self.stat(key)
+            if retain_until < info.retain_until:
+                raise RetentionError(
+                    f"local store: refusing to shorten the retention of {key} from "
+                    f"{_iso(info.retain_until)} to {_iso(retain_until)}",
+                    hint="retention can only be extended",
+                )
+            if retain_until == info.retain_until:
+                return info
+            return self._write_meta(key, info, retain_until=retain_until)
+
+    def set_legal_hold(self, key: str, on: bool) -> ObjectInfo:
+        with self._commit_lock():
+            info = self.stat(key)
+            if info.legal_hold == on:
+                return info
+            return self._write_meta(key, info, legal_hold=on)
+
+    def recover(self) -> int:
+        """Remove incomplete puts and metadata files whose data never arrived."""
+        leftovers = 0
+        with self._commit_lock():
+            for entry in self._incoming.iterdir():
+                entry.unlink()
+                leftovers += 1
+            media = self.root / "media"
+            if media.exists():
+                for meta in media.rglob("*.json"):
+                    if not meta.with_suffix("").exists():
+                        meta.unlink()
+                        leftovers += 1
+        return leftovers
+
+    def check(self) -> list[str]:
+        problems = []
+        if not os.access(self.root, os.W_OK):
+            problems.append(f"local store {self.root} is not writable by this user")
+        stats = os.statvfs(self.root)
+        free = stats.f_bavail * stats.f_frsize
+        if free < 1 << 30:
+            problems.append(
+                f"local store {self.root} has {free >> 20} MiB free: add space before "
+                "recordings cannot be handed over"
+            )
+        return problems
+
+    def _os_error(self, doing: str, exc: OSError) -> StoreError:
+        if exc.errno in _NOSPACE:
+            return StoreUnavailable(
+                f"local store {self.root}: {doing}: {exc.strerror}",
+                hint="free space on the store's disk or fix it; the file stays queued",
+            )
+        if exc.errno == errno.EEXIST:
+            return StoreError(f"local store {self.root}: {doing}: a concurrent put won the key")
+        return StoreError(f"local store {self.root}: {doing}: {exc}")

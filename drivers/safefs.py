@@ -1,0 +1,131 @@
+"""Opening and listing files on an untrusted device without ever leaving its root.
+
+Every path component is opened relative to its parent's file descriptor with
+``O_NOFOLLOW``, so a symlink anywhere in the path, ``..``, or an absolute name is refused
+instead of followed.  Only regular files are opened for reading (a FIFO or device node would
+block or read something that is not a recording).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from evidock.daemon.errors import SourceVanished, UnsafeSource
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOATIME", 0)
+_GONE = {2, 5, 6, 19, 107, 116}  # ENOENT EIO ENXIO ENODEV ENOTCONN ESTALE
+
+
+def _components(relpath: str) -> list[str]:
+    parts = relpath.split("/")
+    if relpath.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise UnsafeSource(f"refusing path {relpath!r}: not a plain relative path inside the device")
+    return parts
+
+
+def _open_nofollow(name: str, flags: int, dir_fd: int) -> int:
+    try:
+        return os.open(name, flags, dir_fd=dir_fd)
+    except OSError as exc:
+        if flags & os.O_NOATIME and exc.errno == 1:  # EPERM: not the owner; atime is harmless
+            return os.open(name, flags & ~os.O_NOATIME, dir_fd=dir_fd)
+        raise
+
+
+def open_regular(root: str, relpath: str) -> BinaryIO:
+    """Open ``root/relpath`` for reading, refusing symlinks and anything but a regular file."""
+    parts = _components(relpath)
+    try:
+        fd = os.open(root, _DIR_FLAGS)
+    except OSError as exc:
+        raise SourceVanished(f"device root {root} is gone: {exc.strerror}") from exc
+    try:
+        for part in parts[:-1]:
+            try:
+                nfd = _open_nofollow(part, _DIR_FLAGS, fd)
+            except OSError as exc:
+                raise _classify(relpath, exc) from exc
+            os.close(fd)
+            fd = nfd
+        try:
+            ffd = _open_nofollow(parts[-1], _FILE_FLAGS, fd)
+        except OSError as exc:
+            raise _classify(relpath, exc) from exc
+    finally:
+        os.close(fd)
+    st = os.fstat(ffd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(ffd)
+        raise UnsafeSource(f"{relpath}: not a regular file (mode {stat.filemode(st.st_mode)})")
+    os.set_blocking(ffd, True)
+    return os.fdopen(ffd, "rb", buffering=0)
+
+
+def _classify(relpath: str, exc: OSError):
+    if exc.errno in (40, 20):  # ELOOP (a symlink), ENOTDIR (a symlink or file as a directory)
+        return UnsafeSource(f"{relpath}: a symlink or non-directory in the path; not followed")
+    if exc.errno in _GONE:
+        return SourceVanished(f"{relpath}: {exc.strerror}", hint="the device may have been removed")
+    return UnsafeSource(f"{relpath}: cannot open: {exc.strerror}")
+
+
+@dataclass(frozen=True)
+class Entry:
+    relpath: str
+    size: int
+    mtime_ns: int
+
+
+def walk_regular(root: str, *, skip=lambda name: False, errors: list | None = None) -> Iterator[Entry]:
+    """Every regular file under ``root``; symlinks, devices and FIFOs are skipped (and noted
+    in ``errors`` as ``(relpath, reason)``), directories are descended without following links."""
+
+    def scan(fd: int, prefix: str) -> Iterator[Entry]:
+        try:
+            names = sorted(os.listdir(fd))
+        except OSError as exc:
+            if errors is not None:
+                errors.append((prefix or ".", exc.strerror))
+            if exc.errno in _GONE:
+                raise SourceVanished(f"{root}/{prefix}: {exc.strerror}") from exc
+            return
+        for name in names:
+            if skip(name):
+                continue
+            rel = f"{prefix}{name}"
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except OSError as exc:
+                if errors is not None:
+                    errors.append((rel, exc.strerror))
+                if exc.errno in _GONE - {2}:
+                    raise SourceVanished(f"{root}/{rel}: {exc.strerror}") from exc
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    if errors is not None:
+                        errors.append((rel, exc.strerror))
+                    continue
+                try:
+                    yield from scan(sub, rel + "/")
+                finally:
+                    os.close(sub)
+            elif stat.S_ISREG(st.st_mode):
+                yield Entry(rel, st.st_size, st.st_mtime_ns)
+            elif errors is not None:
+                errors.append((rel, f"not a regular file ({stat.filemode(st.st_mode)}); skipped"))
+
+    try:
+        top = os.open(root, _DIR_FLAGS)
+    except OSError as exc:
+        raise SourceVanished(f"device root {root}: {exc.strerror}") from exc
+    try:
+        yield from scan(top, "")
+    finally:
+        os.close(top)

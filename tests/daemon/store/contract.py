@@ -1,0 +1,145 @@
+"""The contract every WormStore must pass (see evidock.daemon.store.base.WormStore).
+
+A store's test module subclasses :class:`StoreContract` and provides a ``store`` fixture;
+the S3 store runs the same class against a real server.  Readers here lie on purpose: they
+report one length and deliver another, or hand out digests that do not match their bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from evidock.daemon.errors import (
+    IntegrityError,
+    ObjectConflict,
+    ObjectMissing,
+    RetentionError,
+    SizeMismatch,
+)
+from evidock.daemon.hashing import Digests, HashingReader, digest_file
+from evidock.daemon.store.keys import object_key
+
+
+def reader(data: bytes, size: int | None = None, name: str = "clip.mp4") -> HashingReader:
+    return HashingReader(io.BytesIO(data), len(data) if size is None else size, name=name,
+                         chunk_size=64 * 1024)
+
+
+class LyingDigestReader(HashingReader):
+    """Hands out the bytes it read but claims the digests of other bytes."""
+
+    def __init__(self, data: bytes, claimed: bytes) -> None:
+        super().__init__(io.BytesIO(data), len(data), name="liar.mp4")
+        self._claimed = claimed
+
+    def digests(self) -> Digests:
+        super().digests()
+        return digest_file(io.BytesIO(self._claimed))
+
+
+def later(days: float = 1) -> datetime:
+    return datetime.now(timezone.utc) + timedelta(days=days)
+
+
+class StoreContract:
+    """Behaviour shared by every store.  Subclasses provide the ``store`` fixture."""
+
+    def retain(self) -> datetime:
+        """A retain-until for test objects; the S3 suite overrides it with seconds."""
+        return later(1)
+
+    def test_put_stores_bytes_under_their_content_key(self, store):
+        data = os.urandom(300_000)
+        got = store.put(reader(data), retain_until=self.retain())
+        assert object_key(digest_file(io.BytesIO(data))) == got.key
+        assert False is got.existed
+        with store.open(got.key) as fh:
+            assert data == fh.read()
+
+    def test_stat_reports_what_the_store_holds(self, store):
+        data = os.urandom(70_000)
+        got = store.put(reader(data), retain_until=self.retain(), legal_hold=True)
+        info = store.stat(got.key)
+        assert (len(data), got.digests.sha256, True) == (info.size, info.sha256, info.legal_hold)
+        assert info.retain_until >= self.retain() - timedelta(seconds=5)
+
+    def test_empty_recording_is_stored(self, store):
+        got = store.put(reader(b""), retain_until=self.retain())
+        assert 0 == store.stat(got.key).size
+
+    def test_short_read_commits_nothing(self, store):
+        data = os.urandom(100_000)
+        with pytest.raises(SizeMismatch):
+            store.put(reader(data, size=len(data) + 10), retain_until=self.retain())
+        with pytest.raises(ObjectMissing):
+            store.stat(object_key(digest_file(io.BytesIO(data))))
+
+    def test_long_read_commits_nothing(self, store):
+        data = os.urandom(100_000)
+        with pytest.raises(SizeMismatch):
+            store.put(reader(data, size=len(data) - 1), retain_until=self.retain())
+        with pytest.raises(ObjectMissing):
+            store.stat(object_key(digest_file(io.BytesIO(data))))
+
+    def test_digests_that_do_not_match_the_bytes_are_refused(self, store):
+        data, claimed = os.urandom(50_000), os.urandom(50_000)
+        with pytest.raises(IntegrityError):
+            store.put(LyingDigestReader(data, claimed), retain_until=self.retain())
+        for content in (data, claimed):
+            with pytest.raises(ObjectMissing):
+                store.stat(object_key(digest_file(io.BytesIO(content))))
+
+    def test_duplicate_put_returns_the_existing_object(self, store):
+        data = os.urandom(40_000)
+        first = store.put(reader(data), retain_until=self.retain())
+        second = store.put(reader(data), retain_until=self.retain())
+        assert (first.key, True) == (second.key, second.existed)
+        assert first.info.sha256 == store.stat(first.key).sha256
+
+    def test_duplicate_put_with_later_retention_extends_it(self, store):
+        data = os.urandom(40_000)
+        first = store.put(reader(data), retain_until=self.retain())
+        store.put(reader(data), retain_until=first.info.retain_until + timedelta(days=3))
+        assert store.stat(first.key).retain_until >= first.info.retain_until + timedelta(days=3) - timedelta(seconds=1)
+
+    def test_retention_cannot_be_shortened(self, store):
+        got = store.put(reader(os.urandom(1000)), retain_until=self.retain())
+        with pytest.raises(RetentionError):
+            store.extend_retention(got.key, got.info.retain_until - timedelta(hours=12))
+        assert store.stat(got.key).retain_until >= got.info.retain_until - timedelta(seconds=1)
+
+    def test_retention_can_be_extended(self, store):
+        got = store.put(reader(os.urandom(1000)), retain_until=self.retain())
+        target = got.info.retain_until + timedelta(days=30)
+        store.extend_retention(got.key, target)
+        assert abs((target - store.stat(got.key).retain_until).total_seconds()) < 1
+
+    def test_legal_hold_is_set_and_released(self, store):
+        got = store.put(reader(os.urandom(1000)), retain_until=self.retain())
+        assert True is store.set_legal_hold(got.key, True).legal_hold
+        assert True is store.stat(got.key).legal_hold
+        assert False is store.set_legal_hold(got.key, False).legal_hold
+        assert False is store.stat(got.key).legal_hold
+
+    def test_stat_of_unknown_key_is_object_missing(self, store):
+        with pytest.raises(ObjectMissing):
+            store.stat(object_key(digest_file(io.BytesIO(b"never stored"))))
+
+    def test_store_has_no_delete(self, store):
+        assert not any(hasattr(store, name) for name in ("delete", "remove", "remove_object"))
+
+    def test_recover_after_a_clean_run_finds_nothing_to_do(self, store):
+        store.put(reader(os.urandom(1000)), retain_until=self.retain())
+        assert 0 == store.recover()
+
+    def test_conflicting_bytes_under_a_key_are_never_overwritten(self, store, corrupt):
+        """``corrupt(key)`` damages the stored object behind the store's back."""
+        data = os.urandom(20_000)
+        got = store.put(reader(data), retain_until=self.retain())
+        corrupt(got.key)
+        with pytest.raises(ObjectConflict):
+            store.put(reader(data), retain_until=self.retain())
