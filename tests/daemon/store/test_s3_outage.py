@@ -1,0 +1,187 @@
+"""Failure paths of the S3 store against a server that is stopped, restarted or loses a client:
+nothing half-written is committed, the spool takes over, and everything reaches S3 afterwards."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from evidock.daemon.errors import ObjectMissing, StoreUnavailable
+from evidock.daemon.hashing import HashingReader
+from evidock.daemon.store.s3 import S3WormStore
+from evidock.daemon.store.spool import Drainer, Spool, SpoolingStore, SpoolLimits
+from tests.s3_fixture import s3_client_for, start_server
+
+from .contract import reader
+
+pytestmark = pytest.mark.s3
+MiB = 1 << 20
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def soon(seconds: float = 300) -> datetime:
+    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server of this module's own: these tests stop and start it."""
+    server = start_server(tmp_path_factory.mktemp("s3-outage"))
+    server.make_lock_bucket("outage")
+    yield server
+    server.stop(timeout=5)
+
+
+@pytest.fixture
+def up(server):
+    if server.proc is None:
+        server.start()
+    return server
+
+
+@pytest.fixture
+def store(up):
+    store = S3WormStore(s3_client_for(up), "outage", station="outage", part_size=5 * MiB,
+                        concurrency=2)
+    yield store
+    store.close()
+
+
+class StopsServer(io.RawIOBase):
+    """A recording whose device read stalls while the S3 server goes away mid-upload."""
+
+    def __init__(self, data: bytes, server, after: int) -> None:
+        self._buf, self._server, self._after, self._pos = io.BytesIO(data), server, after, 0
+
+    def read(self, n=-1):
+        if self._pos >= self._after and self._server.proc is not None:
+            self._server.stop(signal.SIGKILL)
+        chunk = self._buf.read(n)
+        self._pos += len(chunk)
+        return chunk
+
+
+def versions(client, key):
+    return [o for o in client.list_objects("outage", prefix=key, include_version=True)
+            if o.object_name == key]
+
+
+def test_server_stopped_mid_upload_is_unavailable_and_commits_nothing(server, store):
+    data = os.urandom(16 * MiB)
+    stream = HashingReader(StopsServer(data, server, 6 * MiB), len(data), name="cut.mp4")
+    with pytest.raises(StoreUnavailable):
+        store.put(stream, retain_until=soon())
+    server.start()
+    key = store.put(reader(os.urandom(10)), retain_until=soon()).key  # the server is back
+    got = store.put(reader(data), retain_until=soon())
+    assert (False, 1) == (got.existed, len(versions(store.client, got.key)))
+    assert key != got.key
+
+
+def test_a_put_while_the_server_is_down_fails_fast_as_unavailable(server, store):
+    server.stop(signal.SIGKILL)
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        store.put(reader(os.urandom(1000)), retain_until=soon())
+    assert time.monotonic() - started < 10
+
+
+def spooling(store, tmp_path, max_bytes=1 << 30):
+    return SpoolingStore(store, Spool(tmp_path / "spool"), SpoolLimits(max_bytes, 0.5))
+
+
+def test_recordings_go_to_the_spool_while_s3_is_down_and_drain_in_deadline_order(
+        server, store, tmp_path):
+    front = spooling(store, tmp_path)
+    late, early = os.urandom(7 * MiB), os.urandom(1000)
+    server.stop(signal.SIGKILL)
+    with pytest.raises(StoreUnavailable, match="next attempt goes to the spool"):
+        front.put(reader(late), retain_until=soon())
+    spooled = [front.put(reader(data), retain_until=soon(), legal_hold=hold,
+                         metadata={"recorded-at": at})
+               for data, hold, at in ((late, True, "2026-01-02T00:00:00Z"),
+                                      (early, False, "2026-01-01T00:00:00Z"))]
+    assert [True, True] == [s.details["spooled"] for s in spooled]
+    assert 2 == front.status()["spool_files"]
+    assert len(late) == front.stat(spooled[0].key).size
+    drainer = Drainer(front)
+    assert drainer.drain_once() is None  # still down: nothing moved, nothing lost
+    assert 2 == front.status()["spool_files"]
+
+    server.start()
+    order = []
+    put = store.put
+    store.put = lambda stream, **kw: order.append(stream.name) or put(stream, **kw)
+    assert 2 == drainer.drain_once()
+    assert [f"spool:{spooled[1].key}", f"spool:{spooled[0].key}"] == order
+    assert 0 == front.status()["spool_files"]
+    info = store.stat(spooled[0].key)
+    assert ("COMPLIANCE", True, spooled[0].digests.sha256) == (
+        info.lock_mode, info.legal_hold, info.sha256)
+    with store.open(spooled[0].key) as fh:
+        assert late == fh.read()
+    assert False is front.primary_down()
+
+
+def test_a_full_spool_refuses_with_what_to_do(server, store, tmp_path):
+    front = spooling(store, tmp_path, max_bytes=10_000)
+    front.mark_down("test")
+    front.put(reader(os.urandom(6000)), retain_until=soon())
+    assert any("full" in w for w in front.spool_warnings())
+    with pytest.raises(StoreUnavailable, match="store.spool.max_gib"):
+        front.put(reader(os.urandom(6000)), retain_until=soon())
+
+
+CHILD = textwrap.dedent("""
+    import io, random, sys, time
+    from datetime import datetime, timedelta, timezone
+    from minio import Minio
+    from evidock.daemon.hashing import HashingReader
+    from evidock.daemon.store.s3 import S3WormStore
+
+    class Stalls(io.RawIOBase):
+        def __init__(self, data):
+            self.buf = io.BytesIO(data)
+        def read(self, n=-1):
+            if self.buf.tell() >= 12 << 20:
+                print("parts sent", flush=True)
+                time.sleep(600)
+            return self.buf.read(n)
+
+    endpoint, ak, sk = sys.argv[1:4]
+    data = random.Random(7).randbytes(20 << 20)
+    store = S3WormStore(Minio(endpoint, ak, sk, secure=False, region="us-east-1"), "outage",
+                        station="outage", part_size=5 << 20, concurrency=2)
+    store.put(HashingReader(Stalls(data), len(data)),
+              retain_until=datetime.now(timezone.utc) + timedelta(minutes=5))
+""")
+
+
+def test_kill_9_during_a_multipart_upload_loses_nothing_and_leaves_no_duplicate(store, up):
+    import random
+
+    child = subprocess.Popen([sys.executable, "-c", CHILD, up.endpoint, up.access_key,
+                              up.secret_key], stdout=subprocess.PIPE, cwd=ROOT)
+    try:
+        assert b"parts sent" in child.stdout.readline()
+    finally:
+        child.kill()
+        child.wait()
+    assert 1 <= store.recover()  # the open upload is aborted at the next start
+    data = random.Random(7).randbytes(20 << 20)
+    from evidock.daemon.hashing import digest_file
+    from evidock.daemon.store.keys import object_key
+
+    with pytest.raises(ObjectMissing):
+        store.stat(object_key(digest_file(io.BytesIO(data))))
+    got = store.put(reader(data), retain_until=soon())
+    assert 1 == len(versions(store.client, got.key))
