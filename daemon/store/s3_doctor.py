@@ -72,10 +72,10 @@ def inspect_bucket(client: Minio, bucket: str, *, min_days: int | None = None) -
             out.append(Finding(FAIL, "default_rule", f"the default rule is {lock.mode}: "
                                "GOVERNANCE can be bypassed; set a COMPLIANCE default rule"))
         elif min_days and days is not None and days < min_days:
-            out.append(Finding(FAIL, "default_rule", f"the default COMPLIANCE rule is {days} days, "
+            out.append(Finding(FAIL, "default_rule", f"the default COMPLIANCE rule is {days} day(s), "
                                f"policy needs at least {min_days}: raise it"))
         else:
-            out.append(Finding(OK, "default_rule", f"default COMPLIANCE rule of {days} days"))
+            out.append(Finding(OK, "default_rule", f"default COMPLIANCE rule of {days} day(s)"))
         out.append(_lifecycle(client, bucket))
     except StoreError:
         raise
@@ -132,7 +132,9 @@ def _md5(data: bytes) -> str:
 def diagnose(client: Minio, bucket: str, *, station: str, min_days: int | None = None,
              write_probe: bool = True) -> list[Finding]:
     found = inspect_bucket(client, bucket, min_days=min_days)
-    if write_probe and not any(f.level == FAIL for f in found):
+    unusable = any(f.level == FAIL and f.check in ("bucket", "versioning", "object_lock")
+                   for f in found)
+    if write_probe and not unusable:
         try:
             found += probe_credentials(client, bucket, station)
         except Exception as exc:
