@@ -9,11 +9,19 @@ import sqlite3
 from datetime import timedelta
 
 import pytest
+import structlog
 
 from evidock.daemon.cli.main import main
 from evidock.daemon.timeutil import parse
 
 pytestmark = pytest.mark.s3
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """`evidock run` points structlog at this test's captured stderr; undo that afterwards."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
