@@ -85,30 +85,29 @@ class SpoolLimits:
 class SpoolingStore:
     """S3 when it answers, the spool when it does not; reads look in both."""
 
-    def __init__(self, primary: WormStore, spool: Spool, limits: SpoolLimits, *,
-                 down_seconds: float = 30.0) -> None:
+    def __init__(self, primary: WormStore, spool: Spool, limits: SpoolLimits) -> None:
         self.primary, self.spool, self.limits = primary, spool, limits
         self.name = primary.name  # where a record is meant to end up; spooling is a detour
-        self.down_seconds = down_seconds
-        self._down_until = 0.0
+        self._down = False  # set by a failed put, cleared only by the drainer's success
         self._guard = threading.Lock()
 
     # -- health ------------------------------------------------------------------------------
 
     def primary_down(self) -> bool:
-        return time.monotonic() < self._down_until
+        """While S3 is down every put goes to the spool; only the drainer tries S3 again, so
+        no recording spends an attempt on an S3 that is known to be away."""
+        return self._down
 
     def mark_down(self, reason: str) -> None:
         with self._guard:
-            first = not self.primary_down()
-            self._down_until = time.monotonic() + self.down_seconds
+            first, self._down = not self._down, True
         if first:
             log.warning("store_unavailable", store=self.primary.name, reason=reason,
                         fallback="spool")
 
     def mark_up(self) -> None:
         with self._guard:
-            was_down, self._down_until = self.primary_down(), 0.0
+            was_down, self._down = self._down, False
         if was_down:
             log.info("store_available", store=self.primary.name)
 
@@ -224,6 +223,7 @@ class Drainer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
+        self._warned = (0, 0.0)  # how many warnings were logged, and when
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="spool-drainer", daemon=True)
@@ -245,8 +245,7 @@ class Drainer:
     def drain_once(self) -> int | None:
         """Move what can be moved now; returns how many, or None when S3 failed."""
         entries = sorted(self.store.spool.entries(), key=self._deadline)
-        for warning in self.store.spool_warnings():
-            log.warning("spool_warning", problem=warning)
+        self._warn(self.store.spool_warnings())
         if not entries:
             self._probe()
             return 0
@@ -269,6 +268,16 @@ class Drainer:
         self.failures = 0
         self.store.mark_up()
         return moved
+
+    def _warn(self, warnings: list[str]) -> None:
+        """Log spool warnings when they change, and every ten minutes while they last."""
+        count, when = self._warned
+        if warnings and (len(warnings) != count or time.monotonic() - when > 600):
+            for warning in warnings:
+                log.warning("spool_warning", problem=warning)
+            self._warned = (len(warnings), time.monotonic())
+        elif not warnings:
+            self._warned = (0, 0.0)
 
     def _probe(self) -> None:
         """Nothing to drain: see whether S3 is back, so that new puts go there again."""

@@ -185,3 +185,53 @@ def test_kill_9_during_a_multipart_upload_loses_nothing_and_leaves_no_duplicate(
         store.stat(object_key(digest_file(io.BytesIO(data))))
     got = store.put(reader(data), retain_until=soon())
     assert 1 == len(versions(store.client, got.key))
+
+
+def test_the_daemon_hands_over_to_the_spool_while_s3_is_down_and_the_ledger_follows_the_move(
+        server, tmp_path, monkeypatch):
+    """Done-when of issue 4: with S3 stopped, docked recordings are still handed over (to the
+    spool) and reach S3 bit-exact after it returns; the ledger records where each one is."""
+    import sqlite3
+
+    import structlog
+
+    from evidock.daemon import config as config_mod
+    from evidock.daemon.cli.main import main
+    from evidock.daemon.ledger.sqlite import SqliteLedger
+    from evidock.daemon.store.s3_setup import open_s3
+
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    monkeypatch.setenv("EVIDOCK_S3_ACCESS_KEY", server.access_key)
+    monkeypatch.setenv("EVIDOCK_S3_SECRET_KEY", server.secret_key)
+    config_file = tmp_path / "evidock.toml"
+    config_file.write_text(
+        f'[station]\nid = "st2"\ndata_dir = "{tmp_path / "data"}"\n[ingest]\n'
+        f'retry_base_seconds = 0.2\n[store]\ntype = "s3"\nendpoint = "http://{server.endpoint}"\n'
+        f'bucket = "outage"\npart_size_mib = 5\ntimeout_seconds = 5\n')
+    watch = tmp_path / "watch" / "CAM0002"
+    watch.mkdir(parents=True)
+    clips = [os.urandom(6 * MiB), os.urandom(5000)]
+    for n, data in enumerate(clips):
+        (watch / f"clip{n}.mp4").write_bytes(data)
+    server.stop(signal.SIGKILL)
+    try:
+        assert 0 == main(["run", "--config", str(config_file), "--watch", str(watch.parent),
+                          "--settle", "0", "--until-idle"])
+    finally:
+        structlog.reset_defaults()
+    db = sqlite3.connect(tmp_path / "data" / "ledger.sqlite3")
+    stores = db.execute("SELECT state, store FROM media").fetchall()
+    assert [("verified", f"spool:{tmp_path / 'data' / 'spool'}")] * 2 == stores
+
+    server.start()
+    config = config_mod.load(config_file)
+    ledger = SqliteLedger(config.ledger_path, station="st2")
+    front = open_s3(config)
+    assert 2 == Drainer(front, ledger).drain_once()
+    assert {("verified", "s3:outage")} == set(db.execute("SELECT state, store FROM media"))
+    assert ledger.verify().ok
+    for (key,) in db.execute("SELECT object_key FROM media"):
+        assert 1 == len(versions(front.primary.client, key))
+        with front.open(key) as fh:
+            assert fh.read() in clips
+    assert 0 == front.status()["spool_files"]
