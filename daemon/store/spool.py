@@ -28,7 +28,10 @@ from typing import BinaryIO
 
 import structlog
 
-from evidock.daemon.errors import ObjectMissing, StoreError, StoreUnavailable
+from evidock.daemon.errors import ObjectMissing, StoreError, StoreMisconfigured, StoreUnavailable
+
+#: S3 cannot take anything now (down, full, or refusing the daemon's credentials): spool.
+S3_AWAY = (StoreUnavailable, StoreMisconfigured)
 from evidock.daemon.hashing import HashingReader
 from evidock.daemon.store.base import ObjectInfo, StoredObject, WormStore
 from evidock.daemon.store.local import LocalWormStore
@@ -119,7 +122,7 @@ class SpoolingStore:
             try:
                 return self.primary.put(stream, retain_until=retain_until, legal_hold=legal_hold,
                                         metadata=metadata)
-            except StoreUnavailable as exc:
+            except S3_AWAY as exc:
                 self.mark_down(str(exc))
                 raise StoreUnavailable(f"{exc.message}; the next attempt goes to the spool",
                                        hint=exc.hint) from exc
@@ -173,7 +176,7 @@ class SpoolingStore:
         count = self.spool.recover()
         try:
             count += self.primary.recover()
-        except StoreUnavailable as exc:
+        except S3_AWAY as exc:
             self.mark_down(str(exc))
         return count
 
@@ -181,7 +184,7 @@ class SpoolingStore:
         problems = self.spool.check()
         try:
             problems += self.primary.check()
-        except StoreUnavailable as exc:
+        except S3_AWAY as exc:
             problems.append(f"{exc} (recordings go to the spool meanwhile)")
         return problems + self.spool_warnings()
 
@@ -256,7 +259,7 @@ class Drainer:
             try:
                 self._move(entry)
                 moved += 1
-            except StoreUnavailable as exc:
+            except S3_AWAY as exc:
                 self.failures += 1
                 self.store.mark_down(str(exc))
                 log.warning("spool_drain_failed", key=entry["key"], error=str(exc),

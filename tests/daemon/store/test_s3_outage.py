@@ -235,3 +235,18 @@ def test_the_daemon_hands_over_to_the_spool_while_s3_is_down_and_the_ledger_foll
         with front.open(key) as fh:
             assert fh.read() in clips
     assert 0 == front.status()["spool_files"]
+
+
+def test_refused_credentials_also_send_recordings_to_the_spool(up, tmp_path):
+    """Expired or wrong keys must not keep recordings on their devices past the deadline."""
+    from minio import Minio
+
+    wrong = S3WormStore(Minio(up.endpoint, up.access_key, "wrong-secret", secure=False,
+                              region="us-east-1"), "outage", station="outage")
+    front = spooling(wrong, tmp_path)
+    with pytest.raises(StoreUnavailable, match="AccessDenied|SignatureDoesNotMatch"):
+        front.put(reader(os.urandom(100)), retain_until=soon())
+    assert True is front.put(reader(os.urandom(100)), retain_until=soon()).details["spooled"]
+    assert Drainer(front).drain_once() is None  # still refused: stays spooled, S3 stays "down"
+    assert (1, True) == (front.status()["spool_files"], front.primary_down())
+    wrong.close()
