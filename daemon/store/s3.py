@@ -32,7 +32,7 @@ import hmac
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 from minio import Minio
@@ -58,7 +58,7 @@ _SLACK = timedelta(seconds=1)  # servers keep retain-until to the second or mill
 
 
 def _ceil_second(value: datetime) -> datetime:
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     return value if not value.microsecond else value.replace(microsecond=0) + timedelta(seconds=1)
 
 
@@ -75,7 +75,7 @@ class _Body:
         self._response.close()
         self._response.release_conn()
 
-    def __enter__(self) -> "_Body":
+    def __enter__(self) -> _Body:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -102,7 +102,7 @@ class S3WormStore:
     def put(self, stream: HashingReader, *, retain_until: datetime, legal_hold: bool = False,
             metadata: dict[str, str] | None = None) -> StoredObject:
         staging = f"{STAGING}/{self.station}/{uuid.uuid4().hex}"
-        lock = lock_headers(datetime.now(timezone.utc) + self.staging_retention)
+        lock = lock_headers(datetime.now(UTC) + self.staging_retention)
         try:
             sent = upload_stream(self.client, self._pool, self.bucket, staging, stream,
                                  part_size=self.part_size, concurrency=self.concurrency,
@@ -208,7 +208,7 @@ class S3WormStore:
         return ObjectInfo(
             key=key, size=obj.size, sha256=head.get(f"{META}sha256", ""),
             blake3=head.get(f"{META}blake3"), version_id=obj.version_id,
-            retain_until=parse_s3_time(until) if until else datetime.fromtimestamp(0, timezone.utc),
+            retain_until=parse_s3_time(until) if until else datetime.fromtimestamp(0, UTC),
             legal_hold=head.get("x-amz-object-lock-legal-hold", "OFF").upper() == "ON",
             lock_mode=head.get("x-amz-object-lock-mode"),
             checksum=head.get("x-amz-checksum-sha256"),

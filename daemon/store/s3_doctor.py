@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
@@ -22,6 +22,7 @@ from evidock.daemon.errors import StoreError
 from evidock.daemon.store.s3_wire import lock_headers, store_error
 
 OK, WARN, FAIL = "ok", "warning", "problem"
+NO_LOCK = ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration")
 STAGING_RULE_HINT = (
     "add a lifecycle rule that expires objects under staging/ after 2 days, deletes noncurrent "
     "versions after 1 day and aborts incomplete multipart uploads after 1 day (see "
@@ -57,7 +58,7 @@ def inspect_bucket(client: Minio, bucket: str, *, min_days: int | None = None) -
         try:
             lock = client.get_object_lock_config(bucket)
         except S3Error as exc:
-            if exc.code not in ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"):
+            if exc.code not in NO_LOCK:
                 raise
             return out + [Finding(FAIL, "object_lock", f"Object Lock is not enabled on {bucket!r}: "
                                   "recordings could be deleted; create a new bucket with Object "
@@ -72,8 +73,8 @@ def inspect_bucket(client: Minio, bucket: str, *, min_days: int | None = None) -
             out.append(Finding(FAIL, "default_rule", f"the default rule is {lock.mode}: "
                                "GOVERNANCE can be bypassed; set a COMPLIANCE default rule"))
         elif min_days and days is not None and days < min_days:
-            out.append(Finding(FAIL, "default_rule", f"the default COMPLIANCE rule is {days} day(s), "
-                               f"policy needs at least {min_days}: raise it"))
+            out.append(Finding(FAIL, "default_rule", f"the default COMPLIANCE rule is {days} "
+                               f"day(s), policy needs at least {min_days}: raise it"))
         else:
             out.append(Finding(OK, "default_rule", f"default COMPLIANCE rule of {days} day(s)"))
         out.append(_lifecycle(client, bucket))
@@ -93,13 +94,14 @@ def _lifecycle(client: Minio, bucket: str) -> Finding:
         prefix = (rule.rule_filter.prefix if rule.rule_filter else None) or ""
         if rule.status == "Enabled" and "staging/".startswith(prefix) and rule.expiration:
             return Finding(OK, "staging_lifecycle", "a lifecycle rule clears staging/")
-    return Finding(WARN, "staging_lifecycle", f"no lifecycle rule for staging/: {STAGING_RULE_HINT}")
+    return Finding(WARN, "staging_lifecycle",
+                   f"no lifecycle rule for staging/: {STAGING_RULE_HINT}")
 
 
 def probe_credentials(client: Minio, bucket: str, station: str) -> list[Finding]:
     """Write a probe, extend its retention, then see whether a delete marker can hide it."""
     key = f"staging/{station}/doctor-{uuid.uuid4().hex}"
-    until = datetime.now(timezone.utc) + timedelta(hours=1)
+    until = datetime.now(UTC) + timedelta(hours=1)
     try:
         client._put_object(bucket, key, b"evidock doctor probe",
                            {**lock_headers(until), "Content-MD5": _md5(b"evidock doctor probe")})
@@ -112,12 +114,13 @@ def probe_credentials(client: Minio, bucket: str, station: str) -> list[Finding]
         found.append(Finding(OK, "retention", "the credentials can extend retention"))
     except S3Error as exc:
         found.append(Finding(FAIL, "retention", f"the credentials cannot set retention "
-                             f"({exc.code}): allow s3:PutObjectRetention and s3:GetObjectRetention"))
+                             f"({exc.code}): allow s3:PutObjectRetention and "
+                             "s3:GetObjectRetention"))
     try:
         client.remove_object(bucket, key)
-        found.append(Finding(FAIL, "delete", "the credentials can delete (a delete marker now hides "
-                             f"{key}): remove s3:DeleteObject and s3:DeleteObjectVersion from the "
-                             "daemon's policy (config/s3-policy.json)"))
+        found.append(Finding(FAIL, "delete", "the credentials can delete (a delete marker now "
+                             f"hides {key}): remove s3:DeleteObject and s3:DeleteObjectVersion "
+                             "from the daemon's policy (config/s3-policy.json)"))
     except S3Error:
         found.append(Finding(OK, "delete", "the credentials cannot delete, as it should be"))
     return found
@@ -151,7 +154,7 @@ def object_lock_enabled(client: Minio, bucket: str) -> bool:
     try:
         client.get_object_lock_config(bucket)
     except S3Error as exc:
-        if exc.code in ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"):
+        if exc.code in NO_LOCK:
             return False
         raise store_error(exc, f"reading the Object Lock set-up of {bucket}") from exc
     except Exception as exc:

@@ -17,7 +17,7 @@ import re
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 import urllib3.exceptions
@@ -37,12 +37,13 @@ from evidock.daemon.hashing import HashingReader
 MiB = 1 << 20
 MIN_PART = 5 * MiB  # S3's smallest part but the last
 _MISSING = {"NoSuchKey", "NoSuchVersion", "NoSuchObjectLockConfiguration", "ResourceNotFound"}
-_BUSY = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "RequestTimeTooSkewed",
-         "XMinioStorageFull", "XMinioServerNotInitialized", "QuotaExceeded", "InsufficientStorage",
-         "OperationAborted", "ServerBusy"}
+_BUSY = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "XMinioStorageFull",
+         "XMinioServerNotInitialized", "QuotaExceeded", "InsufficientStorage", "OperationAborted",
+         "ServerBusy"}
 _SETUP = {"AccessDenied", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch",
           "InvalidBucketState", "ObjectLockConfigurationNotFoundError", "MissingContentMD5",
-          "InvalidToken", "ExpiredToken", "AuthorizationHeaderMalformed"}
+          "InvalidToken", "ExpiredToken", "AuthorizationHeaderMalformed",
+          "RequestTimeTooSkewed"}  # the station's clock is wrong: a set-up problem too
 _CONFLICT = {"PreconditionFailed", "ConditionalRequestConflict"}
 
 
@@ -88,12 +89,12 @@ def parse_s3_time(value: str) -> datetime:
     head, frac, zone = match.groups()
     micros = (frac or "").ljust(6, "0")[:6]
     zone = "+00:00" if zone in (None, "Z") else zone
-    return datetime.fromisoformat(f"{head}.{micros}{zone}").astimezone(timezone.utc)
+    return datetime.fromisoformat(f"{head}.{micros}{zone}").astimezone(UTC)
 
 
 def s3_time(value: datetime) -> str:
     """Retain-until dates are sent in whole milliseconds, rounded up so a lock is never shorter."""
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     if value.microsecond % 1000:
         value += timedelta(microseconds=1000 - value.microsecond % 1000)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

@@ -23,20 +23,20 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 import structlog
 
 from evidock.daemon.errors import ObjectMissing, StoreError, StoreMisconfigured, StoreUnavailable
-
-#: S3 cannot take anything now (down, full, or refusing the daemon's credentials): spool.
-S3_AWAY = (StoreUnavailable, StoreMisconfigured)
 from evidock.daemon.hashing import HashingReader
 from evidock.daemon.store.base import ObjectInfo, StoredObject, WormStore
 from evidock.daemon.store.local import LocalWormStore
 
 log = structlog.get_logger("evidock.spool")
+
+#: S3 cannot take anything now (down, full, or refusing the daemon's credentials): spool.
+S3_AWAY = (StoreUnavailable, StoreMisconfigured)
 
 
 class Spool(LocalWormStore):
@@ -207,7 +207,7 @@ class SpoolingStore:
         return out
 
 
-def drainer_for(store: WormStore, ledger, config) -> "Drainer | None":
+def drainer_for(store: WormStore, ledger, config) -> Drainer | None:
     """The drainer the daemon runs beside a spooling store (None for other stores)."""
     if not isinstance(store, SpoolingStore):
         return None
@@ -300,7 +300,7 @@ class Drainer:
             except Exception:  # a spooled object without its row still drains, last
                 pass
         return meta.get("recorded-at") or datetime.fromtimestamp(
-            entry["mtime"], timezone.utc).isoformat()
+            entry["mtime"], UTC).isoformat()
 
     def _move(self, entry: dict) -> None:
         spool, key = self.store.spool, entry["key"]

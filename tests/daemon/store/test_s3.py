@@ -7,7 +7,7 @@ import base64
 import hashlib
 import io
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from minio.commonconfig import COMPLIANCE
@@ -24,7 +24,7 @@ MiB = 1 << 20
 
 
 def soon(seconds: float = 120) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import urllib3.exceptions
@@ -26,7 +26,7 @@ from evidock.daemon.store.s3_wire import parse_s3_time, s3_time, store_error
 ])
 def test_retain_until_dates_parse_with_any_precision(text):
     got = parse_s3_time(text)
-    assert datetime(2028, 11, 22, 19, 6, 48, tzinfo=timezone.utc) == got.replace(microsecond=0)
+    assert datetime(2028, 11, 22, 19, 6, 48, tzinfo=UTC) == got.replace(microsecond=0)
 
 
 def test_an_unparsable_date_is_a_clear_error():
@@ -35,7 +35,7 @@ def test_an_unparsable_date_is_a_clear_error():
 
 
 def test_retain_until_is_sent_rounded_up_to_the_millisecond():
-    value = datetime(2028, 1, 1, 0, 0, 0, 999_001, tzinfo=timezone.utc)
+    value = datetime(2028, 1, 1, 0, 0, 0, 999_001, tzinfo=UTC)
     assert "2028-01-01T00:00:01.000Z" == s3_time(value)
     assert "2028-01-01T00:00:00.500Z" == s3_time(value.replace(microsecond=500_000))
 
