@@ -127,16 +127,30 @@ class S3WormStore:
                 user = {f"{META}{k}": v for k, v in (metadata or {}).items()}
                 user.update({f"{META}sha256": digests.sha256, f"{META}blake3": digests.blake3,
                              f"{META}checksum": sent.checksum})
-                result = self.client.copy_object(
-                    self.bucket, key, CopySource(self.bucket, staging, version_id=sent.version_id),
-                    metadata=user, metadata_directive=REPLACE,
-                    retention=Retention(COMPLIANCE, retain_until), legal_hold=legal_hold)
-                info = self._settle(key, result.version_id, retain_until, legal_hold)
+                version_id = self._copy(staging, sent.version_id, key, user, retain_until,
+                                        legal_hold, digests.sha256)
+                info = self._settle(key, version_id, retain_until, legal_hold)
             except Exception as exc:
                 raise store_error(exc, f"committing {key}") from exc
         self._check_bytes(info, digests.size, sent.checksum, key)
         return StoredObject(key, digests, info, details={"staging_key": staging,
                                                          "checksum": sent.checksum})
+
+    def _copy(self, staging: str, staged_version: str | None, key: str, user: dict[str, str],
+              retain_until: datetime, legal_hold: bool, sha256: str) -> str | None:
+        """Server-side copy to the content key.  The HTTP client never resends a request whose
+        answer was lost (it could add a second version), so after a failure look whether the
+        copy happened after all before reporting it."""
+        try:
+            return self.client.copy_object(
+                self.bucket, key, CopySource(self.bucket, staging, version_id=staged_version),
+                metadata=user, metadata_directive=REPLACE,
+                retention=Retention(COMPLIANCE, retain_until), legal_hold=legal_hold).version_id
+        except Exception:
+            landed = self._stat_or_none(key)
+            if landed is None or not hmac.compare_digest(landed.sha256, sha256):
+                raise
+            return landed.version_id
 
     def _adopt(self, existing: ObjectInfo, digests, retain_until: datetime,
                legal_hold: bool) -> ObjectInfo:
@@ -205,6 +219,12 @@ class S3WormStore:
                                       extra_headers={"x-amz-checksum-mode": "ENABLED"})
         head = obj.metadata
         until = head.get("x-amz-object-lock-retain-until-date")
+        server, ours = head.get("x-amz-checksum-sha256"), head.get(f"{META}checksum")
+        if server and ours and server != ours:
+            raise IntegrityError(
+                f"S3 {self.bucket}/{key}: the server's checksum {server} differs from the one "
+                f"recorded at upload ({ours})", hint="the stored bytes changed: inspect the "
+                "object's versions and run a fixity check")
         return ObjectInfo(
             key=key, size=obj.size, sha256=head.get(f"{META}sha256", ""),
             blake3=head.get(f"{META}blake3"), version_id=obj.version_id,

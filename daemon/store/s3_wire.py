@@ -217,5 +217,8 @@ def http_client(*, ca_bundle: str | None = None, timeout: float = 30, retries: i
     return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=min(timeout, 10), read=timeout), maxsize=pool_size,
         cert_reqs="CERT_REQUIRED", ca_certs=ca_bundle or certifi.where(),
-        retries=urllib3.Retry(total=retries, backoff_factor=0.5,
-                              status_forcelist=[500, 502, 503, 504], allowed_methods=None))
+        # Retry what never reached the server (connect) or what it refused (5xx), never a
+        # request whose answer was lost after sending (read): a resent copy is a new version.
+        retries=urllib3.Retry(total=retries, connect=retries, status=retries, read=0, other=0,
+                              backoff_factor=0.5, status_forcelist=[500, 502, 503, 504],
+                              allowed_methods=None))

@@ -118,3 +118,19 @@ def test_recover_aborts_an_upload_a_crash_left_open(store, s3_client, s3_bucket)
     s3_client._create_multipart_upload(s3_bucket, "staging/test/crashed", {})
     assert 1 == store.recover()
     assert 0 == store.recover()
+
+
+def test_stat_fails_when_the_server_checksum_differs_from_the_one_recorded(store, s3_client,
+                                                                          s3_bucket):
+    """An object whose bytes no longer match the checksum written at upload is not trusted."""
+    from evidock.daemon.errors import IntegrityError
+    from evidock.daemon.store.s3_wire import b64
+
+    data = b"bytes that were swapped"
+    key = "media/b3/00/00/" + "0" * 64
+    s3_client._put_object(s3_bucket, key, data, {
+        "x-amz-checksum-sha256": b64(hashlib.sha256(data).digest()),
+        "x-amz-meta-evidock-checksum": b64(hashlib.sha256(b"the original").digest()),
+        "x-amz-meta-evidock-sha256": hashlib.sha256(b"the original").hexdigest()})
+    with pytest.raises(IntegrityError, match="differs from the one recorded"):
+        store.stat(key)
