@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
+import structlog
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, REPLACE, CopySource
 from minio.retention import Retention
@@ -51,6 +52,8 @@ from evidock.daemon.store.s3_wire import (
     store_error,
     upload_stream,
 )
+
+log = structlog.get_logger("evidock.store.s3")
 
 STAGING = "staging"
 META = "x-amz-meta-evidock-"
@@ -172,15 +175,19 @@ class S3WormStore:
                 legal_hold: bool) -> ObjectInfo:
         """Read the new version back; put back a lock or hold the server dropped, or fail."""
         info = self._stat(key, version_id)
-        repaired = False
+        repaired = []
         if info.lock_mode != COMPLIANCE or info.retain_until + _SLACK < retain_until:
             self.client.set_object_retention(self.bucket, key, Retention(COMPLIANCE, retain_until),
                                              version_id=info.version_id)
-            repaired = True
+            repaired.append("retention")
         if legal_hold and not info.legal_hold:
             self.client.enable_object_legal_hold(self.bucket, key, version_id=info.version_id)
-            repaired = True
+            repaired.append("legal_hold")
         if repaired:
+            log.warning("object_lock_repaired", key=key, version_id=info.version_id,
+                        repaired=repaired, server_had={"mode": info.lock_mode,
+                                                       "retain_until": str(info.retain_until),
+                                                       "legal_hold": info.legal_hold})
             info = self._stat(key, info.version_id)
         if info.lock_mode != COMPLIANCE or info.retain_until + _SLACK < retain_until or (
                 legal_hold and not info.legal_hold):

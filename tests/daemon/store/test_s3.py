@@ -134,3 +134,17 @@ def test_stat_fails_when_the_server_checksum_differs_from_the_one_recorded(store
         "x-amz-meta-evidock-sha256": hashlib.sha256(b"the original").hexdigest()})
     with pytest.raises(IntegrityError, match="differs from the one recorded"):
         store.stat(key)
+
+
+def test_a_years_long_lock_and_hold_end_up_on_the_content_key(store, s3_client, s3_bucket):
+    """The copy from staging must not keep the staging lock (one day) or lose the hold: SeaweedFS
+    4.48 does both, and the read-back puts the recording's lock back before the put returns."""
+    until = soon(800 * 86400)
+    got = store.put(reader(os.urandom(5000)), retain_until=until, legal_hold=True)
+    head = s3_client.stat_object(s3_bucket, got.key, version_id=got.info.version_id).metadata
+    assert ("COMPLIANCE", "ON") == (head["x-amz-object-lock-mode"],
+                                    head["x-amz-object-lock-legal-hold"])
+    from evidock.daemon.store.s3_wire import parse_s3_time
+
+    assert parse_s3_time(head["x-amz-object-lock-retain-until-date"]) >= until - timedelta(
+        seconds=1)
