@@ -40,9 +40,27 @@ def findings(config: Config, write_probe: bool) -> list[dict]:
     try:
         found = diagnose(make_client(cfg), cfg.bucket, station=config.station.id,
                          min_days=config.policy.retention_days, write_probe=write_probe)
+        rows = [{"level": f.level, "check": f.check, "message": f.message} for f in found]
     except StoreError as exc:
-        return [{"level": FAIL, "check": "connection", "message": str(exc)}]
-    return [{"level": f.level, "check": f.check, "message": f.message} for f in found]
+        rows = [{"level": FAIL, "check": "connection", "message": str(exc)}]
+    return rows + [_spool(config)]
+
+
+def _spool(config: Config) -> dict:
+    """How full the spool is, read from its directory (the daemon need not be running)."""
+    from evidock.daemon.cli.output import human_bytes
+    from evidock.daemon.store.spool import spool_usage
+
+    spool = config.store.spool
+    count, used, age = spool_usage(config.spool_path)
+    limit = int(spool.max_gib * (1 << 30))
+    late = used >= spool.warn_fraction * limit or (
+        age is not None and age > spool.max_age_hours * 3600)
+    text = (f"spool {config.spool_path}: {count} files, {human_bytes(used)} of "
+            f"{human_bytes(limit)}" + ("" if age is None else f", oldest {age / 3600:.1f} h"))
+    if late:
+        text += ": S3 is not taking them; check the connection and `evidock status`"
+    return {"level": "warning" if late else "ok", "check": "spool", "message": text}
 
 
 def cmd_doctor(args, config: Config) -> int:

@@ -24,6 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import BinaryIO
 
 import structlog
@@ -57,25 +58,33 @@ class Spool(LocalWormStore):
             self._meta_path(data).unlink()
 
     def entries(self) -> list[dict]:
-        """Every spooled object: key, size, age, the metadata it was put with."""
-        media = self.root / "media"
-        out = []
-        for meta in media.rglob("*.json") if media.exists() else ():
-            data = meta.with_suffix("")
-            try:
-                doc, st = json.loads(meta.read_text()), data.stat()
-            except (OSError, ValueError):
-                continue  # half-released or half-written: recover() deals with it
-            out.append({"key": doc["key"], "size": st.st_size, "mtime": st.st_mtime,
-                        "metadata": doc.get("metadata", {})})
-        return out
+        return spool_entries(self.root)
 
     def usage(self) -> tuple[int, int, float | None]:
-        """(objects, bytes, age in seconds of the oldest)."""
-        entries = self.entries()
-        oldest = min((e["mtime"] for e in entries), default=None)
-        return (len(entries), sum(e["size"] for e in entries),
-                None if oldest is None else time.time() - oldest)
+        return spool_usage(self.root)
+
+
+def spool_entries(root: Path) -> list[dict]:
+    """Every spooled object under ``root``: key, size, mtime, the metadata it was put with."""
+    media = Path(root) / "media"
+    out = []
+    for meta in media.rglob("*.json") if media.exists() else ():
+        data = meta.with_suffix("")
+        try:
+            doc, st = json.loads(meta.read_text()), data.stat()
+        except (OSError, ValueError):
+            continue  # half-released or half-written: recover() deals with it
+        out.append({"key": doc["key"], "size": st.st_size, "mtime": st.st_mtime,
+                    "metadata": doc.get("metadata", {})})
+    return out
+
+
+def spool_usage(root: Path) -> tuple[int, int, float | None]:
+    """(objects, bytes, age in seconds of the oldest) of the spool at ``root``."""
+    entries = spool_entries(root)
+    oldest = min((e["mtime"] for e in entries), default=None)
+    return (len(entries), sum(e["size"] for e in entries),
+            None if oldest is None else time.time() - oldest)
 
 
 @dataclass
