@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evidock.daemon.errors import ConfigError
+from evidock.drivers.watchfolder import DEFAULT_IGNORE
 
 SYSTEM_CONFIG = Path("/etc/evidock/evidock.toml")
 SERVICE_DATA_DIR = Path("/var/lib/evidock")
@@ -105,7 +106,7 @@ class WatchConfig(Section):
         60.0, ge=1, le=86400, description="Full rescan interval, in case file events were missed."
     )
     ignore: list[str] = Field(
-        default_factory=lambda: [".*", "*.part", "*.tmp", "*.crdownload", "~*"],
+        default_factory=lambda: list(DEFAULT_IGNORE),
         description="Glob patterns of names that are never taken (partial downloads, hidden).",
     )
 
