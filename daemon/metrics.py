@@ -99,6 +99,14 @@ class StationCollector:
         return g
 
 
+def spool_reader(store) -> Callable[[], int | None] | None:
+    """Bytes waiting in the store's spool, for stores that have one (``status()``)."""
+    status = getattr(store, "status", None)
+    if not callable(status):
+        return None
+    return lambda: status().get("spool_bytes")
+
+
 def registry_for(collector: StationCollector) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=True)
     registry.register(collector)

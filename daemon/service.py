@@ -138,12 +138,16 @@ class Station:
         if self.config.metrics.enabled:
             collector = metrics.StationCollector(
                 self.ledger, self.compliance.alerts, status=self.pipeline.status,
-                spool_bytes=getattr(self.store, "spool_bytes", None))
-            self.metrics_server, _ = metrics.serve(
-                metrics.registry_for(collector), bind=self.config.metrics.bind,
-                port=self.config.metrics.port)
-            log.info("metrics_serving", bind=self.config.metrics.bind,
-                     port=self.config.metrics.port)
+                spool_bytes=metrics.spool_reader(self.store))
+            where = {"bind": self.config.metrics.bind, "port": self.config.metrics.port}
+            try:
+                self.metrics_server, _ = metrics.serve(metrics.registry_for(collector), **where)
+            except OSError as exc:  # ingest matters more than metrics: keep going, say so
+                log.error("metrics_unavailable", error=str(exc), **where)
+                self.ledger.record("metrics_unavailable", f"station:{self.config.station.id}",
+                                   {**where, "error": str(exc)})
+            else:
+                log.info("metrics_serving", **where)
 
     def shutdown(self) -> None:
         self.notifier.stopping()

@@ -19,7 +19,7 @@ from evidock.daemon.config import ChecksConfig
 
 
 def add_jobs(scheduler: BackgroundScheduler, runner: CheckRunner, checks: ChecksConfig) -> None:
-    soon = datetime.now().astimezone() + timedelta(seconds=5)
+    soon = datetime.now().astimezone() + timedelta(seconds=2)  # after the first scans
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
     scheduler.add_job(runner.run, IntervalTrigger(minutes=checks.handover_every_minutes),
                       args=["handover"], id="handover", next_run_time=soon, **common)
