@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from evidock.daemon.errors import EvidockError
-from evidock.daemon.ledger.records import VERIFIED, MediaRecord
+from evidock.daemon.ledger.records import MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.timeutil import parse, stamp
 
@@ -129,7 +129,11 @@ class Exemptions:
         if not exemptions:
             return 0
         if media is None:
-            media = [m for m in self.ledger.list_media() if m.state != VERIFIED]
+            first = min(e.start_at for e in exemptions)
+            rows = self.ledger.reader().execute(
+                f"SELECT {MediaRecord.COLUMNS} FROM media WHERE state != 'verified' AND "
+                "recorded_at >= ? ORDER BY id", (first,))
+            media = [MediaRecord(**dict(r)) for r in rows]
         moved = 0
         for m in media:
             new, exemption_id = self.deadline(m, exemptions)

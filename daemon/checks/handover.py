@@ -16,7 +16,7 @@ import structlog
 
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.exemptions import Exemptions
-from evidock.daemon.ledger.records import VERIFIED
+from evidock.daemon.ledger.records import MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.timeutil import parse, stamp
 
@@ -56,9 +56,12 @@ class HandoverCheck:
 
     def _pending(self, now: datetime) -> list[Finding]:
         by_device: dict[str, list] = {}
-        for media in self.ledger.list_media():
-            if media.state != VERIFIED and parse(media.deadline_at) - self.lead <= now:
-                by_device.setdefault(media.device_serial, []).append(media)
+        rows = self.ledger.reader().execute(
+            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE state != 'verified' AND "
+            "deadline_at <= ? ORDER BY deadline_at, id", (stamp(now + self.lead),))
+        for row in rows:
+            media = MediaRecord(**dict(row))
+            by_device.setdefault(media.device_serial, []).append(media)
         findings = []
         for serial, waiting in sorted(by_device.items()):
             first = min(waiting, key=lambda m: m.deadline_at)

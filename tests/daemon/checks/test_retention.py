@@ -87,3 +87,15 @@ def test_required_retention_uses_the_later_of_recording_and_discovery(world):
     media, item = world.found(recorded_at=T0 - timedelta(days=400))  # device clock far behind
     media = world.hand_over(media, item)
     assert stamp(T0 + timedelta(days=730)) == media.retain_until
+
+
+def test_a_store_set_up_problem_is_one_alert_even_as_its_numbers_change(world, monkeypatch):
+    free = iter([900, 850])
+    monkeypatch.setattr(world.store, "check",
+                        lambda: [f"local store has {next(free)} MiB free: add space"])
+    world.c.runner.run("retention")
+    world.c.runner.run("retention")
+    assert 1 == len(world.c.alerts.list(check="retention"))
+    monkeypatch.setattr(world.store, "check", lambda: [])
+    world.c.runner.run("retention")
+    assert [] == world.open_alerts("retention")
