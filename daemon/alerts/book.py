@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from typing import Iterable, Protocol
 
 import structlog
-
 from evidock.daemon.errors import EvidockError, NotFound
 from evidock.daemon.ledger.sqlite import SqliteLedger
 
@@ -90,7 +89,8 @@ class AlertBook:
         sql = f"SELECT {Alert.COLUMNS} FROM alerts"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return [Alert(**dict(r)) for r in self.ledger.reader().execute(sql + " ORDER BY id", params)]
+        rows = self.ledger.reader().execute(sql + " ORDER BY id", params)
+        return [Alert(**dict(r)) for r in rows]
 
     def open_counts(self) -> dict[tuple[str, str], int]:
         """Open (raised or acknowledged) alerts by (rule, severity)."""

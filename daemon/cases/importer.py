@@ -105,7 +105,7 @@ def _csv(path: Path, text: str) -> list[tuple[str, dict]]:
         if len(values) != len(HEADER):
             out.append((where, {"__error__": f"{len(values)} fields, expected {len(HEADER)}"}))
             continue
-        out.append((where, dict(zip(HEADER, values))))
+        out.append((where, dict(zip(HEADER, values, strict=True))))
     return out
 
 

@@ -12,7 +12,6 @@ import traceback
 from dataclasses import dataclass, field
 
 import structlog
-
 from evidock.daemon.alerts.book import Alert, AlertBook, Finding
 from evidock.daemon.cases.book import CaseBook
 from evidock.daemon.ledger.sqlite import SqliteLedger
@@ -50,7 +49,7 @@ class CheckRunner:
             if self.cases is not None and name in ("handover", "archive"):
                 self.cases.auto_link()  # new footage joins its cases before it is judged
             findings = check.run(now)
-        except Exception as exc:  # the top of a job: record it, alert, keep the daemon going
+        except Exception as exc:  # noqa: BLE001 - top of a job: record, alert, keep going
             error = f"{type(exc).__name__}: {exc}"
             log.error("check_failed", check=name, error=error)
             self.ledger.record("check_failed", f"check:{name}", {

@@ -6,11 +6,10 @@ import urllib.request
 from datetime import timedelta
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.metrics import StationCollector, registry_for, serve
 from evidock.daemon.timeutil import stamp
+from prometheus_client.parser import text_string_to_metric_families
 
 from .world import T0, World
 
@@ -30,7 +29,7 @@ def scrape(tmp_path):
                 for fam in text_string_to_metric_families(text) for s in fam.samples}
 
     yield get
-    for server, thread in servers:
+    for server, _thread in servers:
         server.shutdown()
         server.server_close()
 

@@ -8,8 +8,8 @@ import signal
 import socket
 import urllib.request
 
-from .alerts.loopback import Receiver
 from ..daemon_proc import evidock, start_daemon, wait_for
+from .alerts.loopback import Receiver
 
 CASES = ("case_id,type,officers,subject,start,end,status,closed_at,sensitivity\n"
          "C-9,hearing,110009,,2026-01-02T00:00Z,2026-01-02T01:00Z,closed,2026-01-03T00:00Z,"

@@ -7,8 +7,8 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from evidock.daemon.config import Config
 from evidock.daemon.compliance import build
+from evidock.daemon.config import Config
 from evidock.daemon.ingest import Ingestor, RetryPolicy
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.store.local import LocalWormStore

@@ -8,7 +8,6 @@ import os
 from datetime import timedelta
 
 import pytest
-
 from evidock.daemon.cases.importer import CaseRow
 from evidock.daemon.timeutil import stamp
 

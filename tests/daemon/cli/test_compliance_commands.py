@@ -8,7 +8,6 @@ import os
 import shutil
 
 import pytest
-
 from evidock.daemon.cli.main import main
 
 
@@ -80,7 +79,7 @@ def test_import_link_show_and_unlink_from_the_command_line(station):
 def test_a_bad_case_file_names_the_line_and_exits_non_zero(station):
     cases = station.tmp / "cases.csv"
     cases.write_text(CSV + "C-3,seizure,110001,,later,never,open,,normal\n")
-    code, out, err = station("cases", "import", str(cases))
+    code, _, err = station("cases", "import", str(cases))
     assert 6 == code
     assert "cases.csv:line 4: case C-3" in err
     assert "" == station("cases", "list", "--json")[1]
