@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+
 from evidock.daemon.errors import EvidockError
 from evidock.daemon.ledger.records import MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Callable
 
+from prometheus_client import start_http_server
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
+
 from evidock.daemon.alerts.book import AlertBook
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.timeutil import Clock, parse, utcnow
-from prometheus_client import start_http_server
-from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
 
 class StationCollector:

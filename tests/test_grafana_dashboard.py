@@ -6,9 +6,10 @@ import json
 import re
 from pathlib import Path
 
+from prometheus_client import generate_latest
+
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.metrics import StationCollector, registry_for
-from prometheus_client import generate_latest
 
 from .daemon.world import World
 

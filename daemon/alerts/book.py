@@ -4,8 +4,9 @@ A check does not raise alerts one by one: it reports every condition it finds no
 (:class:`Finding`), and :meth:`AlertBook.sync` raises the new ones, leaves the ones already
 open alone (de-duplication by ``key``), escalates a finding whose severity rose, and resolves
 the open alerts of that check that are no longer found.  Each change is a chained ledger event
-committed with the row, then handed to the sinks (log, webhook); a sink that fails is
-recorded in the ledger too, never only logged.
+committed with the row, then handed to the sinks (log, webhook); a change a sink could not
+take is recorded in the ledger (``alert_delivery_failed`` and the outbox) and sent again by
+:meth:`AlertBook.redeliver`, in order, once the sink answers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Iterable, Protocol
 
 import structlog
+
 from evidock.daemon.errors import EvidockError, NotFound
 from evidock.daemon.ledger.sqlite import SqliteLedger
 
@@ -169,11 +171,50 @@ class AlertBook:
 
     def _deliver(self, change: str, alert: Alert) -> None:
         for sink in self.sinks:
+            if self._backlog(sink.name):
+                self._queue(sink.name, change, alert, "waiting behind earlier changes")
+                continue  # keep the receiver's order: the backlog goes first
             try:
                 sink.deliver(change, alert)
             except EvidockError as exc:
-                log.warning("alert_delivery_failed", sink=sink.name, alert_id=alert.id,
-                            error=str(exc))
-                self.ledger.record("alert_delivery_failed", f"alert:{alert.id}", {
-                    "alert_id": alert.id, "change": change, "sink": sink.name,
-                    "error": str(exc)})
+                self._queue(sink.name, change, alert, str(exc))
+
+    def _backlog(self, sink: str) -> bool:
+        return self.ledger.reader().execute(
+            "SELECT 1 FROM alert_outbox WHERE sink = ? AND delivered_at IS NULL LIMIT 1",
+            (sink,)).fetchone() is not None
+
+    def _queue(self, sink: str, change: str, alert: Alert, error: str) -> None:
+        log.warning("alert_delivery_failed", sink=sink, alert_id=alert.id, error=error)
+        with self.ledger.transaction() as conn:
+            conn.execute("INSERT INTO alert_outbox (alert_id, change, sink, failed_at, "
+                         "last_error) VALUES (?, ?, ?, ?, ?)",
+                         (alert.id, change, sink, self.ledger.now(), error))
+            self.ledger.append_event(conn, "alert_delivery_failed", f"alert:{alert.id}", {
+                "alert_id": alert.id, "change": change, "sink": sink, "error": error})
+
+    def redeliver(self) -> int:
+        """Send what sinks missed, oldest first, stopping at a sink's first failure;
+        returns how many were delivered now."""
+        delivered = 0
+        for sink in self.sinks:
+            rows = self.ledger.reader().execute(
+                "SELECT id, alert_id, change FROM alert_outbox WHERE sink = ? AND "
+                "delivered_at IS NULL ORDER BY id", (sink.name,)).fetchall()
+            for row in rows:
+                try:
+                    sink.deliver(row["change"], self.get(row["alert_id"]))
+                except EvidockError as exc:
+                    with self.ledger.transaction() as conn:
+                        conn.execute("UPDATE alert_outbox SET tries = tries + 1, last_error = ? "
+                                     "WHERE id = ?", (str(exc), row["id"]))
+                    break
+                with self.ledger.transaction() as conn:
+                    conn.execute("UPDATE alert_outbox SET delivered_at = ? WHERE id = ?",
+                                 (self.ledger.now(), row["id"]))
+                    self.ledger.append_event(conn, "alert_delivered", f"alert:{row['alert_id']}",
+                                             {"alert_id": row["alert_id"],
+                                              "change": row["change"], "sink": sink.name,
+                                              "late": True})
+                delivered += 1
+        return delivered

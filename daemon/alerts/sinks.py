@@ -18,6 +18,7 @@ import urllib.request
 from typing import Callable
 
 import structlog
+
 from evidock.daemon.alerts.book import Alert
 from evidock.daemon.errors import EvidockError
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 import structlog
+
 from evidock.daemon.cases.holds import HoldKeeper
 from evidock.daemon.cases.importer import CaseRow
 from evidock.daemon.errors import EvidockError, NotFound

@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timedelta
 
 import structlog
+
 from evidock.daemon.errors import EvidockError, RetentionError
 from evidock.daemon.ledger.records import MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger

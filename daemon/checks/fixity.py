@@ -13,6 +13,7 @@ import math
 from datetime import datetime, timedelta
 
 import structlog
+
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.errors import EvidockError
 from evidock.daemon.hashing import digest_file

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.exemptions import Exemptions
 from evidock.daemon.ledger.records import MediaRecord

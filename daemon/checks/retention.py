@@ -16,6 +16,7 @@ import re
 from datetime import datetime, timedelta
 
 import structlog
+
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.cases.holds import HoldKeeper
 from evidock.daemon.errors import EvidockError, ObjectMissing

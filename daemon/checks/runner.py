@@ -12,6 +12,7 @@ import traceback
 from dataclasses import dataclass, field
 
 import structlog
+
 from evidock.daemon.alerts.book import Alert, AlertBook, Finding
 from evidock.daemon.cases.book import CaseBook
 from evidock.daemon.ledger.sqlite import SqliteLedger
@@ -45,6 +46,7 @@ class CheckRunner:
     def run(self, name: str) -> CheckResult:
         check = self.checks[name]
         now = self.clock()
+        self.alerts.redeliver()  # a webhook that was down gets what it missed first
         try:
             if self.cases is not None and name in ("handover", "archive"):
                 self.cases.auto_link()  # new footage joins its cases before it is judged

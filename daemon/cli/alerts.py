@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from evidock.daemon.checks.runner import NAMES
 from evidock.daemon.cli.common import open_compliance
 from evidock.daemon.cli.output import json_lines, table
 from evidock.daemon.config import Config
-from evidock.daemon.timeutil import parse
+from evidock.daemon.errors import EvidockError
 
 #: ``evidock check``: the check ran and found nothing open / left alerts open / failed.
 CHECK_OK, CHECK_OPEN_ALERTS, CHECK_FAILED = 0, 1, 8
@@ -37,8 +39,9 @@ def add_parsers(sub, common) -> None:
     xp = esub.add_parser("add", parents=[common], help="register a duty exemption")
     xp.add_argument("--officer", help="badge number (警号)")
     xp.add_argument("--device", help="device serial")
-    xp.add_argument("--from", dest="start", type=parse, required=True, help="ISO 8601")
-    xp.add_argument("--until", dest="end", type=parse, required=True, help="ISO 8601")
+    xp.add_argument("--from", dest="start", required=True,
+                    help="ISO 8601; without an offset, in [cases] time_zone")
+    xp.add_argument("--until", dest="end", required=True, help="ISO 8601, likewise")
     xp.add_argument("--reason", required=True,
                     help="continuous_duty, away_from_unit, remote_area (or as configured)")
     xp.add_argument("--note", default="")
@@ -95,10 +98,21 @@ def cmd_check(args, config: Config) -> int:
     return CHECK_OPEN_ALERTS if still else CHECK_OK
 
 
+def _time(text: str, tz) -> datetime:
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise EvidockError(f"{text!r} is not an ISO 8601 time",
+                           hint="write it like 2026-03-01T08:00 or 2026-03-01T08:00+08:00",
+                           ) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=tz)
+
+
 def cmd_exempt_add(args, config: Config) -> int:
     _, c = open_compliance(config)
-    ex = c.exemptions.add(officer_id=args.officer, device_serial=args.device, start=args.start,
-                          end=args.end, reason=args.reason, note=args.note, by=args.by)
+    ex = c.exemptions.add(officer_id=args.officer, device_serial=args.device,
+                          start=_time(args.start, c.time_zone), end=_time(args.end, c.time_zone),
+                          reason=args.reason, note=args.note, by=args.by)
     print(f"exemption {ex.id} registered: {ex.officer_id or ex.device_serial} "
           f"{ex.start_at} .. {ex.end_at} ({ex.reason}); deadlines of recordings made in the "
           "span now start at the first dock after it")

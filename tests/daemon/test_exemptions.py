@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from evidock.daemon.errors import EvidockError
 from evidock.daemon.timeutil import parse, stamp
 

@@ -6,10 +6,11 @@ import urllib.request
 from datetime import timedelta
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.metrics import StationCollector, registry_for, serve
 from evidock.daemon.timeutil import stamp
-from prometheus_client.parser import text_string_to_metric_families
 
 from .world import T0, World
 

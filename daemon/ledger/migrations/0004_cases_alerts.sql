@@ -75,6 +75,20 @@ CREATE TABLE alerts (
 CREATE UNIQUE INDEX alerts_open_key ON alerts (key) WHERE state != 'resolved';
 CREATE INDEX alerts_by_state ON alerts (state, rule, severity);
 
+-- Alert changes a sink (the webhook) could not take; sent again at each check run until it
+-- answers, so a receiver that was down still gets every change, in order.
+CREATE TABLE alert_outbox (
+    id           INTEGER PRIMARY KEY,
+    alert_id     INTEGER NOT NULL REFERENCES alerts(id),
+    change       TEXT NOT NULL,
+    sink         TEXT NOT NULL,
+    failed_at    TEXT NOT NULL,
+    tries        INTEGER NOT NULL DEFAULT 1,
+    last_error   TEXT NOT NULL,
+    delivered_at TEXT
+);
+CREATE INDEX alert_outbox_pending ON alert_outbox (sink, delivered_at);
+
 CREATE TABLE fixity (
     media_id    INTEGER PRIMARY KEY REFERENCES media(id),
     checked_at  TEXT NOT NULL,

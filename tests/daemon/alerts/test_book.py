@@ -4,6 +4,7 @@ ledger's chained events."""
 from __future__ import annotations
 
 import pytest
+
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.errors import EvidockError
 

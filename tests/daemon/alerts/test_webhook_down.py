@@ -41,3 +41,19 @@ def test_a_receiver_that_keeps_answering_5xx_is_a_failed_delivery(tmp_path):
     failed = [json.loads(e.data) for e in world.ledger.events()
               if e.kind == "alert_delivery_failed"]
     assert "HTTP 503" in failed[0]["error"]
+
+
+def test_changes_missed_while_down_are_sent_in_order_once_the_receiver_is_back(tmp_path):
+    with Receiver(fail_first=2) as hook:
+        sink = WebhookSink(hook.url, station="st-test", retries=0, sleep=lambda s: None)
+        world = World(tmp_path, sinks=[sink])
+        f = Finding("fixity:media:1", "R4", "critical", "media:1", "x")
+        world.c.alerts.sync("fixity", [f])  # refused (503)
+        world.c.alerts.sync("fixity", [])  # queued behind it, not sent out of order
+        assert [] == hook.bodies
+        assert 0 == world.c.alerts.redeliver()  # still down: the run stops at the first
+        assert 2 == world.c.alerts.redeliver()  # back: both, oldest first
+    assert ["raised", "resolved"] == [b["change"] for b in hook.bodies]
+    assert 0 == world.c.alerts.redeliver()
+    kinds = [e.kind for e in world.ledger.events(subject="alert:1")]
+    assert 2 == kinds.count("alert_delivered")

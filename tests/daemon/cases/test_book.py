@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+
 from evidock.daemon.cases.importer import CaseRow
 from evidock.daemon.errors import EvidockError
 

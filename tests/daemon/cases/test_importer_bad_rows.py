@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timezone
 
 import pytest
+
 from evidock.daemon.cases.importer import CaseImportError, read_cases
 
 from ..world import World

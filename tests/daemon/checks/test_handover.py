@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+
 from evidock.daemon.timeutil import stamp
 
 from ..world import T0, World

@@ -8,6 +8,7 @@ import os
 from datetime import timedelta
 
 import pytest
+
 from evidock.daemon.cases.importer import CaseRow
 from evidock.daemon.timeutil import stamp
 

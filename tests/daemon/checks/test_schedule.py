@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from apscheduler.schedulers.background import BackgroundScheduler
+
 from evidock.daemon.checks.schedule import add_jobs
 from evidock.daemon.config import ChecksConfig
 

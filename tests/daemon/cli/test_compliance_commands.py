@@ -8,6 +8,7 @@ import os
 import shutil
 
 import pytest
+
 from evidock.daemon.cli.main import main
 
 
@@ -118,3 +119,17 @@ def test_exemptions_are_added_and_listed(station):
     rows = [json.loads(x) for x in station("exemptions", "list", "--json")[1].splitlines()]
     assert [("110001", "remote_area", "Zhao")] == [
         (r["officer_id"], r["reason"], r["registered_by"]) for r in rows]
+
+
+def test_exemption_times_without_offset_are_in_the_configured_zone(station):
+    conf = station.tmp / "evidock.toml"
+    conf.write_text(conf.read_text() + '[cases]\ntime_zone = "Asia/Shanghai"\n')
+    code, out, err = station("exemptions", "add", "--device", "DSJ-001", "--from",
+                             "2026-01-01T08:00", "--until", "2026-01-02T08:00", "--reason",
+                             "continuous_duty", "--by", "Zhao")
+    assert 0 == code, err
+    [row] = [json.loads(x) for x in station("exemptions", "list", "--json")[1].splitlines()]
+    assert ("2026-01-01T00:00:00.000000Z", "DSJ-001") == (row["start_at"], row["device_serial"])
+    code, _, err = station("exemptions", "add", "--device", "D", "--from", "soon", "--until",
+                           "later", "--reason", "remote_area", "--by", "Z")
+    assert 1 == code and "not an ISO 8601 time" in err
