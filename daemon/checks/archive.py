@@ -73,9 +73,10 @@ class ArchiveCheck:
             f"archive:case:{case['case_id']}", "R7", "critical" if late else "warning",
             f"case:{case['case_id']}",
             f"case {case['case_id']} closed {case['closed_at']}; {when} "
-            f"({self.archive_days} days). Outstanding: {what}. Review the candidates and link "
-            f"the footage as evidence ('evidock cases show {case['case_id']}', "
-            "'evidock cases link'), and dock devices still holding recordings.")]
+            f"({self.archive_days} days). Outstanding: {what}. Review the candidates: link "
+            "the footage as evidence ('evidock cases link') and unlink what is not "
+            f"('evidock cases unlink ... --reason'); see 'evidock cases show {case['case_id']}'; "
+            "dock devices still holding recordings.")]
 
     def _full_process(self, case: dict, now: datetime) -> list[Finding]:
         linked = self.ledger.reader().execute(
