@@ -60,6 +60,15 @@ class StationCollector:
         age.add_metric([], (self.clock() - parse(oldest)).total_seconds() if oldest else 0)
         yield age
 
+        first = conn.execute("SELECT MIN(deadline_at) FROM media WHERE state != 'verified'"
+                             ).fetchone()[0]
+        if first:
+            nxt = GaugeMetricFamily("evidock_next_handover_deadline_seconds",
+                                    "Seconds until the earliest handover deadline of a recording "
+                                    "not yet handed over (negative: overdue)")
+            nxt.add_metric([], (parse(first) - self.clock()).total_seconds())
+            yield nxt
+
         late = CounterMetricFamily("evidock_late_handovers", "Recordings handed over late (R1)")
         late.add_metric([], conn.execute("SELECT COUNT(*) FROM late_handovers").fetchone()[0])
         yield late

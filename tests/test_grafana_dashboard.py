@@ -19,6 +19,7 @@ DASHBOARD = Path(__file__).resolve().parents[1] / "config" / "grafana-dashboard.
 def test_every_query_uses_a_metric_the_daemon_serves(tmp_path):
     world = World(tmp_path)
     world.device("DSJ-1")
+    world.found()  # a recording waiting: the deadline metric is served
     world.c.alerts.sync("archive", [Finding("k", "R7", "warning", "case:1", "x")])
     collector = StationCollector(world.ledger, world.c.alerts, spool_bytes=lambda: 0)
     served = set(re.findall(r"^(evidock_[a-z_]+)", generate_latest(registry_for(collector))

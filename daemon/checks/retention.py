@@ -45,11 +45,21 @@ class RetentionCheck:
             for problem in self.holds.place_pending():
                 log.warning("legal_hold_pending", problem=problem)
         self.checked = 0
+        elsewhere: dict[str, int] = {}
         for media in self.ledger.list_media():
-            if media.object_key is None or media.store != self.store.name:
+            if media.object_key is None:
+                continue
+            if media.store != self.store.name:
+                elsewhere[media.store] = elsewhere.get(media.store, 0) + 1
                 continue
             self.checked += 1
             findings.extend(self._object(media))
+        for other, count in sorted(elsewhere.items()):  # never skip objects silently
+            findings.append(Finding(
+                f"retention:elsewhere:{other}", "R4", "warning", f"store:{other}",
+                f"{count} recording(s) are recorded in store {other}, which this station's "
+                f"audit (store {self.store.name}) does not reach. Audit them from a station "
+                "configured with that store, or move them and record the move."))
         findings.extend(self._expiring(now))
         for problem in self.store.check():
             # numbers in a message (free space, a count) change between runs: not its identity

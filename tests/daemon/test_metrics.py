@@ -44,6 +44,7 @@ def test_files_bytes_queue_and_oldest_pending_age_are_served(tmp_path, scrape):
     assert done.size == m[("evidock_handed_over_bytes_total", ())]
     assert 1 == m[("evidock_queue_depth", ())]
     assert 5 * 3600 == m[("evidock_oldest_pending_recording_age_seconds", ())]
+    assert 19 * 3600 == m[("evidock_next_handover_deadline_seconds", ())]
 
 
 def test_open_alerts_are_counted_by_rule_and_severity_and_drop_when_resolved(tmp_path, scrape):

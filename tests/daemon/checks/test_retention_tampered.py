@@ -32,3 +32,14 @@ def test_an_object_of_another_size_is_a_mismatch(tmp_path):
     world.c.runner.run("retention")
     assert ["R4"] == [a.rule for a in world.open_alerts("retention")]
     assert "the store reports" in world.open_alerts("retention")[0].message
+
+
+def test_recordings_in_a_store_this_station_does_not_audit_are_reported(tmp_path):
+    world = World(tmp_path)
+    media = world.handed_over()
+    with world.ledger.transaction() as conn:  # as a relocation to another store would leave it
+        conn.execute("UPDATE media SET store = 's3:other-bucket' WHERE id = ?", (media.id,))
+    world.c.runner.run("retention")
+    [alert] = world.open_alerts("retention")
+    assert ("R4", "store:s3:other-bucket") == (alert.rule, alert.subject)
+    assert "1 recording(s)" in alert.message
