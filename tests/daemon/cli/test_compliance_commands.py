@@ -21,7 +21,8 @@ def write_config(folder):
 
 @pytest.fixture(scope="module")
 def handed_over(tmp_path_factory):
-    """Two recordings handed over by 'evidock run', once for the module."""
+    """Two recordings handed over by 'evidock run', once for the module; each test gets a
+    fresh copy at the same place (the local store's name is its path)."""
     folder = tmp_path_factory.mktemp("station")
     watch = folder / "watch" / "DSJ-001"
     watch.mkdir(parents=True)
@@ -35,13 +36,15 @@ def handed_over(tmp_path_factory):
     finally:
         os.environ.pop("EVIDOCK_CONFIG") if old is None else os.environ.update(
             EVIDOCK_CONFIG=old)
-    return folder / "data"
+    shutil.move(folder / "data", folder / "template")
+    return folder
 
 
 @pytest.fixture
 def station(tmp_path, monkeypatch, capsys, handed_over):
-    shutil.copytree(handed_over, tmp_path / "data")
-    monkeypatch.setenv("EVIDOCK_CONFIG", str(write_config(tmp_path)))
+    shutil.rmtree(handed_over / "data", ignore_errors=True)
+    shutil.copytree(handed_over / "template", handed_over / "data")
+    monkeypatch.setenv("EVIDOCK_CONFIG", str(write_config(handed_over)))
     capsys.readouterr()
 
     def run(*argv):
@@ -50,6 +53,7 @@ def station(tmp_path, monkeypatch, capsys, handed_over):
         return code, out.out, out.err
 
     run.tmp = tmp_path
+    run.config = handed_over / "evidock.toml"
     return run
 
 
@@ -122,7 +126,7 @@ def test_exemptions_are_added_and_listed(station):
 
 
 def test_exemption_times_without_offset_are_in_the_configured_zone(station):
-    conf = station.tmp / "evidock.toml"
+    conf = station.config
     conf.write_text(conf.read_text() + '[cases]\ntime_zone = "Asia/Shanghai"\n')
     code, out, err = station("exemptions", "add", "--device", "DSJ-001", "--from",
                              "2026-01-01T08:00", "--until", "2026-01-02T08:00", "--reason",
