@@ -181,6 +181,15 @@ class CaseBook:
                release_hold: bool = False) -> UnlinkResult:
         if not by.strip() or not reason.strip():
             raise EvidockError("unlinking needs who (--by) and why (--reason)")
+        if release_hold:  # refuse before writing anything, not after the unlink
+            others = self.ledger.reader().execute(
+                "SELECT case_id FROM case_links WHERE media_id = ? AND kind = 'evidence' AND "
+                "unlinked_at IS NULL AND case_id != ?", (media_id, case_id)).fetchall()
+            if others:
+                raise EvidockError(
+                    f"recording {media_id} is still evidence in case(s) "
+                    f"{', '.join(r['case_id'] for r in others)}: its legal hold stays",
+                    hint="unlink it without --release-hold, or from those cases first")
         with self.ledger.transaction() as conn:
             old = conn.execute("SELECT id, kind FROM case_links WHERE case_id = ? AND "
                                "media_id = ? AND unlinked_at IS NULL",

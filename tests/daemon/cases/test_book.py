@@ -96,6 +96,7 @@ def test_a_hold_is_not_released_while_another_case_holds_the_recording(world):
     with pytest.raises(EvidockError, match="still evidence in case"):
         world.c.cases.unlink("C-1", media.id, by="wang", reason="dup", release_hold=True)
     assert world.store.stat(media.object_key).legal_hold
+    assert 1 == len(world.c.cases.links("C-1"))  # refused as a whole: still linked
 
 
 def test_the_rule_links_a_case_officers_recordings_inside_the_window(tmp_path):
