@@ -148,3 +148,14 @@ def test_a_years_long_lock_and_hold_end_up_on_the_content_key(store, s3_client, 
 
     assert parse_s3_time(head["x-amz-object-lock-retain-until-date"]) >= until - timedelta(
         seconds=1)
+
+
+def test_two_puts_of_the_same_bytes_at_once_store_one_version(store, s3_client, s3_bucket):
+    """Two devices can hold the same file; two workers putting it at once leave one version."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = os.urandom(6 * MiB)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: store.put(reader(data), retain_until=soon()), range(2)))
+    assert [False, True] == sorted(r.existed for r in results)
+    assert 1 == len(versions(s3_client, s3_bucket, results[0].key))
