@@ -16,7 +16,15 @@ from typing import Annotated, Literal
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from evidock.daemon.errors import ConfigError
 from evidock.drivers.watchfolder import DEFAULT_IGNORE
@@ -64,7 +72,83 @@ class LocalStoreConfig(Section):
     )
 
 
-StoreConfig = Annotated[LocalStoreConfig, Field(discriminator="type")]
+class SpoolConfig(Section):
+    path: Path | None = Field(None, description="Spool root (default: <data_dir>/spool).")
+    max_gib: float = Field(
+        50.0, gt=0, le=1 << 20,
+        description="Largest spool; when full, new files wait on the device (R1 alerts follow).")
+    warn_fraction: float = Field(
+        0.8, gt=0, le=1, description="Warn (log + status) once the spool is this full.")
+    max_age_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="Warn when a spooled file has waited this long for S3.")
+    drain_interval_seconds: float = Field(
+        10.0, gt=0, le=3600, description="How often the drainer looks for spooled files.")
+    retry_max_seconds: float = Field(
+        300.0, gt=0, le=86400, description="Longest wait between drain attempts while S3 is down.")
+
+
+class S3StoreConfig(Section):
+    """An S3 bucket with versioning and Object Lock (COMPLIANCE).  The access key and secret
+    are never in this file: they come from systemd credentials (``LoadCredential=`` names
+    ``s3-access-key`` and ``s3-secret-key``) or from the environment variables named below."""
+
+    type: Literal["s3"]
+    endpoint: str = Field(
+        ..., min_length=1, description="host[:port] or http(s)://host[:port] of the S3 service.")
+    region: str = Field("us-east-1", min_length=1, description="Bucket region.")
+    bucket: str = Field(
+        ..., pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="Evidence bucket.")
+    secure: bool = Field(True, description="Use TLS (https); an http:// endpoint turns it off.")
+    ca_bundle: Path | None = Field(None, description="PEM file of CAs to trust (private CA).")
+    access_key_env: str = Field("EVIDOCK_S3_ACCESS_KEY", description="Env var with the key id.")
+    secret_key_env: str = Field("EVIDOCK_S3_SECRET_KEY", description="Env var with the secret.")
+    part_size_mib: int = Field(16, ge=5, le=512, description="Multipart part size, MiB.")
+    concurrency: int = Field(4, ge=1, le=32, description="Parts uploaded at once per file.")
+    timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Network timeout; longer stalls count as S3 down.")
+    staging_retention_hours: float = Field(
+        24.0, ge=1, le=24 * 30, description="Lock on staged uploads before a lifecycle rule "
+        "clears them (daemon/FORMATS.md, S3 store).")
+    allow_unlocked_bucket: bool = Field(
+        False, description="Start even if the bucket has no Object Lock (tests only: recordings "
+        "could then be deleted).")
+    spool: SpoolConfig = Field(default_factory=SpoolConfig)
+
+    _access_key: str = PrivateAttr("")
+    _secret_key: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _read_secrets(self) -> "S3StoreConfig":
+        """Read the credentials now, from $CREDENTIALS_DIRECTORY or the environment."""
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        found = {}
+        for name, env in (("s3-access-key", self.access_key_env),
+                          ("s3-secret-key", self.secret_key_env)):
+            path = Path(creds, name) if creds else None
+            if path is not None and path.is_file():
+                found[name] = path.read_text().strip()
+            else:
+                found[name] = os.environ.get(env, "").strip()
+        missing = [n for n, v in found.items() if not v]
+        if missing:
+            raise ValueError(
+                f"S3 credentials not found ({', '.join(missing)}): set {self.access_key_env} and "
+                f"{self.secret_key_env}, or give systemd LoadCredential=s3-access-key:FILE and "
+                "LoadCredential=s3-secret-key:FILE")
+        self._access_key, self._secret_key = found["s3-access-key"], found["s3-secret-key"]
+        return self
+
+    def credentials(self) -> tuple[str, str]:
+        return self._access_key, self._secret_key
+
+    def host_and_tls(self) -> tuple[str, bool]:
+        for scheme, tls in (("https://", True), ("http://", False)):
+            if self.endpoint.startswith(scheme):
+                return self.endpoint[len(scheme):].rstrip("/"), tls
+        return self.endpoint.rstrip("/"), self.secure
+
+
+StoreConfig = Annotated[LocalStoreConfig | S3StoreConfig, Field(discriminator="type")]
 
 
 class PolicyConfig(Section):
@@ -229,7 +313,12 @@ class Config(Section):
 
     @property
     def store_path(self) -> Path:
-        return self.store.path or self.data_dir / "store"
+        return getattr(self.store, "path", None) or self.data_dir / "store"
+
+    @property
+    def spool_path(self) -> Path:
+        spool = getattr(self.store, "spool", None)
+        return (spool and spool.path) or self.data_dir / "spool"
 
     @property
     def run_dir(self) -> Path:
@@ -298,6 +387,8 @@ def effective(config: Config) -> dict:
     doc["ledger"]["path"] = str(config.ledger_path)
     if doc["store"].get("type") == "local":
         doc["store"]["path"] = str(config.store_path)
+    if doc["store"].get("type") == "s3":
+        doc["store"]["spool"]["path"] = str(config.spool_path)
     return _mask(doc)
 
 

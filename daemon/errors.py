@@ -83,6 +83,12 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached or is full; work waits and is retried."""
 
 
+class StoreMisconfigured(StoreError):
+    """The store refuses the daemon's requests: wrong credentials, bucket or lock set-up."""
+
+    action = Action.STOP
+
+
 class ObjectMissing(StoreError):
     """The store has no object under this key."""
 

@@ -138,7 +138,8 @@ class Ingestor:
         if not stored.digests.matches(digests):
             raise IntegrityError(f"{media.source_path}: the store reports other digests than "
                                  "the read computed")
-        self.ledger.record_stored(media.id, attempt, digests, store=self.store.name,
+        self.ledger.record_stored(media.id, attempt, digests,
+                                  store=stored.details.get("store", self.store.name),
                                   object_key=stored.key, retain_until=stored.info.retain_until)
         return stored.existed
 

@@ -29,6 +29,7 @@ from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.pipeline import Pipeline
 from evidock.daemon.sdnotify import Notifier
 from evidock.daemon.store.factory import open_store
+from evidock.daemon.store.spool import drainer_for
 from evidock.drivers.watchfolder import WatchFolderDriver
 
 log = structlog.get_logger("evidock.service")
@@ -50,6 +51,7 @@ class Station:
         self._lock_fd = self._take_lock(config.run_dir / "daemon.lock")
         self.ledger = open_ledger(config)
         self.store = open_store(config)
+        self.drainer = drainer_for(self.store, self.ledger, config)
         ingest = config.ingest
         self.ingestor = Ingestor(
             self.ledger, self.store, retention_days=config.policy.retention_days,
@@ -102,6 +104,8 @@ class Station:
         self.ledger.record("daemon_started", f"station:{self.config.station.id}", {
             "pid": os.getpid(), "config": self.config.source, "store": self.store.name})
         self.pipeline.start()
+        if self.drainer is not None:
+            self.drainer.start()
         self._start_monitoring()
         for driver in self.drivers:
             driver.start(self.pipeline)
@@ -159,6 +163,8 @@ class Station:
         for driver in self.drivers:
             driver.stop()
         self.pipeline.stop(grace_seconds=10.0)
+        if self.drainer is not None:
+            self.drainer.stop()
         self._write_status()
         self.ledger.record("daemon_stopped", f"station:{self.config.station.id}", {
             "pid": os.getpid(), "handed_over": self.pipeline.handed_over,
@@ -167,6 +173,8 @@ class Station:
     def _write_status(self) -> dict:
         status = {"station": self.config.station.id, "pid": os.getpid(),
                   "updated": time.time(), **self.pipeline.status()}
+        if hasattr(self.store, "status"):
+            status["store"] = self.store.status()
         path = self.config.run_dir / STATUS_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(status))

@@ -14,6 +14,9 @@ import pytest
 
 SERVICE_MARKERS = ("s3", "dock", "ffmpeg", "slow")
 
+#: the real S3 server with Object Lock (SeaweedFS on loopback) for tests marked ``s3``
+pytest_plugins = ["tests.s3_fixture"]
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")

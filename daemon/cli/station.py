@@ -86,4 +86,12 @@ def cmd_status(args, config: Config) -> int:
                 ("FAILED files: see evidock ledger list --state failed" if d["files_failed"]
                  else "reading - do not undock")]
                for d in status["devices"]), console=console)
+    spool = (status or {}).get("store") if fresh else None
+    if spool:
+        age = spool["spool_oldest_age_s"]
+        console.print(
+            f"S3: {'DOWN, recordings go to the spool' if spool['primary_down'] else 'up'}; "
+            f"spool: {spool['spool_files']} files, {human_bytes(spool['spool_bytes'])} of "
+            f"{human_bytes(spool['spool_max_bytes'])}"
+            + ("" if age is None else f", oldest waiting {age // 60} min"))
     return 0

@@ -26,6 +26,7 @@ class ObjectInfo:
     version_id: str | None = None
     lock_mode: str | None = None  # "COMPLIANCE" for S3 Object Lock, "LOCAL" for the local store
     blake3: str | None = None
+    checksum: str | None = None  # the store's own checksum as it reports it (S3: x-amz-checksum-*)
 
 
 @dataclass(frozen=True)

@@ -12,4 +12,8 @@ def open_store(config: Config) -> WormStore:
 
         return LocalWormStore(config.store_path,
                               verify_after_write=config.store.verify_after_write)
+    if config.store.type == "s3":
+        from evidock.daemon.store.s3_setup import open_s3
+
+        return open_s3(config)
     raise AssertionError(f"unhandled store type {config.store.type!r}")  # config validated it

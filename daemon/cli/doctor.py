@@ -1,0 +1,79 @@
+"""``evidock doctor``: is the store fit to hold evidence?  Exit 0 when it is, 1 when not.
+
+For S3: the bucket exists with versioning, Object Lock and a COMPLIANCE default rule at least
+as long as ``policy.retention_days``, the staging lifecycle rule is there, and the daemon's
+credentials can write with retention and extend it but cannot delete.  Each line says what to
+do.  ``--no-write`` skips the probe object.
+"""
+
+from __future__ import annotations
+
+from evidock.daemon.cli.output import json_lines, make_console
+from evidock.daemon.config import Config
+
+MARK = {"ok": "[green]     ok[/]", "warning": "[yellow]warning[/]", "problem": "[red]PROBLEM[/]"}
+
+
+def add_parser(sub, common) -> None:
+    dp = sub.add_parser("doctor", parents=[common],
+                        help="check the store's Object Lock set-up and the daemon's credentials")
+    dp.add_argument("--no-write", action="store_true",
+                    help="only read the bucket's set-up; do not write a probe object")
+    dp.add_argument("--json", action="store_true")
+    dp.set_defaults(func=cmd_doctor)
+
+
+def findings(config: Config, write_probe: bool) -> list[dict]:
+    from evidock.daemon.store.s3_doctor import FAIL, OK, WARN, diagnose
+
+    if config.store.type != "s3":
+        from evidock.daemon.store.factory import open_store
+
+        problems = open_store(config).check()
+        return [{"level": WARN, "check": "local_store", "message": p} for p in problems] or [
+            {"level": OK, "check": "local_store", "message": f"local store {config.store_path} "
+             "is writable and has room"}]
+    from evidock.daemon.errors import StoreError
+    from evidock.daemon.store.s3_setup import make_client
+
+    cfg = config.store
+    try:
+        found = diagnose(make_client(cfg), cfg.bucket, station=config.station.id,
+                         min_days=config.policy.retention_days, write_probe=write_probe)
+        rows = [{"level": f.level, "check": f.check, "message": f.message} for f in found]
+    except StoreError as exc:
+        rows = [{"level": FAIL, "check": "connection", "message": str(exc)}]
+    return rows + [_spool(config)]
+
+
+def _spool(config: Config) -> dict:
+    """How full the spool is, read from its directory (the daemon need not be running)."""
+    from evidock.daemon.cli.output import human_bytes
+    from evidock.daemon.store.spool import spool_usage
+
+    spool = config.store.spool
+    count, used, age = spool_usage(config.spool_path)
+    limit = int(spool.max_gib * (1 << 30))
+    late = used >= spool.warn_fraction * limit or (
+        age is not None and age > spool.max_age_hours * 3600)
+    text = (f"spool {config.spool_path}: {count} files, {human_bytes(used)} of "
+            f"{human_bytes(limit)}" + ("" if age is None else f", oldest {age / 3600:.1f} h"))
+    if late:
+        text += ": S3 is not taking them; check the connection and `evidock status`"
+    return {"level": "warning" if late else "ok", "check": "spool", "message": text}
+
+
+def cmd_doctor(args, config: Config) -> int:
+    rows = findings(config, write_probe=not args.no_write)
+    failed = any(r["level"] == "problem" for r in rows)
+    if args.json:
+        json_lines(rows)
+    else:
+        console = make_console()
+        console.print(f"store: {config.store.type}, config: {config.source}")
+        for row in rows:
+            console.print(f"  {MARK[row['level']]} {row['check']}: {row['message']}",
+                          highlight=False)
+        console.print("[red]the store is NOT fit for evidence: fix the problems above[/]"
+                      if failed else "the store is fit for evidence")
+    return 1 if failed else 0

@@ -1,0 +1,304 @@
+"""The production store: an S3 bucket with versioning and Object Lock in COMPLIANCE mode.
+
+Content keys and a single read do not fit together directly: the key (``media/b3/../<blake3>``)
+is known only once the last byte has been read, but a multipart upload must name its key before
+the first part goes out.  So a put happens in two steps (daemon/FORMATS.md, "S3 store"):
+
+1. **Stage.** The stream goes up once, as it is read, to ``staging/<station>/<uuid>``, with a
+   SHA-256 checksum per part that the server verifies, under a *short* COMPLIANCE lock
+   (``staging_retention``, default one day): long enough that nobody can remove the bytes while
+   the put runs, short enough that a bucket lifecycle rule clears the prefix afterwards.  Nothing
+   in evidock deletes a staged object; ``evidock doctor`` checks that the lifecycle rule exists.
+2. **Commit.** With the digests known, the store looks at the content key.  The same bytes there
+   already: nothing is written, ``existed=True``, the lock is only ever extended.  Other bytes
+   there: ``ObjectConflict``.  Nothing there: a server-side copy creates the content key's one
+   version with the recording's retain-until, legal hold and digests, in a single request.
+
+After every commit the store reads back size, checksum, version id, lock mode, retain-until and
+legal hold of that version, repairs a dropped lock or hold (some servers ignore lock headers on
+copies or multipart uploads) and raises ``RetentionError`` if the server still does not hold it.
+The server's checksum must equal the one computed here from the bytes sent (whole-object SHA-256
+for one-part objects, the S3 "composite" SHA-256 of the part checksums otherwise).
+
+Why not upload to the content key straight away: the BLAKE3 digest would have to be known first,
+which means reading the device twice or copying the file to local disk; and a duplicate upload
+would add a second locked version of the same recording for years.  The staging copy costs one
+server-side copy and a day of storage instead.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
+
+import structlog
+from minio import Minio
+from minio.commonconfig import COMPLIANCE, REPLACE, CopySource
+from minio.retention import Retention
+
+from evidock.daemon.errors import IntegrityError, ObjectConflict, ObjectMissing, RetentionError
+from evidock.daemon.hashing import HashingReader
+from evidock.daemon.store.base import ObjectInfo, StoredObject
+from evidock.daemon.store.keys import object_key
+from evidock.daemon.store.s3_wire import (
+    MIN_PART,
+    MiB,
+    lock_headers,
+    parse_s3_time,
+    store_error,
+    upload_stream,
+)
+
+log = structlog.get_logger("evidock.store.s3")
+
+STAGING = "staging"
+META = "x-amz-meta-evidock-"
+_SLACK = timedelta(seconds=1)  # servers keep retain-until to the second or millisecond
+
+
+def _ceil_second(value: datetime) -> datetime:
+    value = value.astimezone(UTC)
+    return value if not value.microsecond else value.replace(microsecond=0) + timedelta(seconds=1)
+
+
+class _Body:
+    """A GET response as a closable binary file that gives its connection back."""
+
+    def __init__(self, response) -> None:
+        self._response = response
+
+    def read(self, n: int = -1) -> bytes:
+        return self._response.read(None if n is None or n < 0 else n)
+
+    def close(self) -> None:
+        self._response.close()
+        self._response.release_conn()
+
+    def __enter__(self) -> _Body:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class S3WormStore:
+    """Content-addressed, write-once objects in an S3 bucket with Object Lock (COMPLIANCE)."""
+
+    def __init__(self, client: Minio, bucket: str, *, station: str = "station",
+                 part_size: int = 16 * MiB, concurrency: int = 4,
+                 staging_retention: timedelta = timedelta(days=1)) -> None:
+        if part_size < MIN_PART:
+            raise ValueError(f"part_size {part_size} is below S3's minimum of 5 MiB")
+        self.client, self.bucket, self.station = client, bucket, station
+        self.part_size, self.concurrency = part_size, max(1, concurrency)
+        self.staging_retention = staging_retention
+        self.name = f"s3:{bucket}"
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="s3-part")
+        self._key_locks = [threading.Lock() for _ in range(64)]  # striped by key
+
+    # -- put ---------------------------------------------------------------------------------
+
+    def put(self, stream: HashingReader, *, retain_until: datetime, legal_hold: bool = False,
+            metadata: dict[str, str] | None = None) -> StoredObject:
+        staging = f"{STAGING}/{self.station}/{uuid.uuid4().hex}"
+        lock = lock_headers(datetime.now(UTC) + self.staging_retention)
+        try:
+            sent = upload_stream(self.client, self._pool, self.bucket, staging, stream,
+                                 part_size=self.part_size, concurrency=self.concurrency,
+                                 headers=lock)
+        except Exception as exc:
+            raise store_error(exc, f"uploading {stream.name or 'a recording'}") from exc
+        digests = stream.digests()
+        if sent.size != digests.size or not hmac.compare_digest(sent.sha256, digests.sha256):
+            raise IntegrityError(
+                f"{stream.name}: the bytes sent to S3 differ from the bytes read (sha256 "
+                f"{sent.sha256} vs {digests.sha256})",
+                hint="check the station's memory and disk; the file will be retried")
+        key = object_key(digests)
+        retain_until = _ceil_second(retain_until)
+        with self._key_lock(key):
+            try:
+                existing = self._stat_or_none(key)
+                if existing is not None:
+                    info = self._adopt(existing, digests, retain_until, legal_hold)
+                    return StoredObject(key, digests, info, existed=True,
+                                        details={"staging_key": staging})
+                user = {f"{META}{k}": v for k, v in (metadata or {}).items()}
+                user.update({f"{META}sha256": digests.sha256, f"{META}blake3": digests.blake3,
+                             f"{META}checksum": sent.checksum})
+                version_id = self._copy(staging, sent.version_id, key, user, retain_until,
+                                        legal_hold, digests.sha256)
+                info = self._settle(key, version_id, retain_until, legal_hold)
+            except Exception as exc:
+                raise store_error(exc, f"committing {key}") from exc
+        self._check_bytes(info, digests.size, sent.checksum, key)
+        return StoredObject(key, digests, info, details={"staging_key": staging,
+                                                         "checksum": sent.checksum})
+
+    def _copy(self, staging: str, staged_version: str | None, key: str, user: dict[str, str],
+              retain_until: datetime, legal_hold: bool, sha256: str) -> str | None:
+        """Server-side copy to the content key.  The HTTP client never resends a request whose
+        answer was lost (it could add a second version), so after a failure look whether the
+        copy happened after all before reporting it."""
+        try:
+            return self.client.copy_object(
+                self.bucket, key, CopySource(self.bucket, staging, version_id=staged_version),
+                metadata=user, metadata_directive=REPLACE,
+                retention=Retention(COMPLIANCE, retain_until), legal_hold=legal_hold).version_id
+        except Exception:
+            landed = self._stat_or_none(key)
+            if landed is None or not hmac.compare_digest(landed.sha256, sha256):
+                raise
+            return landed.version_id
+
+    def _adopt(self, existing: ObjectInfo, digests, retain_until: datetime,
+               legal_hold: bool) -> ObjectInfo:
+        if existing.size != digests.size or not hmac.compare_digest(existing.sha256,
+                                                                    digests.sha256):
+            raise ObjectConflict(
+                f"S3 {self.bucket}/{existing.key} already holds different bytes (sha256 "
+                f"{existing.sha256 or 'unknown'}, size {existing.size}; new {digests.sha256})",
+                hint="the object may be corrupt or was written by something else; inspect its "
+                "versions; nothing was overwritten")
+        info = existing
+        if retain_until > existing.retain_until + _SLACK:
+            info = self.extend_retention(existing.key, retain_until)
+        if legal_hold and not info.legal_hold:
+            info = self.set_legal_hold(existing.key, True)
+        return info
+
+    def _settle(self, key: str, version_id: str | None, retain_until: datetime,
+                legal_hold: bool) -> ObjectInfo:
+        """Read the new version back; put back a lock or hold the server dropped, or fail."""
+        info = self._stat(key, version_id)
+        repaired = []
+        if info.lock_mode != COMPLIANCE or info.retain_until + _SLACK < retain_until:
+            self.client.set_object_retention(self.bucket, key, Retention(COMPLIANCE, retain_until),
+                                             version_id=info.version_id)
+            repaired.append("retention")
+        if legal_hold and not info.legal_hold:
+            self.client.enable_object_legal_hold(self.bucket, key, version_id=info.version_id)
+            repaired.append("legal_hold")
+        if repaired:
+            log.warning("object_lock_repaired", key=key, version_id=info.version_id,
+                        repaired=repaired, server_had={"mode": info.lock_mode,
+                                                       "retain_until": str(info.retain_until),
+                                                       "legal_hold": info.legal_hold})
+            info = self._stat(key, info.version_id)
+        if info.lock_mode != COMPLIANCE or info.retain_until + _SLACK < retain_until or (
+                legal_hold and not info.legal_hold):
+            raise RetentionError(
+                f"S3 {self.bucket}/{key} version {info.version_id}: the server does not keep the "
+                f"lock (mode {info.lock_mode}, until {info.retain_until:%Y-%m-%d %H:%M:%S}, hold "
+                f"{info.legal_hold}) even after setting it again",
+                hint="this server does not enforce Object Lock; use a bucket with Object Lock "
+                "enabled on a server that supports it (run `evidock doctor`)")
+        return info
+
+    def _check_bytes(self, info: ObjectInfo, size: int, checksum: str, key: str) -> None:
+        server = info.checksum
+        if info.size != size or (server is not None and server != checksum):
+            raise IntegrityError(
+                f"S3 {self.bucket}/{key}: the server reports size {info.size} and checksum "
+                f"{server}, we sent {size} bytes with checksum {checksum}",
+                hint="the stored copy is not what was read; it stays locked; the file is retried")
+
+    # -- reading and lock management ---------------------------------------------------------
+
+    def stat(self, key: str) -> ObjectInfo:
+        try:
+            return self._stat(key)
+        except Exception as exc:
+            raise store_error(exc, f"reading the state of {key}") from exc
+
+    def _stat_or_none(self, key: str) -> ObjectInfo | None:
+        try:
+            return self.stat(key)
+        except ObjectMissing:
+            return None
+
+    def _stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
+        obj = self.client.stat_object(self.bucket, key, version_id=version_id,
+                                      extra_headers={"x-amz-checksum-mode": "ENABLED"})
+        head = obj.metadata
+        until = head.get("x-amz-object-lock-retain-until-date")
+        server, ours = head.get("x-amz-checksum-sha256"), head.get(f"{META}checksum")
+        if server and ours and server != ours:
+            raise IntegrityError(
+                f"S3 {self.bucket}/{key}: the server's checksum {server} differs from the one "
+                f"recorded at upload ({ours})", hint="the stored bytes changed: inspect the "
+                "object's versions and run a fixity check")
+        return ObjectInfo(
+            key=key, size=obj.size, sha256=head.get(f"{META}sha256", ""),
+            blake3=head.get(f"{META}blake3"), version_id=obj.version_id,
+            retain_until=parse_s3_time(until) if until else datetime.fromtimestamp(0, UTC),
+            legal_hold=head.get("x-amz-object-lock-legal-hold", "OFF").upper() == "ON",
+            lock_mode=head.get("x-amz-object-lock-mode"),
+            checksum=head.get("x-amz-checksum-sha256"),
+        )
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return _Body(self.client.get_object(self.bucket, key))
+        except Exception as exc:
+            raise store_error(exc, f"reading {key}") from exc
+
+    def extend_retention(self, key: str, retain_until: datetime) -> ObjectInfo:
+        retain_until = _ceil_second(retain_until)
+        try:
+            info = self._stat(key)
+            if retain_until + _SLACK < info.retain_until:
+                raise RetentionError(
+                    f"S3 {self.bucket}/{key}: refusing to shorten the retention from "
+                    f"{info.retain_until:%Y-%m-%d %H:%M:%S} to {retain_until:%Y-%m-%d %H:%M:%S}",
+                    hint="retention can only be extended")
+            if retain_until <= info.retain_until:
+                return info
+            self.client.set_object_retention(self.bucket, key, Retention(COMPLIANCE, retain_until),
+                                             version_id=info.version_id)
+            return self._settle(key, info.version_id, retain_until, False)
+        except Exception as exc:
+            raise store_error(exc, f"extending the retention of {key}") from exc
+
+    def set_legal_hold(self, key: str, on: bool) -> ObjectInfo:
+        try:
+            info = self._stat(key)
+            if info.legal_hold != on:
+                change = (self.client.enable_object_legal_hold if on
+                          else self.client.disable_object_legal_hold)
+                change(self.bucket, key, version_id=info.version_id)
+                info = self._stat(key, info.version_id)
+            if info.legal_hold != on:
+                raise RetentionError(f"S3 {self.bucket}/{key}: the server did not "
+                                     f"{'set' if on else 'release'} the legal hold")
+            return info
+        except Exception as exc:
+            raise store_error(exc, f"changing the legal hold of {key}") from exc
+
+    def recover(self) -> int:
+        """Abort this station's multipart uploads that a crash left open (never a stored object)."""
+        prefix = f"{STAGING}/{self.station}/"
+        try:
+            uploads = self.client._list_multipart_uploads(self.bucket, prefix=prefix).uploads
+            for upload in uploads:
+                self.client._abort_multipart_upload(self.bucket, upload.object_name,
+                                                    upload.upload_id)
+        except Exception as exc:
+            raise store_error(exc, "aborting interrupted uploads") from exc
+        return len(uploads)
+
+    def check(self) -> list[str]:
+        from evidock.daemon.store.s3_doctor import bucket_problems
+
+        return bucket_problems(self.client, self.bucket)
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        """Two puts of the same bytes in this process commit one after the other."""
+        return self._key_locks[int(key[-2:], 16) % len(self._key_locks)]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

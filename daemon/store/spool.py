@@ -1,0 +1,346 @@
+"""Keep the 24-hour promise (RULES.md R1) while S3 is down, slow or full: a local spool.
+
+:class:`SpoolingStore` is the store the daemon uses in front of S3.  While S3 answers, a put goes
+straight to S3 (no copy on local disk).  When a put fails with ``StoreUnavailable`` the store
+marks S3 down; that attempt fails (its stream is spent) and the pipeline retries the file, and
+from then on puts go to the spool: a :class:`LocalWormStore` on the station (fsync'd, re-read and
+verified, locked read-only), which counts as the unit's dedicated storage, so the recording is
+handed over and the device may be released.
+
+A :class:`Drainer` thread moves spooled objects to S3, earliest handover deadline first, with
+exponential backoff while S3 stays down.  For each object it uploads the spooled bytes (hashed
+again on the way), checks that S3 holds the same digests under the same key, records the move in
+the ledger (``media_relocated``), and only then releases the spooled copy.  A crash between those
+steps leaves both copies, and the next pass finds the S3 copy already there (``existed``).
+
+The spool is bounded (``max_gib``): past ``warn_fraction`` the daemon warns in its log and
+status; when full, puts raise ``StoreUnavailable`` and recordings wait on their devices.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import structlog
+
+from evidock.daemon.errors import ObjectMissing, StoreError, StoreMisconfigured, StoreUnavailable
+from evidock.daemon.hashing import HashingReader
+from evidock.daemon.store.base import ObjectInfo, StoredObject, WormStore
+from evidock.daemon.store.local import LocalWormStore
+
+log = structlog.get_logger("evidock.spool")
+
+#: S3 cannot take anything now (down, full, or refusing the daemon's credentials): spool.
+S3_AWAY = (StoreUnavailable, StoreMisconfigured)
+
+
+class Spool(LocalWormStore):
+    """A local WORM store whose objects may be released once a verified copy exists elsewhere."""
+
+    def __init__(self, root, **kwargs) -> None:
+        super().__init__(root, **kwargs)
+        self.name = f"spool:{self.root}"
+
+    def release(self, key: str, proof: ObjectInfo) -> None:
+        """Remove the spooled copy of ``key``; ``proof`` is what the final store reported."""
+        mine = self.stat(key)
+        if (proof.key, proof.size, proof.sha256) != (key, mine.size, mine.sha256):
+            raise StoreError(f"spool: not releasing {key}: the final copy does not match it")
+        data = self._data_path(key)
+        with self._commit_lock():
+            data.unlink()  # data first: a crash leaves an orphan .json that recover() removes
+            self._meta_path(data).unlink()
+
+    def entries(self) -> list[dict]:
+        return spool_entries(self.root)
+
+    def usage(self) -> tuple[int, int, float | None]:
+        return spool_usage(self.root)
+
+
+def spool_entries(root: Path) -> list[dict]:
+    """Every spooled object under ``root``: key, size, mtime, the metadata it was put with."""
+    media = Path(root) / "media"
+    out = []
+    for meta in media.rglob("*.json") if media.exists() else ():
+        data = meta.with_suffix("")
+        try:
+            doc, st = json.loads(meta.read_text()), data.stat()
+        except (OSError, ValueError):
+            continue  # half-released or half-written: recover() deals with it
+        out.append({"key": doc["key"], "size": st.st_size, "mtime": st.st_mtime,
+                    "metadata": doc.get("metadata", {})})
+    return out
+
+
+def spool_usage(root: Path) -> tuple[int, int, float | None]:
+    """(objects, bytes, age in seconds of the oldest) of the spool at ``root``."""
+    entries = spool_entries(root)
+    oldest = min((e["mtime"] for e in entries), default=None)
+    return (len(entries), sum(e["size"] for e in entries),
+            None if oldest is None else time.time() - oldest)
+
+
+@dataclass
+class SpoolLimits:
+    max_bytes: int
+    warn_fraction: float = 0.8
+    max_age_seconds: float = 12 * 3600
+
+
+class SpoolingStore:
+    """S3 when it answers, the spool when it does not; reads look in both."""
+
+    def __init__(self, primary: WormStore, spool: Spool, limits: SpoolLimits) -> None:
+        self.primary, self.spool, self.limits = primary, spool, limits
+        self.name = primary.name  # where a record is meant to end up; spooling is a detour
+        self._down = False  # set by a failed put, cleared only by the drainer's success
+        self._guard = threading.Lock()
+
+    # -- health ------------------------------------------------------------------------------
+
+    def primary_down(self) -> bool:
+        """While S3 is down every put goes to the spool; only the drainer tries S3 again, so
+        no recording spends an attempt on an S3 that is known to be away."""
+        return self._down
+
+    def mark_down(self, reason: str) -> None:
+        with self._guard:
+            first, self._down = not self._down, True
+        if first:
+            log.warning("store_unavailable", store=self.primary.name, reason=reason,
+                        fallback="spool")
+
+    def mark_up(self) -> None:
+        with self._guard:
+            was_down, self._down = self._down, False
+        if was_down:
+            log.info("store_available", store=self.primary.name)
+
+    # -- the WormStore protocol --------------------------------------------------------------
+
+    def put(self, stream: HashingReader, *, retain_until: datetime, legal_hold: bool = False,
+            metadata: dict[str, str] | None = None) -> StoredObject:
+        if not self.primary_down():
+            try:
+                return self.primary.put(stream, retain_until=retain_until, legal_hold=legal_hold,
+                                        metadata=metadata)
+            except S3_AWAY as exc:
+                self.mark_down(str(exc))
+                raise StoreUnavailable(f"{exc.message}; the next attempt goes to the spool",
+                                       hint=exc.hint) from exc
+        self._check_room(stream.expected_size)
+        stored = self.spool.put(stream, retain_until=retain_until, legal_hold=legal_hold,
+                                metadata=metadata)
+        log.info("media_spooled", key=stored.key, size=stored.digests.size)
+        stored.details.update(spooled=True, store=self.spool.name)
+        return stored
+
+    def _check_room(self, size: int) -> None:
+        count, used, _ = self.spool.usage()
+        if used + size > self.limits.max_bytes:
+            raise StoreUnavailable(
+                f"spool {self.spool.root} is full ({used >> 20} MiB of "
+                f"{self.limits.max_bytes >> 20} MiB, {count} files) and S3 is unavailable",
+                hint="bring S3 back or give the spool more room (store.spool.max_gib); files "
+                "wait on their devices meanwhile")
+
+    def stat(self, key: str) -> ObjectInfo:
+        try:
+            return self.spool.stat(key)
+        except ObjectMissing:
+            return self.primary.stat(key)
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self.spool.open(key)
+        except ObjectMissing:
+            return self.primary.open(key)
+
+    def _where(self, key: str) -> list[WormStore]:
+        stores = []
+        for store in (self.spool, self.primary):
+            try:
+                store.stat(key)
+                stores.append(store)
+            except ObjectMissing:
+                pass
+        if not stores:
+            raise ObjectMissing(f"no object {key} in the spool or in {self.primary.name}")
+        return stores
+
+    def extend_retention(self, key: str, retain_until: datetime) -> ObjectInfo:
+        return [s.extend_retention(key, retain_until) for s in self._where(key)][-1]
+
+    def set_legal_hold(self, key: str, on: bool) -> ObjectInfo:
+        return [s.set_legal_hold(key, on) for s in self._where(key)][-1]
+
+    def recover(self) -> int:
+        count = self.spool.recover()
+        try:
+            count += self.primary.recover()
+        except S3_AWAY as exc:
+            self.mark_down(str(exc))
+        return count
+
+    def check(self) -> list[str]:
+        problems = self.spool.check()
+        try:
+            problems += self.primary.check()
+        except S3_AWAY as exc:
+            problems.append(f"{exc} (recordings go to the spool meanwhile)")
+        return problems + self.spool_warnings()
+
+    def status(self) -> dict:
+        count, used, age = self.spool.usage()
+        return {"spool_files": count, "spool_bytes": used, "spool_max_bytes": self.limits.max_bytes,
+                "spool_oldest_age_s": None if age is None else round(age),
+                "primary_down": self.primary_down()}
+
+    def spool_warnings(self) -> list[str]:
+        count, used, age = self.spool.usage()
+        out = []
+        if used >= self.limits.warn_fraction * self.limits.max_bytes:
+            out.append(f"spool {self.spool.root} is {100 * used // self.limits.max_bytes}% full "
+                       f"({count} files waiting for S3): bring S3 back before it fills, or "
+                       "raise store.spool.max_gib")
+        if age is not None and age > self.limits.max_age_seconds:
+            out.append(f"a spooled file has waited {age / 3600:.1f} h for S3 "
+                       f"(limit store.spool.max_age_hours): check the S3 connection")
+        return out
+
+
+def drainer_for(store: WormStore, ledger, config) -> Drainer | None:
+    """The drainer the daemon runs beside a spooling store (None for other stores)."""
+    if not isinstance(store, SpoolingStore):
+        return None
+    spool = config.store.spool
+    return Drainer(store, ledger, interval=spool.drain_interval_seconds,
+                   max_backoff=spool.retry_max_seconds)
+
+
+class Drainer:
+    """Moves spooled objects to S3, earliest deadline first; one pass at a time."""
+
+    def __init__(self, store: SpoolingStore, ledger=None, *, interval: float = 10.0,
+                 max_backoff: float = 300.0) -> None:
+        self.store, self.ledger = store, ledger
+        self.interval, self.max_backoff = interval, max_backoff
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failures = 0
+        self._warned = (0, 0.0)  # how many warnings were logged, and when
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="spool-drainer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            moved = self.drain_once()
+            delay = self.interval if self.failures == 0 else min(
+                self.interval * 2 ** min(self.failures, 16), self.max_backoff)
+            if moved is None or not moved:
+                self._stop.wait(delay)
+
+    def drain_once(self) -> int | None:
+        """Move what can be moved now; returns how many, or None when S3 failed."""
+        entries = sorted(self.store.spool.entries(), key=self._deadline)
+        self._warn(self.store.spool_warnings())
+        if not entries:
+            self._probe()
+            return 0
+        moved = 0
+        for entry in entries:
+            if self._stop.is_set():
+                break
+            try:
+                self._move(entry)
+                moved += 1
+            except S3_AWAY as exc:
+                self.failures += 1
+                self.store.mark_down(str(exc))
+                log.warning("spool_drain_failed", key=entry["key"], error=str(exc),
+                            failures=self.failures)
+                return None
+            except StoreError as exc:  # this object cannot go up now; the others still can
+                log.error("spool_object_stuck", key=entry["key"], error=str(exc),
+                          error_type=type(exc).__name__)
+        self.failures = 0
+        self.store.mark_up()
+        return moved
+
+    def _warn(self, warnings: list[str]) -> None:
+        """Log spool warnings when they change, and every ten minutes while they last."""
+        count, when = self._warned
+        if warnings and (len(warnings) != count or time.monotonic() - when > 600):
+            for warning in warnings:
+                log.warning("spool_warning", problem=warning)
+            self._warned = (len(warnings), time.monotonic())
+        elif not warnings:
+            self._warned = (0, 0.0)
+
+    def _probe(self) -> None:
+        """Nothing to drain: see whether S3 is back, so that new puts go there again."""
+        if not self.store.primary_down():
+            return
+        try:
+            self.store.primary.check()
+        except StoreError:
+            return
+        self.store.mark_up()
+
+    def _deadline(self, entry: dict) -> str:
+        meta = entry["metadata"]
+        if self.ledger is not None and meta.get("media-id", "").isdigit():
+            try:
+                return self.ledger.media(int(meta["media-id"])).deadline_at
+            except Exception:  # a spooled object without its row still drains, last
+                pass
+        return meta.get("recorded-at") or datetime.fromtimestamp(
+            entry["mtime"], UTC).isoformat()
+
+    def _move(self, entry: dict) -> None:
+        spool, key = self.store.spool, entry["key"]
+        info = spool.stat(key)
+        with spool.open(key) as raw:
+            stream = HashingReader(raw, info.size, name=f"spool:{key}")
+            stored = self.store.primary.put(stream, retain_until=info.retain_until,
+                                            legal_hold=info.legal_hold,
+                                            metadata=entry["metadata"])
+        final = self.store.primary.stat(key)
+        if stored.key != key or final.size != info.size or final.sha256 != info.sha256:
+            raise StoreError(f"spool: S3 holds other bytes for {key} than the spool")
+        self._record(entry, final)
+        spool.release(key, final)
+        log.info("spool_object_moved", key=key, size=info.size, version_id=final.version_id,
+                 existed=stored.existed)
+
+    def _record(self, entry: dict, final: ObjectInfo) -> None:
+        if self.ledger is None:
+            return
+        from evidock.daemon.timeutil import stamp
+
+        media_id = entry["metadata"].get("media-id", "")
+        subject = f"media:{media_id}" if media_id.isdigit() else f"object:{final.key}"
+        data = {"store": self.store.primary.name, "object_key": final.key,
+                "retain_until": stamp(final.retain_until), "from": self.store.spool.name,
+                "version_id": final.version_id, "sha256": final.sha256}
+        with self.ledger.transaction() as conn:
+            if media_id.isdigit():
+                conn.execute("UPDATE media SET store = ?, object_key = ?, retain_until = ? "
+                             "WHERE id = ?", (data["store"], final.key, data["retain_until"],
+                                              int(media_id)))
+            self.ledger.append_event(conn, "media_relocated", subject, data)
+
