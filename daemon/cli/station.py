@@ -1,0 +1,72 @@
+"""``evidock run``, ``evidock config check`` and ``evidock status``."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from evidock.daemon import config as config_mod
+from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
+from evidock.daemon.config import Config
+
+
+def cmd_run(args, config: Config) -> int:
+    from evidock.daemon.logging import configure
+    from evidock.daemon.service import Station
+
+    configure(config.log.level, config.log.format)
+    return Station(config, until_idle=args.until_idle).run()
+
+
+def cmd_config_check(args, config: Config) -> int:
+    doc = config_mod.effective(config)
+    if args.json:
+        json_lines([doc])
+    else:
+        print(f"# configuration is valid; read from: {config.source}")
+        print(_to_toml(doc))
+    return 0
+
+
+def _to_toml(doc: dict, prefix: str = "") -> str:
+    """Enough TOML to show the effective configuration (tables of scalars and lists)."""
+    lines, tables = [], []
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        elif value is not None:
+            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    out = "\n".join(lines)
+    for key, value in tables:
+        name = f"{prefix}{key}"
+        out += f"\n\n[{name}]\n" + _to_toml(value, name + ".")
+    return out.strip("\n")
+
+
+def cmd_status(args, config: Config) -> int:
+    path = config.run_dir / "status.json"
+    try:
+        status = json.loads(path.read_text())
+    except FileNotFoundError:
+        status = None
+    from evidock.daemon.service import open_ledger
+
+    counts = open_ledger(config).counts()
+    fresh = status is not None and time.time() - status.get("updated", 0) < 10
+    if args.json:
+        json_lines([{"running": fresh, "ledger": counts, **(status or {})}])
+        return 0
+    console = make_console()
+    console.print(f"station daemon: {'running' if fresh else 'not running'}; ledger: "
+                  + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if status and fresh:
+        table("devices", ["serial", "officer", "files", "bytes", "rate", "ETA", "state"],
+              ([d["serial"], d["officer_id"], f"{d['files_done']}/{d['files_total']}",
+                f"{human_bytes(d['bytes_done'])} / {human_bytes(d['bytes_total'])}",
+                f"{human_bytes(d['rate_bps'])}/s",
+                "" if d["eta_s"] is None else f"{d['eta_s']} s",
+                "safe to undock" if d["safe_to_undock"] else
+                ("FAILED files: see evidock ledger list --state failed" if d["files_failed"]
+                 else "reading - do not undock")]
+               for d in status["devices"]), console=console)
+    return 0

@@ -1,0 +1,138 @@
+"""``evidock run``: wire the parts together and keep the station going.
+
+The only module that builds objects from configuration.  The main thread writes the status
+snapshot, pings systemd's watchdog and waits for a signal; drivers and ingest workers run in
+their own threads.  SIGTERM/SIGINT let files in flight finish for a grace period, then park
+the rest (they are read again at the next start: nothing is lost or stored twice).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import structlog
+
+from evidock.daemon.config import Config
+from evidock.daemon.errors import EvidockError
+from evidock.daemon.ingest import Ingestor, RetryPolicy
+from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.pipeline import Pipeline
+from evidock.daemon.sdnotify import Notifier
+from evidock.daemon.store.factory import open_store
+from evidock.drivers.watchfolder import WatchFolderDriver
+
+log = structlog.get_logger("evidock.service")
+
+STATUS_FILE = "status.json"
+
+
+def open_ledger(config: Config) -> SqliteLedger:
+    return SqliteLedger(config.ledger_path, station=config.station.id)
+
+
+class Station:
+    def __init__(self, config: Config, *, until_idle: bool = False) -> None:
+        self.config = config
+        self.until_idle = until_idle
+        self.stop_requested = threading.Event()
+        self.notifier = Notifier()
+        config.run_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = self._take_lock(config.run_dir / "daemon.lock")
+        self.ledger = open_ledger(config)
+        self.store = open_store(config)
+        ingest = config.ingest
+        self.ingestor = Ingestor(
+            self.ledger, self.store, retention_days=config.policy.retention_days,
+            retry=RetryPolicy(ingest.max_attempts, ingest.retry_base_seconds,
+                              ingest.retry_max_seconds),
+            chunk_size=ingest.chunk_size)
+        self.pipeline = Pipeline(self.ledger, self.ingestor, workers=ingest.workers,
+                                 handover_hours=config.policy.handover_hours)
+        self.drivers = []
+        if config.watch.folders:
+            self.drivers.append(WatchFolderDriver(
+                config.watch.folders, settle_seconds=config.watch.settle_seconds,
+                rescan_seconds=config.watch.rescan_seconds, ignore=config.watch.ignore))
+
+    @staticmethod
+    def _take_lock(path: Path) -> int:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise EvidockError(
+                f"another evidock is already running on {path.parent.parent}",
+                hint="stop it first (systemctl stop evidock), or give this one its own --data-dir",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return fd
+
+    def _signals(self) -> None:
+        def handle(signum, _frame):
+            log.info("stop_requested", signal=signal.Signals(signum).name)
+            self.stop_requested.set()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def run(self) -> int:
+        self._signals()
+        leftovers = self.store.recover()
+        if leftovers:
+            log.warning("store_leftovers_removed", count=leftovers)
+        for problem in self.store.check():
+            log.warning("store_problem", problem=problem)
+        self.ledger.record("daemon_started", f"station:{self.config.station.id}", {
+            "pid": os.getpid(), "config": self.config.source, "store": self.store.name})
+        self.pipeline.start()
+        for driver in self.drivers:
+            driver.start(self.pipeline)
+        log.info("daemon_started", station=self.config.station.id, store=self.store.name,
+                 ledger=str(self.config.ledger_path),
+                 watch=[str(f) for f in self.config.watch.folders])
+        self.notifier.ready("taking recordings")
+        idle_ticks = 0
+        try:
+            while not self.stop_requested.wait(0.5):
+                status = self._write_status()
+                self.notifier.watchdog()
+                self.notifier.status(
+                    f"{status['active']} reading, {status['queued']} queued, "
+                    f"{status['handed_over']} handed over")
+                if self.until_idle:
+                    idle = self.pipeline.idle() and all(d.idle() for d in self.drivers)
+                    idle_ticks = idle_ticks + 1 if idle else 0
+                    if idle_ticks >= 3:  # idle over 1.5 s: no file event was about to land
+                        break
+        finally:
+            self.shutdown()
+        failed = len(self.pipeline.quarantined)
+        log.info("daemon_stopped", handed_over=self.pipeline.handed_over, failed=failed)
+        return 1 if failed else 0
+
+    def shutdown(self) -> None:
+        self.notifier.stopping()
+        for driver in self.drivers:
+            driver.stop()
+        self.pipeline.stop(grace_seconds=10.0)
+        self._write_status()
+        self.ledger.record("daemon_stopped", f"station:{self.config.station.id}", {
+            "pid": os.getpid(), "handed_over": self.pipeline.handed_over,
+            "failed": len(self.pipeline.quarantined)})
+
+    def _write_status(self) -> dict:
+        status = {"station": self.config.station.id, "pid": os.getpid(),
+                  "updated": time.time(), **self.pipeline.status()}
+        path = self.config.run_dir / STATUS_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(status))
+        os.replace(tmp, path)
+        return status

@@ -1,0 +1,201 @@
+"""Watch folders: recorders or a network share drop files as ``<folder>/<serial>/...``.
+
+A file is handed to the pipeline only once it is stable: its size and mtime unchanged for
+``settle_seconds``, so a recording still being copied in is never taken half-written.
+watchdog's events only wake the poller early; a periodic full rescan catches what a network
+file system never reported.  Files already there at start-up are found by the first scan.
+Nothing here ever writes to, moves or deletes a source file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import structlog
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from evidock.daemon.errors import SourceVanished
+from evidock.drivers.base import DeviceIdentity, IngestSink, MediaItem, media_kind
+from evidock.drivers.safefs import walk_regular
+
+log = structlog.get_logger("evidock.drivers.watch")
+
+
+#: Events that mean a file appeared or changed; opens and reads (ours too) are not among them.
+_CHANGES = {"created", "modified", "moved", "closed"}
+
+
+class _Wake(FileSystemEventHandler):
+    def __init__(self, driver: "WatchFolderDriver") -> None:
+        self.driver = driver
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if not event.is_directory and event.event_type in _CHANGES:
+            self.driver.wake()
+
+
+class WatchFolderDriver:
+    name = "watch"
+
+    def __init__(self, folders: list[Path], *, settle_seconds: float = 5.0,
+                 rescan_seconds: float = 60.0, ignore: list[str] | None = None) -> None:
+        self.folders = [Path(f) for f in folders]
+        self.settle = settle_seconds
+        self.rescan = rescan_seconds
+        self.ignore = ignore or []
+        self._sink: IngestSink | None = None
+        self._observer = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        # (folder, serial, relpath) -> (size, mtime_ns, monotonic time first seen so)
+        self._pending: dict[tuple[str, str, str], tuple[int, int, float]] = {}
+        self._taken: dict[tuple[str, str, str], tuple[int, int]] = {}
+        self._devices: dict[tuple[str, str], int] = {}
+        self._scanned = False
+        self._refused: set[tuple[str, str, str]] = set()
+        self._lock = threading.Lock()
+
+    def _skip(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.ignore)
+
+    # -- Driver ------------------------------------------------------------------------------
+
+    def start(self, sink: IngestSink) -> None:
+        self._sink = sink
+        for folder in self.folders:
+            if not folder.is_dir():
+                log.warning("watch_folder_missing", folder=str(folder),
+                            hint="create it or remove it from [watch] folders")
+        observer = Observer()
+        for folder in self.folders:
+            if folder.is_dir():
+                observer.schedule(_Wake(self), str(folder), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+        self._thread = threading.Thread(target=self._loop, name="watch-folders", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(5)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def idle(self) -> bool:
+        with self._lock:
+            return self._scanned and not self._pending
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the poller --------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        next_scan = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_scan:
+                self._scan_all()
+                next_scan = now + self.rescan
+            self._settle()
+            with self._lock:
+                waiting = bool(self._pending)
+            # poll pending files often enough to notice settling, otherwise sleep until woken
+            self._wake.wait(min(max(self.settle / 4, 0.2), 1.0) if waiting else self.rescan)
+            if self._wake.is_set() and not self._stop.is_set():
+                self._wake.clear()
+                next_scan = 0.0  # something changed: look now
+
+    def _scan_all(self) -> None:
+        for folder in self.folders:
+            try:
+                serials = sorted(os.listdir(folder))
+            except OSError:
+                continue
+            for serial in serials:
+                path = folder / serial
+                if self._skip(serial):
+                    continue
+                if path.is_symlink() or not path.is_dir():
+                    if path.is_file() and not path.is_symlink():
+                        log.warning("file_outside_device_folder", file=str(path),
+                                    hint="put files under <folder>/<device serial>/")
+                    continue
+                self._scan_device(folder, serial)
+        with self._lock:
+            first = not self._scanned
+            self._scanned = True
+        if first:
+            log.info("watch_scan_finished", folders=[str(f) for f in self.folders])
+
+    def _scan_device(self, folder: Path, serial: str) -> None:
+        errors: list = []
+        now = time.monotonic()
+        try:
+            entries = list(walk_regular(str(folder / serial), skip=self._skip, errors=errors))
+        except SourceVanished:
+            return
+        for rel, reason in errors:
+            if (str(folder), serial, rel) not in self._refused:  # say it once, not every rescan
+                self._refused.add((str(folder), serial, rel))
+                log.warning("file_not_taken", device_serial=serial, file=rel, reason=reason)
+        key_dev = (str(folder), serial)
+        with self._lock:
+            for entry in entries:
+                key = (str(folder), serial, entry.relpath)
+                if self._taken.get(key) == (entry.size, entry.mtime_ns):
+                    continue
+                old = self._pending.get(key)
+                if old is None or old[:2] != (entry.size, entry.mtime_ns):
+                    self._pending[key] = (entry.size, entry.mtime_ns, now)
+            first = key_dev not in self._devices
+            self._devices[key_dev] = len(entries)
+        if first:
+            self._sink.device_docked(self._identity(serial), port=f"watch:{folder}")
+
+    def _settle(self) -> None:
+        now = time.monotonic()
+        ready = []
+        with self._lock:
+            for key, (size, mtime_ns, since) in list(self._pending.items()):
+                folder, serial, rel = key
+                try:
+                    st = os.stat(os.path.join(folder, serial, rel), follow_symlinks=False)
+                except OSError:
+                    del self._pending[key]  # gone before it settled: nothing to take
+                    continue
+                if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+                    self._pending[key] = (st.st_size, st.st_mtime_ns, now)
+                elif now - since >= self.settle:
+                    del self._pending[key]
+                    self._taken[key] = (size, mtime_ns)
+                    ready.append((folder, serial, rel, size, mtime_ns))
+            done_devices = [
+                k for k in self._devices
+                if not any(p[0] == k[0] and p[1] == k[1] for p in self._pending)
+            ]
+        for folder, serial, rel, size, mtime_ns in ready:
+            self._sink.media_found(MediaItem(
+                device=self._identity(serial), root=os.path.join(folder, serial), relpath=rel,
+                size=size, mtime_ns=mtime_ns, kind=media_kind(rel),
+                recorded_at=datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc),
+            ))
+        for folder, serial in done_devices:
+            if ready and any(r[0] == folder and r[1] == serial for r in ready):
+                self._sink.scan_finished(self._identity(serial), f"watch:{folder}",
+                                         self._devices[(folder, serial)])
+
+    @staticmethod
+    def _identity(serial: str) -> DeviceIdentity:
+        return DeviceIdentity(serial=serial, source="watch")
