@@ -108,6 +108,17 @@ class WatchConfig(Section):
     )
 
 
+class UsbConfig(Section):
+    enabled: bool = Field(
+        True, description="Detect cameras docked over USB (udev) and read them; needs root.")
+    profiles_dir: Path | None = Field(
+        None, description="Folder of device profiles (*.toml); default: 'profiles' beside "
+                          "the configuration file, if there is one.")
+    generic_cameras: bool = Field(
+        True, description="Take any USB mass-storage device no profile names, with the "
+                          "built-in generic profile; false: only profiled models, others alert.")
+
+
 class LogConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = Field(
@@ -122,6 +133,7 @@ class Config(Section):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
+    usb: UsbConfig = Field(default_factory=UsbConfig)
     log: LogConfig = Field(default_factory=LogConfig)
 
     source: str = Field("embedded defaults", exclude=True, description="Where this came from.")

@@ -17,6 +17,7 @@ from datetime import datetime
 import structlog
 
 from evidock.daemon.ingest import Ingestor, Outcome, ShutdownRequested
+from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.records import STORED, VERIFIED, MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.timeutil import Clock, parse, utcnow
@@ -39,6 +40,8 @@ class DeviceProgress:
     bytes_done: int = 0
     started: float = field(default_factory=time.monotonic)
     current: str | None = None
+    registered: bool = True
+    unreadable: int = 0  # files or folders that could not be read: recordings may be missed
 
     def snapshot(self) -> dict:
         elapsed = max(time.monotonic() - self.started, 1e-6)
@@ -50,8 +53,9 @@ class DeviceProgress:
             "files_done": len(self.done), "files_failed": len(self.failed),
             "bytes_total": self.bytes_total, "bytes_done": self.bytes_done,
             "rate_bps": round(rate), "eta_s": round(remaining / rate) if rate > 0 else None,
-            "current": self.current,
-            "safe_to_undock": self.scanned and self.done == self.files and not self.failed,
+            "current": self.current, "registered": self.registered, "unreadable": self.unreadable,
+            "safe_to_undock": (self.scanned and self.done == self.files and not self.failed
+                               and not self.unreadable),
         }
 
 
@@ -83,10 +87,13 @@ class Pipeline:
             officer_id=device.officer_id, officer_name=device.officer_name, unit=device.unit)
         # the registry's assignment counts when the device itself does not say who carries it
         officer = device.officer_id or record.officer_id
+        registry.record_dock(self.ledger, device.serial, port, {
+            "officer_id": officer, "registered": record.registered, "source": device.source})
         with self._cond:
             prog = self._devices.get(device.serial)
             if prog is None or not prog.docked:
-                self._devices[device.serial] = DeviceProgress(device.serial, officer, port)
+                self._devices[device.serial] = DeviceProgress(
+                    device.serial, officer, port, registered=record.registered)
         log.info("device_docked", device_serial=device.serial, port=port)
 
     def media_found(self, item: MediaItem) -> None:
@@ -98,7 +105,8 @@ class Pipeline:
             mtime_ns=item.mtime_ns, kind=item.kind, recorded_at=item.recorded_at,
             handover_hours=self.handover_hours,
             officer_id=self._devices[device.serial].officer_id,
-            clock_offset_s=item.clock_offset_s, flags=item.flags)
+            clock_offset_s=item.clock_offset_s, flags=item.flags + (
+                () if self._devices[device.serial].registered else ("unregistered_device",)))
         with self._cond:
             prog = self._devices[device.serial]
             if media.id not in prog.files:
@@ -120,6 +128,14 @@ class Pipeline:
             log.info("media_found", media_id=media.id, device_serial=device.serial,
                      file=media.source_path, size=media.size, deadline=media.deadline_at)
 
+    def source_problem(self, device: DeviceIdentity, port: str, relpath: str, reason: str,
+                       *, lost: bool) -> None:
+        registry.record_unreadable(self.ledger, device.serial, port, relpath, reason)
+        if lost:
+            with self._cond:
+                if device.serial in self._devices:
+                    self._devices[device.serial].unreadable += 1
+
     def scan_finished(self, device: DeviceIdentity, port: str, total: int) -> None:
         with self._cond:
             if device.serial in self._devices:
@@ -132,6 +148,8 @@ class Pipeline:
             prog = self._devices.get(device.serial)
             if prog is not None:
                 prog.docked = False
+        registry.record_undock(self.ledger, device.serial, port)
+        with self._cond:
             for media_id, item in list(self._items.items()):
                 if item.device.serial == device.serial and not self._is_running(media_id):
                     del self._items[media_id]

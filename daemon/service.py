@@ -27,6 +27,9 @@ from evidock.daemon.sdnotify import Notifier
 from evidock.daemon.store.factory import open_store
 from evidock.drivers.watchfolder import WatchFolderDriver
 
+UNKNOWN_PROPS = ("ID_VENDOR", "ID_MODEL", "ID_VENDOR_ID", "ID_MODEL_ID", "ID_SERIAL_SHORT",
+                 "ID_FS_TYPE", "ID_FS_LABEL")
+
 log = structlog.get_logger("evidock.service")
 
 STATUS_FILE = "status.json"
@@ -59,6 +62,33 @@ class Station:
             self.drivers.append(WatchFolderDriver(
                 config.watch.folders, settle_seconds=config.watch.settle_seconds,
                 rescan_seconds=config.watch.rescan_seconds, ignore=config.watch.ignore))
+        self.usb = self._usb_driver(config) if config.usb.enabled else None
+        if self.usb is not None:
+            self.drivers.append(self.usb)
+
+    def _usb_driver(self, config: Config):
+        from evidock.drivers.profiles import load_profiles
+        from evidock.drivers.usb import UsbDriver
+
+        folder = config.usb.profiles_dir
+        if folder is None and config.source not in ("embedded defaults", ""):
+            folder = Path(config.source).parent / "profiles"
+        return UsbDriver(config.data_dir, load_profiles(folder),
+                         allow_generic=config.usb.generic_cameras, on_unknown=self._unknown)
+
+    def _unknown(self, event) -> None:
+        """A USB disk that is not a camera evidock takes: a ledger event a later alert uses."""
+        self.ledger.record("unknown_device_docked", f"port:{event.port}", {
+            "port": event.port, "devname": event.devname, "reason": event.reason,
+            **{k.lower(): event.props[k] for k in UNKNOWN_PROPS if k in event.props}})
+
+    def _release_done(self, status: dict) -> None:
+        """Unmount devices whose recordings are all handed over: then they are safe to pull."""
+        if self.usb is None:
+            return
+        for device in status["devices"]:
+            if device["docked"] and device["safe_to_undock"]:
+                self.usb.release(device["serial"])
 
     @staticmethod
     def _take_lock(path: Path) -> int:
@@ -103,6 +133,7 @@ class Station:
         try:
             while not self.stop_requested.wait(0.5):
                 status = self._write_status()
+                self._release_done(status)
                 self.notifier.watchdog()
                 self.notifier.status(
                     f"{status['active']} reading, {status['queued']} queued, "

@@ -1,7 +1,7 @@
 """The USB mass-storage driver: a docked camera becomes a read-only mount and a scan.
 
 On ``volume_ready`` the volume is mounted read-only (:mod:`evidock.drivers.mounts`), the device
-identified (ID file, udev, registry), its clock offset estimated, and every recording its
+identified (its ID file, then udev; the pipeline adds the registry), its clock offset estimated, and every recording its
 profile takes handed to the sink.  On ``undocked`` the sink hears of it and the mount is
 dropped lazily (readers in flight get an error and their files are retried at the next dock).
 When the pipeline has everything it needs from a device it calls :meth:`UsbDriver.release`,
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -30,8 +30,6 @@ from evidock.drivers.udev import BlockTracker, DockEvent, PyudevSource, UdevWatc
 from evidock.drivers.volume import identify, newest_mtime_offset, scan, with_offset
 
 log = structlog.get_logger(__name__)
-
-Registry = Callable[[str], "DeviceIdentity | None"]  # serial -> registered identity
 
 
 @dataclass
@@ -55,12 +53,11 @@ class UsbDriver:
     name = "usb"
 
     def __init__(self, data_dir: Path, profiles: list[Profile], *, allow_generic: bool = True,
-                 registry: Registry | None = None, source_factory=PyudevSource,
+                 source_factory=PyudevSource,
                  on_unknown: Callable[[DockEvent], None] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.mounter = Mounter(data_dir / "mounts")
         self.tracker = BlockTracker(profiles, allow_generic=allow_generic)
-        self.registry = registry or (lambda serial: None)
         self.on_unknown = on_unknown or (lambda event: None)
         self.clock = clock
         self._source_factory = source_factory
@@ -117,19 +114,11 @@ class UsbDriver:
                 ev.devname, ev.fs_type, f"{os.path.basename(ev.devname)}-{ev.props.get('DISKSEQ', '0')}")
             now = self.clock()
             identity, facts = identify(str(s.mountpoint), ev.profile, ev.props, now)
-            registered = self.registry(identity.serial)
-            if registered is not None:
-                identity = replace(
-                    identity, officer_id=identity.officer_id or registered.officer_id,
-                    officer_name=identity.officer_name or registered.officer_name,
-                    unit=identity.unit or registered.unit, model=identity.model or registered.model)
             s.identity = identity
             self._sink.device_docked(identity, ev.port)
             items = list(scan(str(s.mountpoint), identity, ev.profile, facts, now, s.problems))
             if facts.clock_offset_s is None and (ahead := newest_mtime_offset(items, now)):
                 items = with_offset(items, ahead)
-            if registered is None:
-                items = [replace(i, flags=i.flags + ("unregistered_device",)) for i in items]
             s.total = len(items)
             for item in items:
                 if s.gone:
@@ -138,9 +127,8 @@ class UsbDriver:
             for relpath, reason in s.problems:
                 log.warning("recording_unreadable", device_serial=identity.serial,
                             file=relpath, reason=reason)
-                report = getattr(self._sink, "source_problem", None)
-                if report is not None:
-                    report(identity, ev.port, relpath, reason)
+                self._sink.source_problem(identity, ev.port, relpath, reason,
+                                          lost=not reason.startswith("not a regular file"))
             self._sink.scan_finished(identity, ev.port, len(items))
             log.info("device_scanned", device_serial=identity.serial, port=ev.port,
                      recordings=len(items), problems=len(s.problems),

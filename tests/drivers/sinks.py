@@ -39,8 +39,8 @@ class RecordingSink:
         except SourceError as exc:
             self.failed[item.relpath] = type(exc).__name__
 
-    def source_problem(self, device, port, relpath, reason):
-        self.problems.append((relpath, reason))
+    def source_problem(self, device, port, relpath, reason, *, lost):
+        self.problems.append((relpath, reason, lost))
 
     def scan_finished(self, device, port, total):
         self.calls.append(("scanned", device.serial, total))
