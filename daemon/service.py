@@ -83,12 +83,15 @@ class Station:
             **{k.lower(): event.props[k] for k in UNKNOWN_PROPS if k in event.props}})
 
     def _release_done(self, status: dict) -> None:
-        """Unmount devices whose recordings are all handed over: then they are safe to pull."""
+        """Unmount devices whose recordings are all handed over; only an unmounted device is
+        shown as safe to pull."""
         if self.usb is None:
             return
         for device in status["devices"]:
             if device["docked"] and device["safe_to_undock"]:
                 self.usb.release(device["serial"])
+            device["safe_to_undock"] = device["safe_to_undock"] and not self.usb.mounted(
+                device["serial"])
 
     @staticmethod
     def _take_lock(path: Path) -> int:
@@ -133,7 +136,6 @@ class Station:
         try:
             while not self.stop_requested.wait(0.5):
                 status = self._write_status()
-                self._release_done(status)
                 self.notifier.watchdog()
                 self.notifier.status(
                     f"{status['active']} reading, {status['queued']} queued, "
@@ -162,6 +164,7 @@ class Station:
     def _write_status(self) -> dict:
         status = {"station": self.config.station.id, "pid": os.getpid(),
                   "updated": time.time(), **self.pipeline.status()}
+        self._release_done(status)
         path = self.config.run_dir / STATUS_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(status))

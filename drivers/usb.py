@@ -160,6 +160,10 @@ class UsbDriver:
             return next((s for s in self.sessions.values()
                          if s.identity is not None and s.identity.serial == serial), None)
 
+    def mounted(self, serial: str) -> bool:
+        s = self.session_for(serial)
+        return s is not None and s.mountpoint is not None
+
     def release(self, serial: str) -> bool:
         """The pipeline holds everything from this device: unmount it (safe to undock)."""
         s = self.session_for(serial)

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from evidock.daemon import config as config_mod
+from evidock.daemon.cli import devices as devices_cli
 from evidock.daemon.cli import ledger as ledger_cli
 from evidock.daemon.cli import station as station_cli
 from evidock.daemon.errors import ConfigError, EvidockError
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=station_cli.cmd_status)
 
     ledger_cli.add_parsers(sub, common)
+    devices_cli.add_parsers(sub, common)
     return parser
 
 
