@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evidock.daemon.errors import ConfigError
+from evidock.drivers.watchfolder import DEFAULT_IGNORE
 
 SYSTEM_CONFIG = Path("/etc/evidock/evidock.toml")
 SERVICE_DATA_DIR = Path("/var/lib/evidock")
@@ -103,7 +104,7 @@ class WatchConfig(Section):
         60.0, ge=1, le=86400, description="Full rescan interval, in case file events were missed."
     )
     ignore: list[str] = Field(
-        default_factory=lambda: [".*", "*.part", "*.tmp", "*.crdownload", "~*"],
+        default_factory=lambda: list(DEFAULT_IGNORE),
         description="Glob patterns of names that are never taken (partial downloads, hidden).",
     )
 

@@ -26,6 +26,9 @@ from evidock.drivers.safefs import walk_regular
 
 log = structlog.get_logger("evidock.drivers.watch")
 
+#: Hidden files and the names downloaders and copy tools give partial files.
+DEFAULT_IGNORE = (".*", "*.part", "*.tmp", "*.crdownload", "~*")
+
 
 #: Events that mean a file appeared or changed; opens and reads (ours too) are not among them.
 _CHANGES = {"created", "modified", "moved", "closed"}
@@ -48,7 +51,7 @@ class WatchFolderDriver:
         self.folders = [Path(f) for f in folders]
         self.settle = settle_seconds
         self.rescan = rescan_seconds
-        self.ignore = ignore or []
+        self.ignore = list(DEFAULT_IGNORE if ignore is None else ignore)
         self._sink: IngestSink | None = None
         self._observer = None
         self._thread: threading.Thread | None = None

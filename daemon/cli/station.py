@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 
 from evidock.daemon import config as config_mod
@@ -43,6 +45,21 @@ def _to_toml(doc: dict, prefix: str = "") -> str:
     return out.strip("\n")
 
 
+def daemon_running(config: Config) -> bool:
+    """The daemon holds an exclusive lock on run/daemon.lock for as long as it lives."""
+    try:
+        fd = os.open(config.run_dir / "daemon.lock", os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def cmd_status(args, config: Config) -> int:
     path = config.run_dir / "status.json"
     try:
@@ -52,7 +69,7 @@ def cmd_status(args, config: Config) -> int:
     from evidock.daemon.service import open_ledger
 
     counts = open_ledger(config).counts()
-    fresh = status is not None and time.time() - status.get("updated", 0) < 10
+    fresh = status is not None and daemon_running(config) and time.time() - status.get("updated", 0) < 10
     if args.json:
         json_lines([{"running": fresh, "ledger": counts, **(status or {})}])
         return 0

@@ -1,0 +1,29 @@
+"""Shared test set-up.
+
+Tests that need a real service or tool carry a marker (``s3``, ``dock``, ``ffmpeg``,
+``slow``).  Outside CI such a test may skip when its service is missing; with ``CI=true``
+a skip of a marked test is turned into a failure, so a missing service can never pass
+silently.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+SERVICE_MARKERS = ("s3", "dock", "ffmpeg", "slow")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and in_ci() and any(item.get_closest_marker(m) for m in SERVICE_MARKERS):
+        report.outcome = "failed"
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped in CI, which must run every service test: {reason}"
