@@ -117,7 +117,10 @@ class Pipeline:
                     prog.done.add(media.id)
                     prog.bytes_done += media.size
                 return
-            if media.id in self._items or media.id in self.quarantined:
+            if media.id in self._items:
+                self._items[media.id] = item  # docked again: read from the new mount
+                return
+            if media.id in self.quarantined:
                 return
             if media.state == "failed" and media.retry_at is None:
                 prog.failed.add(media.id)  # gave up earlier: an operator must look
@@ -239,9 +242,10 @@ class Pipeline:
             prog.current = None
         with self._cond:
             prog.bytes_done -= counted
-            self._settle(media, outcome, prog)
+            self._settle(media, outcome, prog, item)
 
-    def _settle(self, media: MediaRecord, outcome: Outcome, prog: DeviceProgress) -> None:
+    def _settle(self, media: MediaRecord, outcome: Outcome, prog: DeviceProgress,
+                item: MediaItem | None = None) -> None:
         if outcome.state == VERIFIED:
             self._items.pop(media.id, None)
             self.handed_over += 1
@@ -251,6 +255,8 @@ class Pipeline:
             prog.failed.discard(media.id)
         elif outcome.state == "failed":
             prog.failed.add(media.id)
+            if not prog.docked and self._items.get(media.id) is item:
+                del self._items[media.id]  # its device left while it was read: next dock
             heapq.heappush(self._waiting, (outcome.retry_at, media.id))
         elif outcome.state == "quarantined":
             self._items.pop(media.id, None)

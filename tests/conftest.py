@@ -14,6 +14,8 @@ import pytest
 
 SERVICE_MARKERS = ("s3", "dock", "ffmpeg", "slow")
 
+pytest_plugins = ["tests.dock_fixture"]
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
