@@ -21,6 +21,7 @@ import structlog
 from evidock.daemon.config import Config
 from evidock.daemon.errors import EvidockError
 from evidock.daemon.ingest import Ingestor, RetryPolicy
+from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.pipeline import Pipeline
 from evidock.daemon.sdnotify import Notifier
@@ -88,8 +89,13 @@ class Station:
         if self.usb is None:
             return
         for device in status["devices"]:
-            if device["docked"] and device["safe_to_undock"]:
-                self.usb.release(device["serial"])
+            serial = device["serial"]
+            if device["docked"] and device["safe_to_undock"] and self.usb.mounted(serial):
+                cleared = self.usb.clear_handed_over(serial, lambda item: registry.verified_sha256(
+                    self.ledger, item.device.serial, item.relpath, item.size, item.mtime_ns))
+                if cleared:
+                    registry.record_cleared(self.ledger, serial, cleared)
+                self.usb.release(serial)
             device["safe_to_undock"] = device["safe_to_undock"] and not self.usb.mounted(
                 device["serial"])
 

@@ -175,9 +175,11 @@ class UsbDriver:
         s.mountpoint = None
         return True
 
-    def clear_handed_over(self, serial: str, verified: Callable[[MediaItem], bool]) -> list[str]:
+    def clear_handed_over(self, serial: str, verified: Callable[[MediaItem], str | None]
+                          ) -> list[str]:
         """Delete from the device the recordings whose verified copy is in the ledger (only
-        when the device's profile says ``clear_after_handover``); see ``drivers/clearing.py``."""
+        when the device's profile says ``clear_after_handover``); ``verified`` gives the SHA-256
+        of an item's verified copy, or None.  See ``drivers/clearing.py``."""
         from evidock.drivers.clearing import clear_verified
 
         s = self.session_for(serial)

@@ -78,6 +78,26 @@ def record_unreadable(ledger: SqliteLedger, serial: str, port: str, relpath: str
         "path_raw": raw.hex(), "reason": reason})
 
 
+def verified_sha256(ledger: SqliteLedger, serial: str, relpath: str, size: int,
+                    mtime_ns: int) -> str | None:
+    """The SHA-256 of the verified copy of exactly this device file, or None."""
+    row = ledger._conn().execute(
+        "SELECT sha256 FROM media WHERE device_serial = ? AND source_path_raw = ? AND size = ? "
+        "AND mtime_ns = ? AND state = 'verified'", (serial, os.fsencode(relpath), size, mtime_ns),
+    ).fetchone()
+    return row["sha256"] if row else None
+
+
+def record_cleared(ledger: SqliteLedger, serial: str, relpaths: list[str]) -> None:
+    """The device's copies of these (verified) recordings were deleted from it."""
+    with ledger.transaction() as conn:
+        for relpath in relpaths:
+            raw = os.fsencode(relpath)
+            ledger.append_event(conn, "media_cleared_from_device", f"device:{serial}", {
+                "serial": serial, "path": raw.decode("utf-8", "backslashreplace"),
+                "path_raw": raw.hex()})
+
+
 def read_registry_file(path: Path) -> list[Assignment]:
     """Assignments from a CSV file (header: serial, officer_id, officer_name, unit, model,
     vendor; ``badge``/``officer``/``name`` are accepted too) or a TOML file
