@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import queue
+import threading
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
@@ -60,6 +62,11 @@ class HashingReader:
     ``expected_size`` is the size the driver saw when it found the file.  Reading more than
     that, or reaching the end early, raises :class:`SizeMismatch` so that the attempt fails
     and is retried later instead of storing a partial recording.
+
+    With ``readahead`` > 0 a thread reads and hashes up to that many chunks ahead of the
+    consumer, so the device is read continuously while the store writes (hashlib and blake3
+    release the GIL, so this is real parallelism).  Use it as a context manager, or call
+    :meth:`close`, so the thread ends when the consumer gives up early.
     """
 
     def __init__(
@@ -70,6 +77,7 @@ class HashingReader:
         name: str = "",
         chunk_size: int = DEFAULT_CHUNK,
         on_progress=None,
+        readahead: int = 0,
     ) -> None:
         self._raw = raw
         self.expected_size = expected_size
@@ -78,19 +86,57 @@ class HashingReader:
         self._hasher = MultiHasher()
         self._eof = False
         self._on_progress = on_progress
+        self._readahead = readahead
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._handed_out = 0
+
+    def __enter__(self) -> "HashingReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._thread is not None:
+            while self._thread.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+                self._thread.join(0.05)
 
     @property
     def bytes_read(self) -> int:
-        return self._hasher.size
+        return self._handed_out
 
     def read(self, n: int = -1) -> bytes:
-        """Read up to ``n`` bytes (``-1``: one chunk).  Returns ``b""`` only at a verified end."""
+        """Read the next chunk (at most ``chunk_size`` bytes).  ``b""`` only at a verified end."""
         if self._eof:
             return b""
-        want = self.chunk_size if n is None or n < 0 else n
-        data = self._raw.read(want)
+        if self._readahead > 0:
+            data = self._next_from_thread()
+        else:
+            data = self._read_and_hash()
         if not data:
-            self._finish()
+            self._eof = True
+            return b""
+        self._handed_out += len(data)
+        if self._on_progress is not None:
+            self._on_progress(len(data))
+        return data
+
+    def _read_and_hash(self) -> bytes:
+        data = self._raw.read(self.chunk_size)
+        if not data:
+            if self._hasher.size != self.expected_size:
+                raise SizeMismatch(
+                    f"{self.name or 'stream'}: read {self._hasher.size} bytes, expected "
+                    f"{self.expected_size}",
+                    hint="the file was truncated or changed while it was read; it will be retried",
+                )
             return b""
         self._hasher.update(data)
         if self._hasher.size > self.expected_size:
@@ -99,22 +145,36 @@ class HashingReader:
                 f"the file was found",
                 hint="the file is still being written or was replaced; it will be retried",
             )
-        if self._on_progress is not None:
-            self._on_progress(len(data))
         return data
+
+    def _next_from_thread(self) -> bytes:
+        if self._thread is None:
+            self._queue = queue.Queue(maxsize=self._readahead)
+            self._thread = threading.Thread(target=self._produce, name="readahead", daemon=True)
+            self._thread.start()
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def _produce(self) -> None:
+        while not self._closed.is_set():
+            try:
+                item = self._read_and_hash()
+            except BaseException as exc:  # handed to the consumer, raised there
+                item = exc
+            while not self._closed.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if not item or isinstance(item, BaseException):
+                return
 
     def chunks(self) -> Iterator[bytes]:
         while chunk := self.read():
             yield chunk
-
-    def _finish(self) -> None:
-        self._eof = True
-        if self._hasher.size != self.expected_size:
-            raise SizeMismatch(
-                f"{self.name or 'stream'}: read {self._hasher.size} bytes, expected "
-                f"{self.expected_size}",
-                hint="the file was truncated or changed while it was read; it will be retried",
-            )
 
     @property
     def at_eof(self) -> bool:

@@ -65,12 +65,14 @@ class Outcome:
 
 class Ingestor:
     def __init__(self, ledger: SqliteLedger, store: WormStore, *, retention_days: int,
-                 retry: RetryPolicy, chunk_size: int = 1 << 20, clock: Clock = utcnow) -> None:
+                 retry: RetryPolicy, chunk_size: int = 1 << 20, readahead: int = 8,
+                 clock: Clock = utcnow) -> None:
         self.ledger = ledger
         self.store = store
         self.retention = timedelta(days=retention_days)
         self.retry = retry
         self.chunk_size = chunk_size
+        self.readahead = readahead
         self.clock = clock
 
     def retain_until(self, media: MediaRecord) -> datetime:
@@ -120,13 +122,14 @@ class Ingestor:
                     f"(size {item.size} -> {before.st_size})",
                     hint="it will be taken again once it is stable",
                 )
-            stream = HashingReader(raw, item.size, name=media.source_path,
-                                   chunk_size=self.chunk_size, on_progress=progress)
             bound.info("copy_started", size=item.size, attempt=attempt)
-            stored = self.store.put(stream, retain_until=self.retain_until(media), metadata={
-                "device-serial": media.device_serial, "recorded-at": media.recorded_at,
-                "media-id": str(media.id),
-            })
+            with HashingReader(raw, item.size, name=media.source_path,
+                               chunk_size=self.chunk_size, on_progress=progress,
+                               readahead=self.readahead) as stream:
+                stored = self.store.put(stream, retain_until=self.retain_until(media), metadata={
+                    "device-serial": media.device_serial, "recorded-at": media.recorded_at,
+                    "media-id": str(media.id),
+                })
             after = os.fstat(raw.fileno())
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise SourceChanged(f"{media.source_path}: changed while it was read",

@@ -140,7 +140,9 @@ class Station:
         self.notifier.ready("taking recordings")
         idle_ticks = 0
         try:
-            while not self.stop_requested.wait(0.5):
+            # --until-idle ticks faster so a one-shot run ends soon after its last file
+            tick = 0.1 if self.until_idle else 0.5
+            while not self.stop_requested.wait(tick):
                 status = self._write_status()
                 self.notifier.watchdog()
                 self.notifier.status(
@@ -149,7 +151,7 @@ class Station:
                 if self.until_idle:
                     idle = self.pipeline.idle() and all(d.idle() for d in self.drivers)
                     idle_ticks = idle_ticks + 1 if idle else 0
-                    if idle_ticks >= 3:  # idle over 1.5 s: no file event was about to land
+                    if idle_ticks >= 3:  # idle for three ticks in a row: nothing about to land
                         break
         finally:
             self.shutdown()
