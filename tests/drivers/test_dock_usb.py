@@ -50,7 +50,7 @@ def wait_for(pred, timeout=20.0):
     return False
 
 
-@pytest.mark.parametrize("fs", ["exfat", "ext4", "vfat"])
+@pytest.mark.parametrize("fs", ["exfat", "ext4", "vfat", "ntfs"])
 def test_docked_camera_is_read_bit_exact_and_the_image_is_unchanged(dock_sim, tmp_path, fs):
     src = tmp_path / "src"
     want = footage(src)
