@@ -12,12 +12,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import structlog
-
 from evidock.daemon.errors import EvidockError, SourceError
 from evidock.drivers.base import DeviceIdentity, MediaItem
 from evidock.drivers.mounts import Mounter

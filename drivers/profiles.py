@@ -13,13 +13,12 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evidock.daemon.errors import ConfigError
 from evidock.drivers.base import AUDIO, PHOTO, VIDEO
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -115,7 +114,7 @@ class Recordings(BaseModel):
         except ValueError:
             return None
         tz = timezone(timedelta(minutes=self.utc_offset_minutes))
-        return local.replace(tzinfo=tz).astimezone(timezone.utc)
+        return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 class IdentityFile(BaseModel):

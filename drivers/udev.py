@@ -21,11 +21,11 @@ from __future__ import annotations
 import os
 import select
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol
+from typing import Protocol
 
 import structlog
-
 from evidock.drivers.profiles import Profile, choose
 
 log = structlog.get_logger(__name__)
@@ -255,5 +255,5 @@ class UdevWatcher:
                      profile=event.profile.name if event.profile else None)
             try:
                 self.on_event(event)
-            except Exception:  # noqa: BLE001 - one bad device must not stop the watcher
+            except Exception:
                 log.exception("device_event_failed", kind=event.kind, port=event.port)

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import structlog
-
 from evidock.daemon.errors import EvidockError, SourceVanished
 from evidock.drivers.base import DeviceIdentity, IngestSink, MediaItem
 from evidock.drivers.mounts import Mounter
@@ -55,7 +54,7 @@ class UsbDriver:
     def __init__(self, data_dir: Path, profiles: list[Profile], *, allow_generic: bool = True,
                  source_factory=PyudevSource,
                  on_unknown: Callable[[DockEvent], None] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.mounter = Mounter(data_dir / "mounts")
         self.tracker = BlockTracker(profiles, allow_generic=allow_generic)
         self.on_unknown = on_unknown or (lambda event: None)
@@ -138,7 +137,7 @@ class UsbDriver:
                         error=str(exc))
         except EvidockError as exc:
             log.error("device_take_failed", port=ev.port, devname=ev.devname, error=str(exc))
-        except Exception:  # noqa: BLE001 - top of the device job: one device must not stop others
+        except Exception:
             log.exception("device_take_crashed", port=ev.port, devname=ev.devname)
 
     def _undocked(self, event: DockEvent) -> None:

@@ -9,9 +9,9 @@ as the ``str`` Python gives them: a name that is not valid UTF-8 holds surrogate
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 
 from evidock.daemon.errors import SourceError
 from evidock.drivers.base import DeviceIdentity, MediaItem
@@ -20,7 +20,7 @@ from evidock.drivers.safefs import open_regular, walk_regular
 
 ID_FILE_MAX = 64 * 1024
 FUTURE_SLACK = timedelta(minutes=10)
-OLDEST_PLAUSIBLE = datetime(2010, 1, 1, tzinfo=timezone.utc)
+OLDEST_PLAUSIBLE = datetime(2010, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -98,7 +98,7 @@ def scan(root: str, device: DeviceIdentity, profile: Profile, facts: DeviceFacts
         kind = rec.kind(entry.relpath)
         if kind is None:
             continue
-        mtime = datetime.fromtimestamp(entry.mtime_ns / 1e9, timezone.utc)
+        mtime = datetime.fromtimestamp(entry.mtime_ns / 1e9, UTC)
         named = rec.time_from_name(entry.relpath)
         recorded = named or mtime
         flags = []

@@ -31,7 +31,8 @@ class DockSim:
         self.images: list[Path] = []
 
     def run(self, *args: str, check: bool = True) -> str:
-        proc = subprocess.run([str(TOOL), *args], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run([str(TOOL), *args], capture_output=True, text=True, timeout=120,
+                              check=False)
         if check and proc.returncode != 0:
             raise AssertionError(f"dock-sim {' '.join(args)} failed: {proc.stderr.strip()}")
         return proc.stdout.strip()
@@ -69,7 +70,8 @@ def sha256_file(path: Path) -> str:
 def dock_sim_ready():
     if os.geteuid() != 0:
         _unavailable("root (loop devices, mounts, udev rules)")
-    proc = subprocess.run([str(TOOL), "setup"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([str(TOOL), "setup"], capture_output=True, text=True, timeout=60,
+                          check=False)
     if proc.returncode != 0:
         _unavailable(proc.stderr.strip() or "tools/dock-sim setup failed")
     return TOOL

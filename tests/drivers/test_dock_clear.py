@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
-
 from evidock.daemon.ledger import devices as registry
 from evidock.drivers.profiles import GENERIC
+
 from tests.drivers.station import station
 from tests.drivers.test_dock_usb import footage, wait_for
 
@@ -32,14 +33,14 @@ def dock_and_hand_over(dock_sim, tmp_path, profile):
     os.symlink("/etc/passwd", src / "DCIM" / "100MEDIA" / "20261122_120000.MP4")
     img = dock_sim.mkimg(src, "SN-CLR", "ext4")
     parts = station(tmp_path, profiles=[profile])
-    ledger, _, pipeline, _ = parts
+    ledger = parts[0]
     dock_sim.dock(img)
     assert wait_for(lambda: ledger.counts() == {"verified": len(want)}, 30), ledger.counts()
     return img, want, parts
 
 
 def test_clearing_deletes_only_verified_identical_recordings_then_remounts_ro(dock_sim, tmp_path):
-    img, want, (ledger, _, pipeline, driver) = dock_and_hand_over(dock_sim, tmp_path, CLEARING)
+    img, _, (ledger, _, pipeline, driver) = dock_and_hand_over(dock_sim, tmp_path, CLEARING)
     keep = "DCIM/100MEDIA/20261122_103001_0001.MP4"  # the ledger "lacks" it
     wrong = "DCIM/100MEDIA/20261122_103002_0002.MP4"  # the ledger's digest differs
 
@@ -54,7 +55,8 @@ def test_clearing_deletes_only_verified_identical_recordings_then_remounts_ro(do
     try:
         deleted = driver.clear_handed_over("SN-CLR", verified)
         assert {"DCIM/100MEDIA/20261122_103000_0000.MP4", "RECORD/20261122_110000.WAV"} == set(deleted)
-        mount = next(line for line in open("/proc/self/mounts") if str(tmp_path / "data") in line)
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+        mount = next(line for line in mounts if str(tmp_path / "data") in line)
         assert "ro" in mount.split()[3].split(",")
         assert driver.release("SN-CLR")
     finally:
@@ -67,7 +69,7 @@ def test_clearing_deletes_only_verified_identical_recordings_then_remounts_ro(do
 
 
 def test_without_the_profile_option_nothing_is_deleted(dock_sim, tmp_path):
-    img, want, (ledger, _, pipeline, driver) = dock_and_hand_over(dock_sim, tmp_path, GENERIC)
+    img, _, (ledger, _, pipeline, driver) = dock_and_hand_over(dock_sim, tmp_path, GENERIC)
     try:
         assert [] == driver.clear_handed_over("SN-CLR", lambda item: registry.verified_sha256(
             ledger, item.device.serial, item.relpath, item.size, item.mtime_ns))

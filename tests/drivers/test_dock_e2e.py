@@ -5,26 +5,22 @@ released ('safe to undock'), dock and undock in the ledger, the image unchanged.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from tests.daemon_proc import evidock as run_evidock
+from tests.daemon_proc import start_daemon
 from tests.dock_fixture import sha256_file
 from tests.drivers.test_dock_usb import footage, wait_for
 
 pytestmark = pytest.mark.dock
 
-EVIDOCK = [sys.executable, "-m", "evidock.daemon.cli.main"]
-
 
 def evidock(*args: str) -> str:
-    proc = subprocess.run([*EVIDOCK, *args], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    return run_evidock(*args).stdout
 
 
 def json_rows(*args: str) -> list[dict]:
@@ -39,8 +35,7 @@ def test_docked_camera_is_handed_over_with_serial_and_officer(dock_sim, tmp_path
     before = sha256_file(img)
     evidock("devices", "assign", "SN-E2E", "--officer", "012345", "--name", "张三",
             "--data-dir", data)
-    log = open(tmp_path / "daemon.log", "w")
-    daemon = subprocess.Popen([*EVIDOCK, "run", "--data-dir", data], stdout=log, stderr=log)
+    daemon = start_daemon(Path(data), log=tmp_path / "daemon.log")
     try:
         time.sleep(1.0)
         dock_sim.dock(img)
@@ -54,7 +49,7 @@ def test_docked_camera_is_handed_over_with_serial_and_officer(dock_sim, tmp_path
         dev = safe()
         assert (len(want), len(want), "012345") == (dev["files_done"], dev["files_total"],
                                                     dev["officer_id"])
-        assert data not in open("/proc/self/mounts").read(), "'safe' but still mounted"
+        assert data not in Path("/proc/self/mounts").read_text(), "'safe' but still mounted"
         shown = evidock("status", "--data-dir", data)
         assert "SN-E2E" in shown and "safe to undock" in shown
         rows = json_rows("ledger", "list", "--data-dir", data)
@@ -69,6 +64,5 @@ def test_docked_camera_is_handed_over_with_serial_and_officer(dock_sim, tmp_path
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)
-        log.close()
     assert before == sha256_file(img)
     assert "OK" in evidock("ledger", "verify", "--data-dir", data)

@@ -10,8 +10,8 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from evidock.drivers.profiles import load_profiles
+
 from tests.dock_fixture import sha256_file
 from tests.drivers.station import station
 from tests.drivers.test_dock_usb import wait_for
@@ -37,7 +37,7 @@ def test_hostile_volume_is_read_safely_and_what_was_refused_is_recorded(dock_sim
         f"SERIAL=HX-001\nPOLICE_ID=012345\nNAME=张三\nTIME={ahead:%Y-%m-%d %H:%M:%S}\n")
     img = dock_sim.mkimg(src, "UDEV-SERIAL", "ext4")
     before = sha256_file(img)
-    ledger, store, pipeline, driver = station(tmp_path, profiles=load_profiles(SHIPPED))
+    ledger, _, pipeline, driver = station(tmp_path, profiles=load_profiles(SHIPPED))
     try:
         dock_sim.dock(img)
         assert wait_for(lambda: any(d["safe_to_undock"] for d in pipeline.status()["devices"]),

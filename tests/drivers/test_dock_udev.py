@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from evidock.drivers.profiles import GENERIC
 from evidock.drivers.udev import BlockTracker, UdevWatcher
+
 from tests.drivers.test_dock_usb import footage, wait_for
 
 pytestmark = pytest.mark.dock
@@ -39,9 +39,9 @@ def test_repeated_docks_give_one_docked_ready_undocked_each(dock_sim, tmp_path):
         cycles = 20
         for n in range(cycles):
             dock_sim.dock(img)
-            assert wait_for(lambda: got.kinds("SN-CYCLE").count("volume_ready") == n + 1, 10)
+            assert wait_for(lambda n=n: got.kinds("SN-CYCLE").count("volume_ready") == n + 1, 10)
             dock_sim.undock(img)
-            assert wait_for(lambda: got.kinds("SN-CYCLE").count("undocked") == n + 1, 10)
+            assert wait_for(lambda n=n: got.kinds("SN-CYCLE").count("undocked") == n + 1, 10)
         assert ["docked", "volume_ready", "undocked"] * cycles == got.kinds("SN-CYCLE")
     finally:
         watcher.stop()

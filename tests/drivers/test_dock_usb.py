@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from evidock.drivers.profiles import GENERIC
 from evidock.drivers.usb import UsbDriver
+
 from tests.dock_fixture import sha256_file
 from tests.drivers.sinks import RecordingSink
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from evidock.daemon.errors import ConfigError
 from evidock.drivers.profiles import GENERIC, choose, glob_match, load_profiles
 
@@ -50,6 +49,6 @@ def test_globs(pattern, path, expected):
 
 def test_start_time_from_the_name_in_device_local_time():
     t = GENERIC.recordings.time_from_name("DCIM/100/20261122_103000_0001.MP4")
-    assert datetime(2026, 11, 22, 2, 30, tzinfo=timezone.utc) == t
+    assert datetime(2026, 11, 22, 2, 30, tzinfo=UTC) == t
     assert GENERIC.recordings.time_from_name("DCIM/MOV0001.MP4") is None
     assert GENERIC.recordings.time_from_name("20261399_250000.MP4") is None

@@ -5,16 +5,17 @@ known only from its newest recording."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.pipeline import Pipeline
 from evidock.drivers.base import DeviceIdentity, MediaItem
 from evidock.drivers.profiles import GENERIC, IdentityFile, Profile
 from evidock.drivers.volume import identify, newest_mtime_offset
+
 from tests.daemon.test_ingest import found, parts  # noqa: F401 - fixture
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def test_a_file_changed_while_it_is_read_is_retried_not_stored(parts):  # noqa: F811

@@ -7,6 +7,7 @@ import threading
 
 from evidock.drivers.profiles import GENERIC, Match, Profile
 from evidock.drivers.udev import BlockTracker, UdevWatcher
+
 from tests.drivers.fake_udev import FakeSource, usb_disk
 
 GONE_LOOP = {"SYSTEMD_READY": "0", "ID_FS_TYPE": None, "ID_FS_USAGE": None,

@@ -5,16 +5,15 @@ repeats the worst of it on a real docked ext4 image)."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from evidock.daemon.errors import UnsafeSource
 from evidock.drivers.base import DeviceIdentity, MediaItem
 from evidock.drivers.profiles import GENERIC
 from evidock.drivers.volume import DeviceFacts, scan
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DEV = DeviceIdentity("SN1", source="usb")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from evidock.daemon.errors import ConfigError
 from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.sqlite import SqliteLedger
