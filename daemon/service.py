@@ -91,10 +91,13 @@ class Station:
         for device in status["devices"]:
             serial = device["serial"]
             if device["docked"] and device["safe_to_undock"] and self.usb.mounted(serial):
-                cleared = self.usb.clear_handed_over(serial, lambda item: registry.verified_sha256(
-                    self.ledger, item.device.serial, item.relpath, item.size, item.mtime_ns))
-                if cleared:
-                    registry.record_cleared(self.ledger, serial, cleared)
+                try:
+                    cleared = self.usb.clear_handed_over(serial, lambda item: registry.verified_sha256(
+                        self.ledger, item.device.serial, item.relpath, item.size, item.mtime_ns))
+                    if cleared:
+                        registry.record_cleared(self.ledger, serial, cleared)
+                except EvidockError as exc:  # the device keeps its files; reading is done
+                    log.error("device_clear_failed", device_serial=serial, error=str(exc))
                 self.usb.release(serial)
             device["safe_to_undock"] = device["safe_to_undock"] and not self.usb.mounted(
                 device["serial"])

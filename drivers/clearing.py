@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import structlog
+
 from evidock.daemon.errors import EvidockError, SourceError
 from evidock.drivers.base import DeviceIdentity, MediaItem
 from evidock.drivers.mounts import Mounter

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import structlog
+
 from evidock.daemon.errors import MountFailed
 
 log = structlog.get_logger(__name__)

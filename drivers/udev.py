@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
+
 from evidock.drivers.profiles import Profile, choose
 
 log = structlog.get_logger(__name__)

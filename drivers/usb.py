@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
+
 from evidock.daemon.errors import EvidockError, SourceVanished
 from evidock.drivers.base import DeviceIdentity, IngestSink, MediaItem
 from evidock.drivers.mounts import Mounter
@@ -84,6 +85,7 @@ class UsbDriver:
                 s.thread.join(10)
             if s.mountpoint is not None:
                 self.mounter.unmount(s.mountpoint, lazy=True)
+                s.mountpoint = None
 
     def idle(self) -> bool:
         ready = self._watcher is not None and self._watcher.ready.is_set()

@@ -84,6 +84,7 @@ def cmd_status(args, config: Config) -> int:
                 "" if d["eta_s"] is None else f"{d['eta_s']} s",
                 "safe to undock" if d["safe_to_undock"] else
                 ("FAILED files: see evidock ledger list --state failed" if d["files_failed"]
-                 else "reading - do not undock")]
+                 else "UNREADABLE files or folders: dock again or check the device"
+                 if d.get("unreadable") else "reading - do not undock")]
                for d in status["devices"]), console=console)
     return 0

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from evidock.daemon.ledger import devices as registry
 from evidock.drivers.profiles import GENERIC
 

@@ -10,6 +10,7 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from evidock.drivers.profiles import load_profiles
 
 from tests.dock_fixture import sha256_file

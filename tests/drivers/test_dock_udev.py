@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+
 from evidock.drivers.profiles import GENERIC
 from evidock.drivers.udev import BlockTracker, UdevWatcher
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from evidock.drivers.profiles import GENERIC
 from evidock.drivers.usb import UsbDriver
 

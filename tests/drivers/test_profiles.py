@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from evidock.daemon.errors import ConfigError
 from evidock.drivers.profiles import GENERIC, choose, glob_match, load_profiles
 

@@ -8,6 +8,7 @@ import os
 from datetime import UTC, datetime
 
 import pytest
+
 from evidock.daemon.errors import UnsafeSource
 from evidock.drivers.base import DeviceIdentity, MediaItem
 from evidock.drivers.profiles import GENERIC

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from evidock.daemon.errors import ConfigError
 from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.sqlite import SqliteLedger
