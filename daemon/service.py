@@ -78,8 +78,10 @@ class Station:
                          allow_generic=config.usb.generic_cameras, on_unknown=self._unknown)
 
     def _unknown(self, event) -> None:
-        """A USB disk that is not a camera evidock takes: a ledger event a later alert uses."""
-        self.ledger.record("unknown_device_docked", f"port:{event.port}", {
+        """A USB disk that is not a camera evidock takes, or a camera that could not be read
+        (mount failed): a ledger event a later alert uses."""
+        kind = "device_unreadable" if event.kind == "unreadable_device" else "unknown_device_docked"
+        self.ledger.record(kind, f"port:{event.port}", {
             "port": event.port, "devname": event.devname, "reason": event.reason,
             **{k.lower(): event.props[k] for k in UNKNOWN_PROPS if k in event.props}})
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,7 +54,7 @@ class UsbDriver:
 
     def __init__(self, data_dir: Path, profiles: list[Profile], *, allow_generic: bool = True,
                  source_factory=PyudevSource,
-                 on_unknown: Callable[[DockEvent], None] | None = None,
+                 on_unknown: Callable[[DockEvent], None] | None = None,  # + unreadable_device
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.mounter = Mounter(data_dir / "mounts")
         self.tracker = BlockTracker(profiles, allow_generic=allow_generic)
@@ -113,6 +113,10 @@ class UsbDriver:
         try:
             s.mountpoint = self.mounter.mount(
                 ev.devname, ev.fs_type, f"{os.path.basename(ev.devname)}-{ev.props.get('DISKSEQ', '0')}")
+            if s.gone:  # pulled while it was being mounted
+                self.mounter.unmount(s.mountpoint, lazy=True)
+                s.mountpoint = None
+                return
             now = self.clock()
             identity, facts = identify(str(s.mountpoint), ev.profile, ev.props, now)
             s.identity = identity
@@ -139,8 +143,11 @@ class UsbDriver:
                         error=str(exc))
         except EvidockError as exc:
             log.error("device_take_failed", port=ev.port, devname=ev.devname, error=str(exc))
-        except Exception:
+            self.on_unknown(replace(ev, kind="unreadable_device", reason=str(exc)))
+        except Exception as exc:  # top of the device job: one device must not stop the others
             log.exception("device_take_crashed", port=ev.port, devname=ev.devname)
+            self.on_unknown(replace(ev, kind="unreadable_device",
+                                    reason=f"unexpected {type(exc).__name__}: {exc}"))
 
     def _undocked(self, event: DockEvent) -> None:
         with self._lock:

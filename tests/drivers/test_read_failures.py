@@ -83,3 +83,31 @@ def test_newest_recording_stamped_after_the_station_clock_gives_the_offset():
     assert 7200.0 == newest_mtime_offset([item(NOW.timestamp()), item(ahead.timestamp())], NOW)
     assert newest_mtime_offset([item(NOW.timestamp() - 60)], NOW) is None
     assert newest_mtime_offset([], NOW) is None
+
+
+def test_a_volume_that_cannot_be_mounted_is_reported_not_crashed(tmp_path):
+    import threading
+
+    from evidock.drivers.usb import UsbDriver
+    from tests.drivers.fake_udev import FakeSource, usb_disk
+    from tests.drivers.sinks import RecordingSink
+
+    reported = threading.Event()
+    seen = []
+
+    def on_problem(event):
+        seen.append((event.kind, event.reason))
+        reported.set()
+
+    src = FakeSource()
+    driver = UsbDriver(tmp_path / "data", [GENERIC], source_factory=lambda: src,
+                       on_unknown=on_problem)
+    sink = RecordingSink()
+    driver.start(sink)
+    try:
+        src.send("add", **usb_disk(DEVNAME=str(tmp_path / "no-such-device")))
+        assert reported.wait(30)
+    finally:
+        driver.stop()
+    assert "unreadable_device" == seen[0][0] and "cannot mount" in seen[0][1]
+    assert [] == sink.calls and not list((tmp_path / "data" / "mounts").iterdir())
