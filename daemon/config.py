@@ -14,7 +14,9 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evidock.daemon.errors import ConfigError
 from evidock.drivers.watchfolder import DEFAULT_IGNORE
@@ -120,6 +122,90 @@ class UsbConfig(Section):
                           "built-in generic profile; false: only profiled models, others alert.")
 
 
+#: R10: activities that must be recorded in full (全程音像记录); each agency extends the list.
+FULL_PROCESS_TYPES = ["seizure", "detention", "forced_demolition", "on_site_inspection",
+                      "sampling", "hearing", "service_by_leaving"]
+#: R2: why a handover may wait for the officer's return to the unit.
+EXEMPTION_REASONS = ["continuous_duty", "away_from_unit", "remote_area"]
+#: R7: records are archived within 30 days of the action ending; configuration may shorten it.
+MAX_ARCHIVE_DAYS = 30
+
+
+class CasesConfig(Section):
+    auto_link: Literal["off", "candidate", "evidence"] = Field(
+        "candidate", description="Link a case officer's recordings made inside the case's time "
+        "window automatically: as candidates for review, as evidence (legal hold), or not at all.")
+    full_process_types: list[str] = Field(
+        default_factory=lambda: list(FULL_PROCESS_TYPES),
+        description="Case types that must have footage (R10): such a case with no linked "
+        "recording raises an alert.")
+    retention_days_by_type: dict[str, Annotated[int, Field(ge=MIN_RETENTION_DAYS, le=36500)]] = (
+        Field(default_factory=dict, description="Longer retention for evidence of some case "
+              "types, e.g. {hearing = 3650} (R3; never below the policy floor of 730 days)."))
+    archive_days: int = Field(
+        MAX_ARCHIVE_DAYS, ge=1, le=MAX_ARCHIVE_DAYS,
+        description="Days after a case closes by which its footage must be linked and stored "
+        "(R7, at most 30).")
+    time_zone: str = Field(
+        "UTC", description="Zone of imported case times written without an offset "
+        "(e.g. Asia/Shanghai).")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class ChecksConfig(Section):
+    handover_every_minutes: float = Field(
+        5, ge=0.5, le=1440, description="How often the handover clock is checked (R1, R2).")
+    handover_lead_hours: float = Field(
+        4, ge=0, le=MAX_HANDOVER_HOURS,
+        description="Warn this long before a deadline: recordings not yet handed over, devices "
+        "out of their dock.")
+    exemption_reasons: list[str] = Field(
+        default_factory=lambda: list(EXEMPTION_REASONS), min_length=1,
+        description="Reasons a duty exemption may give (R2).")
+    retention_at: str = Field(
+        "02:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Daily time (station local, HH:MM) of the ledger-store retention audit.")
+    retention_lead_days: int = Field(
+        90, ge=1, le=3650, description="Alert this long before an evidence object's retention "
+        "ends while its case is still open (R3).")
+    fixity_at: str = Field(
+        "03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Daily time (HH:MM) of the fixity audit.")
+    fixity_cycle_days: int = Field(
+        30, ge=1, le=3650, description="Every stored object is re-read and re-hashed at least "
+        "once in this many days; each daily run checks its share (R4).")
+    archive_every_hours: float = Field(
+        6, ge=0.25, le=168, description="How often closed cases are checked (R7) and listed "
+        "case types for footage (R10).")
+
+
+class AlertsConfig(Section):
+    log: bool = Field(True, description="Write every raised, acknowledged and resolved alert "
+                      "to the log.")
+    webhook_url: str = Field(
+        "", pattern=r"^(https?://\S+)?$",
+        description="POST each alert change as JSON to this URL (empty: no webhook).")
+    webhook_retries: int = Field(3, ge=0, le=20, description="Retries after a failed POST.")
+    webhook_timeout_seconds: float = Field(5, gt=0, le=120, description="Per-request timeout.")
+    webhook_backoff_seconds: float = Field(
+        1, ge=0, le=600, description="First delay between retries; doubles each time.")
+
+
+class MetricsConfig(Section):
+    enabled: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    bind: str = Field("127.0.0.1", min_length=1,
+                      description="Address to listen on (0.0.0.0 for every interface).")
+    port: int = Field(9580, ge=1, le=65535, description="TCP port of the metrics endpoint.")
+
+
 class LogConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = Field(
@@ -136,6 +222,10 @@ class Config(Section):
     watch: WatchConfig = Field(default_factory=WatchConfig)
     usb: UsbConfig = Field(default_factory=UsbConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    cases: CasesConfig = Field(default_factory=CasesConfig)
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     source: str = Field("embedded defaults", exclude=True, description="Where this came from.")
 

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 import structlog
 
@@ -61,8 +62,10 @@ class DeviceProgress:
 
 class Pipeline:
     def __init__(self, ledger: SqliteLedger, ingestor: Ingestor, *, workers: int,
-                 handover_hours: float, clock: Clock = utcnow) -> None:
+                 handover_hours: float, clock: Clock = utcnow,
+                 adjust_deadline: Callable[[MediaRecord], MediaRecord] | None = None) -> None:
         self.ledger = ledger
+        self.adjust_deadline = adjust_deadline  # duty exemptions (R2) move a new file's deadline
         self.ingestor = ingestor
         self.workers = workers
         self.handover_hours = handover_hours
@@ -107,6 +110,8 @@ class Pipeline:
             officer_id=self._devices[device.serial].officer_id,
             clock_offset_s=item.clock_offset_s, flags=item.flags + (
                 () if self._devices[device.serial].registered else ("unregistered_device",)))
+        if created and self.adjust_deadline is not None:
+            media = self.adjust_deadline(media)
         with self._cond:
             prog = self._devices[device.serial]
             if media.id not in prog.files:

@@ -17,7 +17,11 @@ import time
 from pathlib import Path
 
 import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
 
+from evidock.daemon import metrics
+from evidock.daemon.checks.schedule import add_jobs
+from evidock.daemon.compliance import build as build_compliance
 from evidock.daemon.config import Config
 from evidock.daemon.errors import EvidockError
 from evidock.daemon.ingest import Ingestor, RetryPolicy
@@ -56,8 +60,13 @@ class Station:
             retry=RetryPolicy(ingest.max_attempts, ingest.retry_base_seconds,
                               ingest.retry_max_seconds),
             chunk_size=ingest.chunk_size)
+        self.compliance = build_compliance(config, self.ledger, self.store)
         self.pipeline = Pipeline(self.ledger, self.ingestor, workers=ingest.workers,
-                                 handover_hours=config.policy.handover_hours)
+                                 handover_hours=config.policy.handover_hours,
+                                 adjust_deadline=self.compliance.exemptions.adjust)
+        self.scheduler = BackgroundScheduler(daemon=True)
+        add_jobs(self.scheduler, self.compliance.runner, config.checks)
+        self.metrics_server = None
         self.drivers = []
         if config.watch.folders:
             self.drivers.append(WatchFolderDriver(
@@ -137,6 +146,7 @@ class Station:
         self.ledger.record("daemon_started", f"station:{self.config.station.id}", {
             "pid": os.getpid(), "config": self.config.source, "store": self.store.name})
         self.pipeline.start()
+        self._start_monitoring()
         for driver in self.drivers:
             driver.start(self.pipeline)
         log.info("daemon_started", station=self.config.station.id, store=self.store.name,
@@ -164,8 +174,32 @@ class Station:
         log.info("daemon_stopped", handed_over=self.pipeline.handed_over, failed=failed)
         return 1 if failed else 0
 
+    def _start_monitoring(self) -> None:
+        """The compliance checks on their schedule, and /metrics if enabled."""
+        if self.until_idle:
+            return  # a one-shot run: the checks run from cron ('evidock check') instead
+        self.scheduler.start()
+        if self.config.metrics.enabled:
+            collector = metrics.StationCollector(
+                self.ledger, self.compliance.alerts, status=self.pipeline.status,
+                spool_bytes=metrics.spool_reader(self.store))
+            where = {"bind": self.config.metrics.bind, "port": self.config.metrics.port}
+            try:
+                self.metrics_server, _ = metrics.serve(metrics.registry_for(collector), **where)
+            except OSError as exc:  # ingest matters more than metrics: keep going, say so
+                log.error("metrics_unavailable", error=str(exc), **where)
+                self.ledger.record("metrics_unavailable", f"station:{self.config.station.id}",
+                                   {**where, "error": str(exc)})
+            else:
+                log.info("metrics_serving", **where)
+
     def shutdown(self) -> None:
         self.notifier.stopping()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()
         for driver in self.drivers:
             driver.stop()
         self.pipeline.stop(grace_seconds=10.0)

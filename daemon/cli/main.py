@@ -7,8 +7,11 @@ import argparse
 import sys
 
 from evidock.daemon import config as config_mod
+from evidock.daemon.cli import alerts as alerts_cli
+from evidock.daemon.cli import cases as cases_cli
 from evidock.daemon.cli import devices as devices_cli
 from evidock.daemon.cli import ledger as ledger_cli
+from evidock.daemon.cli import report as report_cli
 from evidock.daemon.cli import station as station_cli
 from evidock.daemon.errors import ConfigError, EvidockError
 
@@ -48,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ledger_cli.add_parsers(sub, common)
     devices_cli.add_parsers(sub, common)
+    cases_cli.add_parsers(sub, common)
+    alerts_cli.add_parsers(sub, common)
+    report_cli.add_parsers(sub, common)
     return parser
 
 

@@ -78,7 +78,9 @@ def cmd_status(args, config: Config) -> int:
                   + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     if status and fresh:
         table("devices", ["serial", "officer", "files", "bytes", "rate", "ETA", "state"],
-              ([d["serial"], d["officer_id"] or ("" if d.get("registered", True) else "unregistered"), f"{d['files_done']}/{d['files_total']}",
+              ([d["serial"],
+                d["officer_id"] or ("" if d.get("registered", True) else "unregistered"),
+                f"{d['files_done']}/{d['files_total']}",
                 f"{human_bytes(d['bytes_done'])} / {human_bytes(d['bytes_total'])}",
                 f"{human_bytes(d['rate_bps'])}/s",
                 "" if d["eta_s"] is None else f"{d['eta_s']} s",

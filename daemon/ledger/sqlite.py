@@ -70,6 +70,10 @@ class SqliteLedger:
             self._local.conn = conn
         return conn
 
+    def reader(self) -> sqlite3.Connection:
+        """This thread's connection, for queries by modules that own their own tables."""
+        return self._conn()
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:

@@ -19,7 +19,7 @@ from evidock.daemon.ledger.chain import GENESIS, event_hash
 
 #: Columns of ``media`` that events determine, and so that the replay checks.
 CHECKED = ("device_serial", "source_path_raw", "size", "state", "blake3", "sha256", "store",
-           "object_key", "retain_until")
+           "object_key", "retain_until", "deadline_at")
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Report:
 
 def _seen(row: dict, d: dict) -> None:
     row.update(device_serial=d["device_serial"], source_path_raw=d["source_path_raw"],
-               size=d["size"], state="seen")
+               size=d["size"], state="seen", deadline_at=d["deadline_at"])
 
 
 def _stored(row: dict, d: dict) -> None:
@@ -54,6 +54,7 @@ MEDIA_REPLAY: dict[str, Callable[[dict, dict], None]] = {
     "media_relocated": lambda row, d: row.update(
         store=d["store"], object_key=d["object_key"], retain_until=d["retain_until"]),
     "retention_extended": lambda row, d: row.update(retain_until=d["retain_until"]),
+    "deadline_moved": lambda row, d: row.update(deadline_at=d["deadline_at"]),
 }
 
 

@@ -1,0 +1,104 @@
+"""The fixity audit (R4): re-read stored objects and re-hash them, a rotating sample a day.
+
+Each run checks the objects checked longest ago (never checked first) — as many as it takes
+to go round every object in ``cycle_days`` runs — plus every object that failed before, so a
+failure stays visible until a check passes.  An object whose last good check is older than
+the cycle is reported too: the audit is falling behind.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from datetime import datetime, timedelta
+
+import structlog
+
+from evidock.daemon.alerts.book import Finding
+from evidock.daemon.errors import EvidockError
+from evidock.daemon.hashing import digest_file
+from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.store.base import WormStore
+from evidock.daemon.timeutil import stamp
+
+log = structlog.get_logger("evidock.checks")
+
+
+class FixityCheck:
+    name = "fixity"
+
+    def __init__(self, ledger: SqliteLedger, store: WormStore, *, cycle_days: int) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.cycle = timedelta(days=cycle_days)
+        self.cycle_days = cycle_days
+        self.checked: list[int] = []
+
+    def sample(self) -> list[int]:
+        conn = self.ledger.reader()
+        total = conn.execute("SELECT COUNT(*) FROM media WHERE state = 'verified' AND store = ?",
+                             (self.store.name,)).fetchone()[0]
+        share = math.ceil(total / self.cycle_days)
+        due = conn.execute(
+            "SELECT m.id FROM media m LEFT JOIN fixity f ON f.media_id = m.id "
+            "WHERE m.state = 'verified' AND m.store = ? "
+            "ORDER BY f.checked_at IS NOT NULL, f.checked_at, m.id LIMIT ?",
+            (self.store.name, share)).fetchall()
+        failed = conn.execute("SELECT media_id FROM fixity WHERE ok = 0").fetchall()
+        return sorted({r[0] for r in due} | {r[0] for r in failed})
+
+    def run(self, now: datetime) -> list[Finding]:
+        self.checked = []
+        for media_id in self.sample():
+            self._check(media_id)
+            self.checked.append(media_id)
+        return self._findings(now)
+
+    def _check(self, media_id: int) -> None:
+        media = self.ledger.media(media_id)
+        try:
+            with self.store.open(media.object_key) as fh:
+                got = digest_file(fh)
+            ok = (got.size == media.size and hmac.compare_digest(got.sha256, media.sha256)
+                  and hmac.compare_digest(got.blake3, media.blake3))
+            detail = "" if ok else (f"read {got.size} bytes, sha256 {got.sha256}, blake3 "
+                                    f"{got.blake3}")
+        except (EvidockError, OSError) as exc:
+            ok, detail = False, f"cannot read it: {exc}"
+        with self.ledger.transaction() as conn:
+            now = self.ledger.now()
+            conn.execute("INSERT INTO fixity (media_id, checked_at, ok, detail) VALUES "
+                         "(?, ?, ?, ?) ON CONFLICT (media_id) DO UPDATE SET checked_at = "
+                         "excluded.checked_at, ok = excluded.ok, detail = excluded.detail",
+                         (media_id, now, int(ok), detail))
+            self.ledger.append_event(conn, "fixity_checked", f"media:{media_id}",
+                                     {"media_id": media_id, "ok": ok, "detail": detail})
+        if not ok:
+            log.error("fixity_failed", media_id=media_id, object_key=media.object_key,
+                      detail=detail)
+
+    def _findings(self, now: datetime) -> list[Finding]:
+        conn = self.ledger.reader()
+        out = []
+        for r in conn.execute(
+                "SELECT f.media_id, f.checked_at, f.detail, m.object_key, m.size, m.sha256 "
+                "FROM fixity f JOIN media m ON m.id = f.media_id WHERE f.ok = 0 "
+                "ORDER BY f.media_id"):
+            out.append(Finding(
+                f"fixity:media:{r['media_id']}", "R4", "critical", f"media:{r['media_id']}",
+                f"recording {r['media_id']} ({r['object_key']}) failed its fixity check at "
+                f"{r['checked_at']}: {r['detail']}; the ledger recorded {r['size']} bytes, "
+                f"sha256 {r['sha256']}. Restore it from a replica or backup and find out how "
+                "the store changed it."))
+        behind = conn.execute(
+            "SELECT COUNT(*) FROM media m LEFT JOIN fixity f ON f.media_id = m.id "
+            "WHERE m.state = 'verified' AND m.store = ? AND COALESCE(f.checked_at, "
+            "m.ingested_at) < ?", (self.store.name, stamp(now - self.cycle - timedelta(days=1))),
+        ).fetchone()[0]
+        if behind:
+            out.append(Finding(
+                "fixity:behind", "R4", "warning", f"store:{self.store.name}",
+                f"{behind} stored recording(s) have not been re-hashed within the "
+                f"{self.cycle_days}-day fixity cycle. Check that the daily fixity job runs "
+                "('evidock check fixity') and that it can read the store."))
+        return out

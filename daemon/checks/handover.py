@@ -1,0 +1,141 @@
+"""The handover clock (R1, R2): recordings at risk or overdue, devices away too long, and
+late handovers recorded naming officer and device.
+
+Findings are grouped per device (one alert for a device with 40 waiting recordings, not 40),
+with the earliest deadline in the message.  A device counts as away from its dock from its
+last undock until its next dock; recordings made since it left may breach from undock +
+window, so it is warned about ``lead`` before that, unless an exemption covers it now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from evidock.daemon.alerts.book import Finding
+from evidock.daemon.exemptions import Exemptions
+from evidock.daemon.ledger.records import MediaRecord
+from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.timeutil import parse, stamp
+
+log = structlog.get_logger("evidock.checks")
+
+
+@dataclass(frozen=True)
+class LateHandover:
+    media_id: int
+    device_serial: str
+    officer_id: str | None
+    deadline_at: str
+    handed_over_at: str
+    late_seconds: float
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} h"
+
+
+class HandoverCheck:
+    name = "handover"
+
+    def __init__(self, ledger: SqliteLedger, exemptions: Exemptions, *, lead_hours: float,
+                 handover_hours: float) -> None:
+        self.ledger = ledger
+        self.exemptions = exemptions
+        self.lead = timedelta(hours=lead_hours)
+        self.window = timedelta(hours=handover_hours)
+        self.late: list[LateHandover] = []  # recorded by the last run
+
+    def run(self, now: datetime) -> list[Finding]:
+        self.exemptions.apply()
+        self.late = self.record_late()
+        return self._pending(now) + self._away(now)
+
+    def _pending(self, now: datetime) -> list[Finding]:
+        by_device: dict[str, list] = {}
+        rows = self.ledger.reader().execute(
+            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE state != 'verified' AND "
+            "deadline_at <= ? ORDER BY deadline_at, id", (stamp(now + self.lead),))
+        for row in rows:
+            media = MediaRecord(**dict(row))
+            by_device.setdefault(media.device_serial, []).append(media)
+        findings = []
+        for serial, waiting in sorted(by_device.items()):
+            first = min(waiting, key=lambda m: m.deadline_at)
+            overdue = [m for m in waiting if parse(m.deadline_at) <= now]
+            officers = sorted({m.officer_id for m in waiting if m.officer_id})
+            who = f" (officer {', '.join(officers)})" if officers else ""
+            errors = sorted({m.last_error for m in waiting if m.last_error})
+            why = f" Last error: {errors[0]}." if errors else ""
+            if overdue:
+                message = (f"{len(overdue)} recording(s) on device {serial}{who} are past their "
+                           f"handover deadline (earliest {first.deadline_at}, "
+                           f"{_hours(now - parse(first.deadline_at))} ago).{why} Dock the "
+                           "device now, or fix what stops the ingest; every late handover is "
+                           "recorded.")
+            else:
+                message = (f"{len(waiting)} recording(s) on device {serial}{who} must be "
+                           f"handed over by {first.deadline_at} (in "
+                           f"{_hours(parse(first.deadline_at) - now)}).{why} Dock the device.")
+            findings.append(Finding(
+                key=f"handover:device:{serial}", rule="R1",
+                severity="critical" if overdue else "warning",
+                subject=f"device:{serial}", message=message))
+        return findings
+
+    def _away(self, now: datetime) -> list[Finding]:
+        findings = []
+        for device in self.ledger.devices():
+            left = device.last_undock_at
+            if not left or (device.last_dock_at and device.last_dock_at > left):
+                continue
+            breach = parse(left) + self.window
+            if now < breach - self.lead:
+                continue
+            if self.exemptions.exempt_now(officer_id=device.officer_id,
+                                          device_serial=device.serial, now=now):
+                continue
+            who = f" (officer {device.officer_id})" if device.officer_id else ""
+            if now >= breach:
+                text = (f"device {device.serial}{who} has been out of its dock since {left}: "
+                        f"recordings made since then are overdue from {stamp(breach)}.")
+            else:
+                text = (f"device {device.serial}{who} has been out of its dock since {left}: "
+                        f"recordings made since then breach the handover window from "
+                        f"{stamp(breach)} (in {_hours(breach - now)}).")
+            findings.append(Finding(
+                key=f"away:device:{device.serial}", rule="R1",
+                severity="critical" if now >= breach else "warning",
+                subject=f"device:{device.serial}",
+                message=text + " Dock it, or register a duty exemption "
+                               "('evidock exemptions add') if the officer is on exempted duty."))
+        return findings
+
+    def record_late(self) -> list[LateHandover]:
+        """Every recording handed over after its deadline, recorded once, by device+officer."""
+        rows = self.ledger.reader().execute(
+            "SELECT id, device_serial, officer_id, deadline_at, ingested_at FROM media "
+            "WHERE state = 'verified' AND ingested_at > deadline_at AND id NOT IN "
+            "(SELECT media_id FROM late_handovers) ORDER BY id").fetchall()
+        late = []
+        for r in rows:
+            seconds = (parse(r["ingested_at"]) - parse(r["deadline_at"])).total_seconds()
+            item = LateHandover(r["id"], r["device_serial"], r["officer_id"], r["deadline_at"],
+                                r["ingested_at"], seconds)
+            with self.ledger.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO late_handovers (media_id, device_serial, officer_id, "
+                    "deadline_at, handed_over_at, late_seconds) VALUES (?, ?, ?, ?, ?, ?)",
+                    (item.media_id, item.device_serial, item.officer_id, item.deadline_at,
+                     item.handed_over_at, seconds))
+                self.ledger.append_event(conn, "handover_late", f"media:{item.media_id}", {
+                    "media_id": item.media_id, "device_serial": item.device_serial,
+                    "officer_id": item.officer_id, "deadline_at": item.deadline_at,
+                    "handed_over_at": item.handed_over_at, "late_seconds": seconds})
+            log.warning("handover_late", media_id=item.media_id, device_serial=item.device_serial,
+                        officer_id=item.officer_id, late_seconds=round(seconds))
+            late.append(item)
+        return late

@@ -1,0 +1,47 @@
+"""``evidock report annual``: the figures agencies publish by 31 January (R11)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
+from evidock.daemon.config import Config
+from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.report import annual
+
+
+def add_parsers(sub, common) -> None:
+    p = sub.add_parser("report", help="reports from the ledger")
+    rsub = p.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
+    ap = rsub.add_parser("annual", parents=[common], help="a year's figures (R11)")
+    ap.add_argument("--year", type=int, default=date.today().year - 1,
+                    help="calendar year (default: last year)")
+    ap.add_argument("--json", action="store_true")
+    ap.set_defaults(func=cmd_annual)
+
+
+def cmd_annual(args, config: Config) -> int:
+    doc = annual(SqliteLedger(config.ledger_path, station=config.station.id), args.year)
+    if args.json:
+        json_lines([doc])
+        return 0
+    console = make_console()
+    console.print(f"[bold]evidock annual report {doc['year']}[/bold], station {doc['station']}")
+    console.print(f"recordings: {doc['recordings']} ({human_bytes(doc['bytes'])}), handed over: "
+                  f"{doc['handed_over']}, devices: {doc['devices']}, late handovers: "
+                  f"{doc['late_handovers']}, cases: {doc['cases']}, recordings used as "
+                  f"evidence: {doc['evidence_recordings']}")
+    console.print(f"hours: not reported ({doc['hours_note']})")
+    table("recordings by kind", ["kind", "recordings", "size", "handed over"],
+          ([m["kind"], m["recordings"], human_bytes(m["bytes"]), m["handed_over"]]
+           for m in doc["by_kind"]), console=console)
+    table("late handovers", ["officer", "device", "recordings", "worst (h)"],
+          ([x["officer_id"], x["device_serial"], x["recordings"],
+            f"{x['worst_seconds'] / 3600:.1f}"] for x in doc["late_by_officer_and_device"]),
+          console=console)
+    table("cases by type", ["type", "cases", "closed"],
+          ([c["type"], c["cases"], c["closed"]] for c in doc["cases_by_type"]), console=console)
+    table("alerts raised", ["rule", "severity", "raised"],
+          ([a["rule"], a["severity"], a["raised"]] for a in doc["alerts_by_rule"]),
+          console=console)
+    return 0

@@ -1,0 +1,127 @@
+"""Prometheus metrics at ``/metrics``, read from the ledger (and the running pipeline) at
+scrape time, so they are right after a restart and cost nothing between scrapes.
+
+Every name starts with ``evidock_``; config/grafana-dashboard.json shows them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from prometheus_client import start_http_server
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
+
+from evidock.daemon.alerts.book import AlertBook
+from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.timeutil import Clock, parse, utcnow
+
+
+class StationCollector:
+    def __init__(self, ledger: SqliteLedger, alerts: AlertBook, *,
+                 status: Callable[[], dict] | None = None,
+                 spool_bytes: Callable[[], int | None] | None = None,
+                 clock: Clock = utcnow) -> None:
+        self.ledger = ledger
+        self.alerts = alerts
+        self.status = status
+        self.spool_bytes = spool_bytes
+        self.clock = clock
+
+    def collect(self):
+        conn = self.ledger.reader()
+        row = conn.execute("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM media "
+                           "WHERE state = 'verified'").fetchone()
+        files = CounterMetricFamily("evidock_handed_over_files",
+                                    "Recordings handed over (verified copy in the store)")
+        files.add_metric([], row["n"])
+        size = CounterMetricFamily("evidock_handed_over_bytes", "Bytes handed over")
+        size.add_metric([], row["b"])
+        yield files
+        yield size
+
+        states = GaugeMetricFamily("evidock_media", "Recordings in the ledger by state",
+                                   labels=["state"])
+        counts = self.ledger.counts()
+        for state in ("seen", "copying", "stored", "verified", "failed"):
+            states.add_metric([state], counts.get(state, 0))
+        yield states
+
+        live = self.status() if self.status else None
+        queue = GaugeMetricFamily("evidock_queue_depth",
+                                  "Recordings waiting to be handed over")
+        waiting = sum(n for s, n in counts.items() if s != "verified")
+        queue.add_metric([], live["queued"] + live["retrying"] if live else waiting)
+        yield queue
+
+        oldest = conn.execute("SELECT MIN(recorded_at) FROM media WHERE state != 'verified'"
+                              ).fetchone()[0]
+        age = GaugeMetricFamily("evidock_oldest_pending_recording_age_seconds",
+                                "Age of the oldest recording not yet handed over (0: none)")
+        age.add_metric([], (self.clock() - parse(oldest)).total_seconds() if oldest else 0)
+        yield age
+
+        first = conn.execute("SELECT MIN(deadline_at) FROM media WHERE state != 'verified'"
+                             ).fetchone()[0]
+        if first:
+            nxt = GaugeMetricFamily("evidock_next_handover_deadline_seconds",
+                                    "Seconds until the earliest handover deadline of a recording "
+                                    "not yet handed over (negative: overdue)")
+            nxt.add_metric([], (parse(first) - self.clock()).total_seconds())
+            yield nxt
+
+        late = CounterMetricFamily("evidock_late_handovers", "Recordings handed over late (R1)")
+        late.add_metric([], conn.execute("SELECT COUNT(*) FROM late_handovers").fetchone()[0])
+        yield late
+
+        yield self._devices(live)
+
+        open_alerts = GaugeMetricFamily("evidock_alerts_open",
+                                        "Open alerts (raised or acknowledged)",
+                                        labels=["rule", "severity"])
+        for (rule, severity), n in sorted(self.alerts.open_counts().items()):
+            open_alerts.add_metric([rule, severity], n)
+        yield open_alerts
+
+        spool = self.spool_bytes() if self.spool_bytes else None
+        if spool is not None:
+            g = GaugeMetricFamily("evidock_spool_bytes",
+                                  "Bytes in the local spool waiting for the store")
+            g.add_metric([], spool)
+            yield g
+
+    def _devices(self, live: dict | None):
+        """1 for the device's current state: docked, away, or unknown (never seen to leave)."""
+        g = GaugeMetricFamily("evidock_device_state", "Device state (1 = current state)",
+                              labels=["serial", "state"])
+        docked_now = {d["serial"] for d in (live or {}).get("devices", []) if d.get("docked")}
+        for device in self.ledger.devices():
+            if device.serial in docked_now or (
+                    device.last_dock_at and (not device.last_undock_at
+                                             or device.last_dock_at > device.last_undock_at)):
+                state = "docked"
+            elif device.last_undock_at:
+                state = "away"
+            else:
+                state = "unknown"
+            for s in ("docked", "away", "unknown"):
+                g.add_metric([device.serial, s], 1 if s == state else 0)
+        return g
+
+
+def spool_reader(store) -> Callable[[], int | None] | None:
+    """Bytes waiting in the store's spool, for stores that have one (``status()``)."""
+    status = getattr(store, "status", None)
+    if not callable(status):
+        return None
+    return lambda: status().get("spool_bytes")
+
+
+def registry_for(collector: StationCollector) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(collector)
+    return registry
+
+
+def serve(registry: CollectorRegistry, *, bind: str, port: int):
+    """Start the HTTP endpoint in a daemon thread; returns ``(server, thread)``."""
+    return start_http_server(port, addr=bind, registry=registry)

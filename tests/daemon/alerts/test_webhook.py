@@ -1,0 +1,37 @@
+"""Alert changes reach a webhook as JSON POSTs (a real HTTP server on loopback)."""
+
+from __future__ import annotations
+
+from evidock.daemon.alerts.book import Finding
+from evidock.daemon.alerts.sinks import WebhookSink
+
+from ..world import World
+from .loopback import Receiver
+
+F = Finding("archive:case:C1", "R7", "critical", "case:C1", "archive case C1")
+
+
+def test_raised_acknowledged_and_resolved_are_posted_in_order(tmp_path):
+    with Receiver() as hook:
+        world = World(tmp_path, sinks=[WebhookSink(hook.url, station="st-test")])
+        world.c.alerts.sync("archive", [F])
+        world.c.alerts.acknowledge(1, by="Li")
+        world.c.alerts.sync("archive", [])
+    assert ["raised", "acknowledged", "resolved"] == [b["change"] for b in hook.bodies]
+    first = hook.bodies[0]
+    assert ("st-test", "R7", "critical", "case:C1", "archive case C1") == (
+        first["station"], first["alert"]["rule"], first["alert"]["severity"],
+        first["alert"]["subject"], first["alert"]["message"])
+
+
+def test_a_failing_receiver_is_retried_until_it_accepts(tmp_path):
+    delays = []
+    with Receiver(fail_first=2) as hook:
+        sink = WebhookSink(hook.url, station="st-test", retries=3, backoff=0.5,
+                           sleep=delays.append)
+        world = World(tmp_path, sinks=[sink])
+        world.c.alerts.sync("archive", [F])
+    assert 3 == hook.requests
+    assert [0.5, 1.0] == delays
+    assert ["raised"] == [b["change"] for b in hook.bodies]
+    assert [] == [e for e in world.ledger.events() if e.kind == "alert_delivery_failed"]

@@ -1,0 +1,70 @@
+"""The /metrics endpoint, scraped over HTTP on loopback."""
+
+from __future__ import annotations
+
+import urllib.request
+from datetime import timedelta
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from evidock.daemon.alerts.book import Finding
+from evidock.daemon.metrics import StationCollector, registry_for, serve
+from evidock.daemon.timeutil import stamp
+
+from .world import T0, World
+
+
+@pytest.fixture
+def scrape(tmp_path):
+    servers = []
+
+    def get(world, **kw):
+        if not servers:
+            collector = StationCollector(world.ledger, world.c.alerts, clock=world.clock, **kw)
+            servers.append(serve(registry_for(collector), bind="127.0.0.1", port=0))
+        port = servers[0][0].server_address[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+    yield get
+    for server, _thread in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_files_bytes_queue_and_oldest_pending_age_are_served(tmp_path, scrape):
+    world = World(tmp_path)
+    done = world.handed_over()
+    world.found(recorded_at=T0 - timedelta(hours=5))
+    m = scrape(world)
+    assert 1 == m[("evidock_handed_over_files_total", ())]
+    assert done.size == m[("evidock_handed_over_bytes_total", ())]
+    assert 1 == m[("evidock_queue_depth", ())]
+    assert 5 * 3600 == m[("evidock_oldest_pending_recording_age_seconds", ())]
+    assert 19 * 3600 == m[("evidock_next_handover_deadline_seconds", ())]
+
+
+def test_open_alerts_are_counted_by_rule_and_severity_and_drop_when_resolved(tmp_path, scrape):
+    world = World(tmp_path)
+    world.c.alerts.sync("archive", [Finding("a", "R7", "critical", "case:1", "x"),
+                                    Finding("b", "R10", "warning", "case:2", "y")])
+    m = scrape(world)
+    assert 1 == m[("evidock_alerts_open", (("rule", "R7"), ("severity", "critical")))]
+    assert 1 == m[("evidock_alerts_open", (("rule", "R10"), ("severity", "warning")))]
+    world.c.alerts.sync("archive", [])
+    m = scrape(world)
+    assert ("evidock_alerts_open", (("rule", "R7"), ("severity", "critical"))) not in m
+
+
+def test_device_state_and_spool_size(tmp_path, scrape):
+    world = World(tmp_path)
+    world.device("DSJ-7")
+    with world.ledger.transaction() as conn:
+        conn.execute("UPDATE devices SET last_undock_at = ? WHERE serial = 'DSJ-7'", (stamp(T0),))
+    m = scrape(world, spool_bytes=lambda: 4096)
+    assert 1 == m[("evidock_device_state", (("serial", "DSJ-7"), ("state", "away")))]
+    assert 0 == m[("evidock_device_state", (("serial", "DSJ-7"), ("state", "docked")))]
+    assert 4096 == m[("evidock_spool_bytes", ())]
