@@ -195,6 +195,17 @@ class WatchConfig(Section):
     )
 
 
+class UsbConfig(Section):
+    enabled: bool = Field(
+        True, description="Detect cameras docked over USB (udev) and read them; needs root.")
+    profiles_dir: Path | None = Field(
+        None, description="Folder of device profiles (*.toml); default: 'profiles' beside "
+                          "the configuration file, if there is one.")
+    generic_cameras: bool = Field(
+        True, description="Take any USB mass-storage device no profile names, with the "
+                          "built-in generic profile; false: only profiled models, others alert.")
+
+
 #: R10: activities that must be recorded in full (全程音像记录); each agency extends the list.
 FULL_PROCESS_TYPES = ["seizure", "detention", "forced_demolition", "on_site_inspection",
                       "sampling", "hearing", "service_by_leaving"]
@@ -293,6 +304,7 @@ class Config(Section):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
+    usb: UsbConfig = Field(default_factory=UsbConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     cases: CasesConfig = Field(default_factory=CasesConfig)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)

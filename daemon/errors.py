@@ -64,6 +64,10 @@ class SourceChanged(SourceError):
     """The file changed (size or modification time) while it was being read."""
 
 
+class MountFailed(SourceError):
+    """A docked volume could not be mounted read-only; nothing was read from it."""
+
+
 class UnsafeSource(SourceError):
     """The path is not a regular file inside the device (a symlink, a device node, ..)."""
 

@@ -18,6 +18,7 @@ from typing import Callable
 import structlog
 
 from evidock.daemon.ingest import Ingestor, Outcome, ShutdownRequested
+from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.records import STORED, VERIFIED, MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.timeutil import Clock, parse, utcnow
@@ -40,6 +41,8 @@ class DeviceProgress:
     bytes_done: int = 0
     started: float = field(default_factory=time.monotonic)
     current: str | None = None
+    registered: bool = True
+    unreadable: int = 0  # files or folders that could not be read: recordings may be missed
 
     def snapshot(self) -> dict:
         elapsed = max(time.monotonic() - self.started, 1e-6)
@@ -51,8 +54,9 @@ class DeviceProgress:
             "files_done": len(self.done), "files_failed": len(self.failed),
             "bytes_total": self.bytes_total, "bytes_done": self.bytes_done,
             "rate_bps": round(rate), "eta_s": round(remaining / rate) if rate > 0 else None,
-            "current": self.current,
-            "safe_to_undock": self.scanned and self.done == self.files and not self.failed,
+            "current": self.current, "registered": self.registered, "unreadable": self.unreadable,
+            "safe_to_undock": (self.scanned and self.done == self.files and not self.failed
+                               and not self.unreadable),
         }
 
 
@@ -86,10 +90,13 @@ class Pipeline:
             officer_id=device.officer_id, officer_name=device.officer_name, unit=device.unit)
         # the registry's assignment counts when the device itself does not say who carries it
         officer = device.officer_id or record.officer_id
+        registry.record_dock(self.ledger, device.serial, port, {
+            "officer_id": officer, "registered": record.registered, "source": device.source})
         with self._cond:
             prog = self._devices.get(device.serial)
             if prog is None or not prog.docked:
-                self._devices[device.serial] = DeviceProgress(device.serial, officer, port)
+                self._devices[device.serial] = DeviceProgress(
+                    device.serial, officer, port, registered=record.registered)
         log.info("device_docked", device_serial=device.serial, port=port)
 
     def media_found(self, item: MediaItem) -> None:
@@ -101,7 +108,8 @@ class Pipeline:
             mtime_ns=item.mtime_ns, kind=item.kind, recorded_at=item.recorded_at,
             handover_hours=self.handover_hours,
             officer_id=self._devices[device.serial].officer_id,
-            clock_offset_s=item.clock_offset_s, flags=item.flags)
+            clock_offset_s=item.clock_offset_s, flags=item.flags + (
+                () if self._devices[device.serial].registered else ("unregistered_device",)))
         if created and self.adjust_deadline is not None:
             media = self.adjust_deadline(media)
         with self._cond:
@@ -114,7 +122,10 @@ class Pipeline:
                     prog.done.add(media.id)
                     prog.bytes_done += media.size
                 return
-            if media.id in self._items or media.id in self.quarantined:
+            if media.id in self._items:
+                self._items[media.id] = item  # docked again: read from the new mount
+                return
+            if media.id in self.quarantined:
                 return
             if media.state == "failed" and media.retry_at is None:
                 prog.failed.add(media.id)  # gave up earlier: an operator must look
@@ -124,6 +135,14 @@ class Pipeline:
         if created:
             log.info("media_found", media_id=media.id, device_serial=device.serial,
                      file=media.source_path, size=media.size, deadline=media.deadline_at)
+
+    def source_problem(self, device: DeviceIdentity, port: str, relpath: str, reason: str,
+                       *, lost: bool) -> None:
+        registry.record_unreadable(self.ledger, device.serial, port, relpath, reason)
+        if lost:
+            with self._cond:
+                if device.serial in self._devices:
+                    self._devices[device.serial].unreadable += 1
 
     def scan_finished(self, device: DeviceIdentity, port: str, total: int) -> None:
         with self._cond:
@@ -137,6 +156,8 @@ class Pipeline:
             prog = self._devices.get(device.serial)
             if prog is not None:
                 prog.docked = False
+        registry.record_undock(self.ledger, device.serial, port)
+        with self._cond:
             for media_id, item in list(self._items.items()):
                 if item.device.serial == device.serial and not self._is_running(media_id):
                     del self._items[media_id]
@@ -226,9 +247,10 @@ class Pipeline:
             prog.current = None
         with self._cond:
             prog.bytes_done -= counted
-            self._settle(media, outcome, prog)
+            self._settle(media, outcome, prog, item)
 
-    def _settle(self, media: MediaRecord, outcome: Outcome, prog: DeviceProgress) -> None:
+    def _settle(self, media: MediaRecord, outcome: Outcome, prog: DeviceProgress,
+                item: MediaItem | None = None) -> None:
         if outcome.state == VERIFIED:
             self._items.pop(media.id, None)
             self.handed_over += 1
@@ -238,6 +260,8 @@ class Pipeline:
             prog.failed.discard(media.id)
         elif outcome.state == "failed":
             prog.failed.add(media.id)
+            if not prog.docked and self._items.get(media.id) is item:
+                del self._items[media.id]  # its device left while it was read: next dock
             heapq.heappush(self._waiting, (outcome.retry_at, media.id))
         elif outcome.state == "quarantined":
             self._items.pop(media.id, None)

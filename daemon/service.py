@@ -25,12 +25,16 @@ from evidock.daemon.compliance import build as build_compliance
 from evidock.daemon.config import Config
 from evidock.daemon.errors import EvidockError
 from evidock.daemon.ingest import Ingestor, RetryPolicy
+from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.pipeline import Pipeline
 from evidock.daemon.sdnotify import Notifier
 from evidock.daemon.store.factory import open_store
 from evidock.daemon.store.spool import drainer_for
 from evidock.drivers.watchfolder import WatchFolderDriver
+
+UNKNOWN_PROPS = ("ID_VENDOR", "ID_MODEL", "ID_VENDOR_ID", "ID_MODEL_ID", "ID_SERIAL_SHORT",
+                 "ID_FS_TYPE", "ID_FS_LABEL")
 
 log = structlog.get_logger("evidock.service")
 
@@ -70,6 +74,46 @@ class Station:
             self.drivers.append(WatchFolderDriver(
                 config.watch.folders, settle_seconds=config.watch.settle_seconds,
                 rescan_seconds=config.watch.rescan_seconds, ignore=config.watch.ignore))
+        self.usb = self._usb_driver(config) if config.usb.enabled else None
+        if self.usb is not None:
+            self.drivers.append(self.usb)
+
+    def _usb_driver(self, config: Config):
+        from evidock.drivers.profiles import load_profiles
+        from evidock.drivers.usb import UsbDriver
+
+        folder = config.usb.profiles_dir
+        if folder is None and config.source not in ("embedded defaults", ""):
+            folder = Path(config.source).parent / "profiles"
+        return UsbDriver(config.data_dir, load_profiles(folder),
+                         allow_generic=config.usb.generic_cameras, on_unknown=self._unknown)
+
+    def _unknown(self, event) -> None:
+        """A USB disk that is not a camera evidock takes, or a camera that could not be read
+        (mount failed): a ledger event a later alert uses."""
+        kind = "device_unreadable" if event.kind == "unreadable_device" else "unknown_device_docked"
+        self.ledger.record(kind, f"port:{event.port}", {
+            "port": event.port, "devname": event.devname, "reason": event.reason,
+            **{k.lower(): event.props[k] for k in UNKNOWN_PROPS if k in event.props}})
+
+    def _release_done(self, status: dict) -> None:
+        """Unmount devices whose recordings are all handed over; only an unmounted device is
+        shown as safe to pull."""
+        if self.usb is None:
+            return
+        for device in status["devices"]:
+            serial = device["serial"]
+            if device["docked"] and device["safe_to_undock"] and self.usb.mounted(serial):
+                try:
+                    cleared = self.usb.clear_handed_over(serial, lambda item: registry.verified_sha256(
+                        self.ledger, item.device.serial, item.relpath, item.size, item.mtime_ns))
+                    if cleared:
+                        registry.record_cleared(self.ledger, serial, cleared)
+                except EvidockError as exc:  # the device keeps its files; reading is done
+                    log.error("device_clear_failed", device_serial=serial, error=str(exc))
+                self.usb.release(serial)
+            device["safe_to_undock"] = device["safe_to_undock"] and not self.usb.mounted(
+                device["serial"])
 
     @staticmethod
     def _take_lock(path: Path) -> int:
@@ -175,6 +219,7 @@ class Station:
                   "updated": time.time(), **self.pipeline.status()}
         if hasattr(self.store, "status"):
             status["store"] = self.store.status()
+        self._release_done(status)
         path = self.config.run_dir / STATUS_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(status))

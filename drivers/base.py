@@ -83,6 +83,12 @@ class IngestSink(Protocol):
         """A recording is complete and stable: take it.  Repeated calls for a file already
         handed over are cheap no-ops."""
 
+    def source_problem(self, device: DeviceIdentity, port: str, relpath: str, reason: str,
+                       *, lost: bool) -> None:
+        """Something on the device could not be taken: a symlink or device node (refused,
+        ``lost=False``), or a file or folder that could not be read (``lost=True``: a
+        recording may be missing, so the device is not safe to undock)."""
+
     def scan_finished(self, device: DeviceIdentity, port: str, total: int) -> None:
         """The first full scan of a device (or watch subfolder) is done."""
 

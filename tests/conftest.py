@@ -14,8 +14,9 @@ import pytest
 
 SERVICE_MARKERS = ("s3", "dock", "ffmpeg", "slow")
 
-#: the real S3 server with Object Lock (SeaweedFS on loopback) for tests marked ``s3``
-pytest_plugins = ["tests.s3_fixture"]
+#: the real S3 server with Object Lock (SeaweedFS on loopback) for tests marked ``s3``,
+#: and loop-device docks with real udev events for tests marked ``dock``
+pytest_plugins = ["tests.s3_fixture", "tests.dock_fixture"]
 
 
 def in_ci() -> bool:

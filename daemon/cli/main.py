@@ -9,6 +9,7 @@ import sys
 from evidock.daemon import config as config_mod
 from evidock.daemon.cli import alerts as alerts_cli
 from evidock.daemon.cli import cases as cases_cli
+from evidock.daemon.cli import devices as devices_cli
 from evidock.daemon.cli import doctor as doctor_cli
 from evidock.daemon.cli import ledger as ledger_cli
 from evidock.daemon.cli import report as report_cli
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=station_cli.cmd_status)
 
     ledger_cli.add_parsers(sub, common)
+    devices_cli.add_parsers(sub, common)
     cases_cli.add_parsers(sub, common)
     alerts_cli.add_parsers(sub, common)
     report_cli.add_parsers(sub, common)

@@ -78,13 +78,16 @@ def cmd_status(args, config: Config) -> int:
                   + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     if status and fresh:
         table("devices", ["serial", "officer", "files", "bytes", "rate", "ETA", "state"],
-              ([d["serial"], d["officer_id"], f"{d['files_done']}/{d['files_total']}",
+              ([d["serial"],
+                d["officer_id"] or ("" if d.get("registered", True) else "unregistered"),
+                f"{d['files_done']}/{d['files_total']}",
                 f"{human_bytes(d['bytes_done'])} / {human_bytes(d['bytes_total'])}",
                 f"{human_bytes(d['rate_bps'])}/s",
                 "" if d["eta_s"] is None else f"{d['eta_s']} s",
                 "safe to undock" if d["safe_to_undock"] else
                 ("FAILED files: see evidock ledger list --state failed" if d["files_failed"]
-                 else "reading - do not undock")]
+                 else "UNREADABLE files or folders: dock again or check the device"
+                 if d.get("unreadable") else "reading - do not undock")]
                for d in status["devices"]), console=console)
     spool = (status or {}).get("store") if fresh else None
     if spool:
