@@ -12,6 +12,7 @@ from evidock.daemon.alerts.sinks import LogSink, WebhookSink
 from evidock.daemon.cases.book import CaseBook
 from evidock.daemon.cases.holds import HoldKeeper
 from evidock.daemon.checks.archive import ArchiveCheck
+from evidock.daemon.checks.devices import DevicesCheck
 from evidock.daemon.checks.fixity import FixityCheck
 from evidock.daemon.checks.handover import HandoverCheck
 from evidock.daemon.checks.retention import RetentionCheck
@@ -60,5 +61,6 @@ def build(config: Config, ledger: SqliteLedger, store: WormStore, *, sinks=None,
         "archive": ArchiveCheck(ledger, archive_days=cases_cfg.archive_days,
                                 full_process_types=cases_cfg.full_process_types,
                                 handover_hours=policy.handover_hours),
+        "devices": DevicesCheck(ledger, lookback_hours=checks.device_lookback_hours),
     }, cases=cases, clock=ledger.clock)
     return Compliance(holds, cases, exemptions, alerts, runner, ZoneInfo(cases_cfg.time_zone))

@@ -251,6 +251,9 @@ class ChecksConfig(Section):
         4, ge=0, le=MAX_HANDOVER_HOURS,
         description="Warn this long before a deadline: recordings not yet handed over, devices "
         "out of their dock.")
+    device_lookback_hours: float = Field(
+        24, ge=1, le=24 * 90, description="How long an unknown or unreadable device, or a file "
+        "that could not be read, stays alerted after it was last seen (R12, R4).")
     exemption_reasons: list[str] = Field(
         default_factory=lambda: list(EXEMPTION_REASONS), min_length=1,
         description="Reasons a duty exemption may give (R2).")

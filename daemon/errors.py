@@ -56,6 +56,10 @@ class SourceVanished(SourceError):
     """The device or file went away while it was read (cable pulled, card removed)."""
 
 
+class SourceMissing(SourceError):
+    """The file is no longer where it was found, though its device is still there."""
+
+
 class SizeMismatch(SourceError):
     """The number of bytes read differs from the size seen when the file was found."""
 

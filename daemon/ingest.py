@@ -23,6 +23,7 @@ from evidock.daemon.errors import (
     IntegrityError,
     SourceChanged,
     SourceError,
+    SourceMissing,
     SourceVanished,
 )
 from evidock.daemon.hashing import HashingReader
@@ -34,7 +35,7 @@ from evidock.drivers.base import MediaItem
 
 log = structlog.get_logger("evidock.ingest")
 
-_VANISHED = {errno.EIO, errno.ENXIO, errno.ENODEV, errno.ENOTCONN, errno.ESTALE, errno.ENOENT}
+_VANISHED = {errno.EIO, errno.ENXIO, errno.ENODEV, errno.ENOTCONN, errno.ESTALE}
 
 
 class ShutdownRequested(Exception):
@@ -47,10 +48,12 @@ class RetryPolicy:
     base_seconds: float = 2.0
     max_seconds: float = 300.0
 
-    def next_try(self, attempts: int, action: Action, now: datetime) -> datetime | None:
+    def next_try(self, attempts: int, action: Action, now: datetime, *,
+                 attempts_for_delay: int | None = None) -> datetime | None:
         if action is not Action.RETRY or attempts >= self.max_attempts:
             return None
-        delay = min(self.base_seconds * 2 ** max(attempts - 1, 0), self.max_seconds)
+        n = attempts if attempts_for_delay is None else attempts_for_delay
+        delay = min(self.base_seconds * 2 ** max(n - 1, 0), self.max_seconds)
         return now + timedelta(seconds=delay)
 
 
@@ -157,7 +160,12 @@ class Ingestor:
 
     def _fail(self, media_id: int, attempt: int | None, exc: EvidockError, bound) -> Outcome:
         media = self.ledger.media(media_id)
-        retry_at = self.retry.next_try(media.attempts, exc.action, self.clock())
+        if isinstance(exc, SourceVanished):
+            # the device left (cable pulled, card out): not the file's fault, so it is never
+            # given up on; it backs off like any retry and is read again when the device is back
+            retry_at = self.retry.next_try(1, Action.RETRY, self.clock(), attempts_for_delay=media.attempts)
+        else:
+            retry_at = self.retry.next_try(media.attempts, exc.action, self.clock())
         state = "failed" if retry_at else "quarantined"
         if media.state in ("copying", "stored"):
             self.ledger.record_failure(media_id, attempt, str(exc), retry_at=retry_at,
@@ -169,6 +177,9 @@ class Ingestor:
 
 
 def _source_error(media: MediaRecord, exc: OSError) -> SourceError:
+    if exc.errno == errno.ENOENT:
+        return SourceMissing(f"{media.source_path}: {exc.strerror}",
+                             hint="it was moved or deleted after it was found")
     if exc.errno in _VANISHED:
         return SourceVanished(f"{media.source_path}: {exc.strerror}",
                               hint="the device may have been removed; it is read again at the next dock")

@@ -128,8 +128,10 @@ class Pipeline:
             if media.id in self.quarantined:
                 return
             if media.state == "failed" and media.retry_at is None:
-                prog.failed.add(media.id)  # gave up earlier: an operator must look
-                return
+                # given up on in an earlier run or dock: a new dock is a new chance (the
+                # cause may be fixed); it is given up again after one failed attempt
+                log.info("media_retried_after_redock", media_id=media.id,
+                         device_serial=device.serial, last_error=media.last_error)
             self._items[media.id] = item
             self._schedule(media)
         if created:

@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
-from evidock.daemon.errors import SourceVanished, UnsafeSource
+from evidock.daemon.errors import SourceMissing, SourceVanished, UnsafeSource
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOATIME", 0)
@@ -68,6 +68,9 @@ def open_regular(root: str, relpath: str) -> BinaryIO:
 def _classify(relpath: str, exc: OSError):
     if exc.errno in (40, 20):  # ELOOP (a symlink), ENOTDIR (a symlink or file as a directory)
         return UnsafeSource(f"{relpath}: a symlink or non-directory in the path; not followed")
+    if exc.errno == 2:  # ENOENT: the device answers, the file is gone
+        return SourceMissing(f"{relpath}: {exc.strerror}",
+                             hint="it was moved or deleted after it was found")
     if exc.errno in _GONE:
         return SourceVanished(f"{relpath}: {exc.strerror}", hint="the device may have been removed")
     return UnsafeSource(f"{relpath}: cannot open: {exc.strerror}")

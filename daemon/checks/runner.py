@@ -21,7 +21,8 @@ from evidock.daemon.timeutil import Clock, utcnow
 log = structlog.get_logger("evidock.checks")
 
 #: The rule each check guards, for the alert raised when the check itself fails.
-RULE_OF = {"handover": "R1", "retention": "R3", "fixity": "R4", "archive": "R7"}
+RULE_OF = {"handover": "R1", "retention": "R3", "fixity": "R4", "archive": "R7",
+           "devices": "R12"}
 NAMES = tuple(RULE_OF)
 
 

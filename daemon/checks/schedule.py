@@ -23,6 +23,8 @@ def add_jobs(scheduler: BackgroundScheduler, runner: CheckRunner, checks: Checks
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
     scheduler.add_job(runner.run, IntervalTrigger(minutes=checks.handover_every_minutes),
                       args=["handover"], id="handover", next_run_time=soon, **common)
+    scheduler.add_job(runner.run, IntervalTrigger(minutes=checks.handover_every_minutes),
+                      args=["devices"], id="devices", next_run_time=soon, **common)
     scheduler.add_job(runner.run, IntervalTrigger(hours=checks.archive_every_hours),
                       args=["archive"], id="archive", next_run_time=soon, **common)
     for name, at in (("retention", checks.retention_at), ("fixity", checks.fixity_at)):

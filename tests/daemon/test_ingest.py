@@ -132,3 +132,20 @@ def test_retry_policy_backs_off_and_gives_up():
     assert [2, 4, 5] == delays
     assert policy.next_try(4, Action.RETRY, T0) is None
     assert policy.next_try(1, Action.QUARANTINE, T0) is None
+
+
+def test_a_device_that_vanished_never_uses_up_the_attempts(parts):
+    """A pulled cable is not the file's fault: it is retried at the next dock, never given up."""
+    from evidock.daemon.errors import SourceVanished
+
+    ledger, store, ingestor, device = parts
+    media, item = found(ledger, device, "a.mp4", b"abc")
+
+    def gone():
+        raise SourceVanished("a.mp4: Transport endpoint is not connected")
+
+    pulled = type(item)(**{**item.__dict__})
+    object.__setattr__(pulled, "open", gone)
+    states = [ingestor.ingest(ledger.media(media.id), pulled).state for _ in range(5)]
+    assert ["failed"] * 5 == states
+    assert "verified" == ingestor.ingest(ledger.media(media.id), item).state
