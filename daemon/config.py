@@ -13,7 +13,6 @@ import socket
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
-
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -118,7 +117,7 @@ class S3StoreConfig(Section):
     _secret_key: str = PrivateAttr("")
 
     @model_validator(mode="after")
-    def _read_secrets(self) -> "S3StoreConfig":
+    def _read_secrets(self) -> S3StoreConfig:
         """Read the credentials now, from $CREDENTIALS_DIRECTORY or the environment."""
         creds = os.environ.get("CREDENTIALS_DIRECTORY")
         found = {}
@@ -184,7 +183,8 @@ class WatchConfig(Section):
         description="Folders where recorders or shares drop files, as <folder>/<serial>/...",
     )
     settle_seconds: float = Field(
-        5.0, ge=0, le=3600, description="A file is taken once size and mtime stay unchanged this long."
+        5.0, ge=0, le=3600,
+        description="A file is taken once size and mtime stay unchanged this long."
     )
     rescan_seconds: float = Field(
         60.0, ge=1, le=86400, description="Full rescan interval, in case file events were missed."
@@ -410,7 +410,8 @@ def effective(config: Config) -> dict:
 def _mask(node):
     if isinstance(node, dict):
         return {
-            k: ("********" if v and any(s in k for s in ("secret", "password", "token")) else _mask(v))
+            k: ("********" if v and any(s in k for s in ("secret", "password", "token"))
+                else _mask(v))
             for k, v in node.items()
         }
     if isinstance(node, list):

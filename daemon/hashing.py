@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import queue
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import blake3
 
@@ -30,7 +31,7 @@ class Digests:
     blake3: str
     sha256: str
 
-    def matches(self, other: "Digests") -> bool:
+    def matches(self, other: Digests) -> bool:
         """Constant-time comparison of both digests and the size."""
         return (
             self.size == other.size
@@ -92,7 +93,7 @@ class HashingReader:
         self._closed = threading.Event()
         self._handed_out = 0
 
-    def __enter__(self) -> "HashingReader":
+    def __enter__(self) -> HashingReader:
         return self
 
     def __exit__(self, *exc) -> None:

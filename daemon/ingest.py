@@ -11,9 +11,9 @@ from __future__ import annotations
 import errno
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 import structlog
 
@@ -163,7 +163,8 @@ class Ingestor:
         if isinstance(exc, SourceVanished):
             # the device left (cable pulled, card out): not the file's fault, so it is never
             # given up on; it backs off like any retry and is read again when the device is back
-            retry_at = self.retry.next_try(1, Action.RETRY, self.clock(), attempts_for_delay=media.attempts)
+            retry_at = self.retry.next_try(1, Action.RETRY, self.clock(),
+                                           attempts_for_delay=media.attempts)
         else:
             retry_at = self.retry.next_try(media.attempts, exc.action, self.clock())
         state = "failed" if retry_at else "quarantined"
@@ -182,5 +183,6 @@ def _source_error(media: MediaRecord, exc: OSError) -> SourceError:
                              hint="it was moved or deleted after it was found")
     if exc.errno in _VANISHED:
         return SourceVanished(f"{media.source_path}: {exc.strerror}",
-                              hint="the device may have been removed; it is read again at the next dock")
+                              hint="the device may have been removed; "
+                              "it is read again at the next dock")
     return SourceError(f"{media.source_path}: {exc.strerror or exc}")

@@ -6,7 +6,7 @@ Every name starts with ``evidock_``; config/grafana-dashboard.json shows them.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily

@@ -9,7 +9,7 @@ yet (the probe derivative will add it): the report says so rather than guess.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from evidock.daemon.ledger.sqlite import SqliteLedger
 
@@ -44,7 +44,7 @@ def annual(ledger: SqliteLedger, year: int) -> dict:
         "AND m.recorded_at < ?", span).fetchone()[0]
     return {
         "year": year, "station": ledger.station,
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "recordings": sum(m["recordings"] for m in media),
         "bytes": sum(m["bytes"] for m in media),
         "handed_over": sum(m["handed_over"] for m in media),

@@ -105,8 +105,10 @@ class Station:
             serial = device["serial"]
             if device["docked"] and device["safe_to_undock"] and self.usb.mounted(serial):
                 try:
-                    cleared = self.usb.clear_handed_over(serial, lambda item: registry.verified_sha256(
-                        self.ledger, item.device.serial, item.relpath, item.size, item.mtime_ns))
+                    cleared = self.usb.clear_handed_over(
+                        serial, lambda item: registry.verified_sha256(
+                            self.ledger, item.device.serial, item.relpath, item.size,
+                            item.mtime_ns))
                     if cleared:
                         registry.record_cleared(self.ledger, serial, cleared)
                 except EvidockError as exc:  # the device keeps its files; reading is done
@@ -146,7 +148,8 @@ class Station:
         for problem in self.store.check():
             log.warning("store_problem", problem=problem)
         self.ledger.record("daemon_started", f"station:{self.config.station.id}", {
-            "pid": os.getpid(), "config": self.config.source, "store": self.store.name})
+            "pid": os.getpid(), "custodian": self.config.station.custodian,
+            "config": self.config.source, "store": self.store.name})
         self.pipeline.start()
         if self.drainer is not None:
             self.drainer.start()

@@ -16,9 +16,10 @@ import tomllib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from evidock.daemon.errors import ConfigError
 from evidock.drivers.base import AUDIO, PHOTO, VIDEO
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -72,7 +73,8 @@ class Recordings(BaseModel):
     audio: frozenset[str] = Field(AUDIO, description="extensions counted as audio")
     photo: frozenset[str] = Field(PHOTO, description="extensions counted as photo")
     filename_time: str | None = Field(
-        r"(?P<Y>20\d\d)[-_]?(?P<m>\d\d)[-_]?(?P<d>\d\d)[-_T ]?(?P<H>\d\d)[-_:]?(?P<M>\d\d)[-_:]?(?P<S>\d\d)",
+        r"(?P<Y>20\d\d)[-_]?(?P<m>\d\d)[-_]?(?P<d>\d\d)[-_T ]?"
+        r"(?P<H>\d\d)[-_:]?(?P<M>\d\d)[-_:]?(?P<S>\d\d)",
         description="regex with groups Y m d H M S finding the start time in a file name",
     )
     utc_offset_minutes: int = Field(480, ge=-720, le=840,
@@ -192,7 +194,8 @@ def load_profiles(folder: Path | None) -> list[Profile]:
     names = [p.name for p in found]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise ConfigError(f"device profiles in {folder}: the name(s) {sorted(dupes)} are used twice")
+        raise ConfigError(
+            f"device profiles in {folder}: the name(s) {sorted(dupes)} are used twice")
     return found + [GENERIC]
 
 

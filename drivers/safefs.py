@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from evidock.daemon.errors import SourceMissing, SourceVanished, UnsafeSource
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOATIME", 0)
+_FILE_FLAGS = (os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+               | getattr(os, "O_NOATIME", 0))
 _GONE = {2, 5, 6, 19, 107, 116}  # ENOENT EIO ENXIO ENODEV ENOTCONN ESTALE
 
 
 def _components(relpath: str) -> list[str]:
     parts = relpath.split("/")
     if relpath.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise UnsafeSource(f"refusing path {relpath!r}: not a plain relative path inside the device")
+        raise UnsafeSource(
+            f"refusing path {relpath!r}: not a plain relative path inside the device")
     return parts
 
 
@@ -83,7 +86,8 @@ class Entry:
     mtime_ns: int
 
 
-def walk_regular(root: str, *, skip=lambda name: False, errors: list | None = None) -> Iterator[Entry]:
+def walk_regular(root: str, *, skip=lambda name: False,
+                 errors: list | None = None) -> Iterator[Entry]:
     """Every regular file under ``root``; symlinks, devices and FIFOs are skipped (and noted
     in ``errors`` as ``(relpath, reason)``), directories are descended without following links."""
 

@@ -1,11 +1,11 @@
 """The USB mass-storage driver: a docked camera becomes a read-only mount and a scan.
 
 On ``volume_ready`` the volume is mounted read-only (:mod:`evidock.drivers.mounts`), the device
-identified (its ID file, then udev; the pipeline adds the registry), its clock offset estimated, and every recording its
-profile takes handed to the sink.  On ``undocked`` the sink hears of it and the mount is
-dropped lazily (readers in flight get an error and their files are retried at the next dock).
-When the pipeline has everything it needs from a device it calls :meth:`UsbDriver.release`,
-which unmounts it: the officer may then pull the camera.
+identified (its ID file, then udev; the pipeline adds the registry), its clock offset
+estimated, and every recording its profile takes handed to the sink.  On ``undocked`` the
+sink hears of it and the mount is dropped lazily (readers in flight get an error and their
+files are retried at the next dock).  When the pipeline has everything it needs from a device
+it calls :meth:`UsbDriver.release`, which unmounts it: the officer may then pull the camera.
 
 Nothing here writes to a device, except :meth:`UsbDriver.clear_handed_over` when a profile
 asks for it (off by default), and then only for files the ledger has verified.
@@ -111,8 +111,8 @@ class UsbDriver:
     def _take(self, s: Session) -> None:
         ev = s.event
         try:
-            s.mountpoint = self.mounter.mount(
-                ev.devname, ev.fs_type, f"{os.path.basename(ev.devname)}-{ev.props.get('DISKSEQ', '0')}")
+            name = f"{os.path.basename(ev.devname)}-{ev.props.get('DISKSEQ', '0')}"
+            s.mountpoint = self.mounter.mount(ev.devname, ev.fs_type, name)
             if s.gone:  # pulled while it was being mounted
                 self.mounter.unmount(s.mountpoint, lazy=True)
                 s.mountpoint = None
@@ -193,4 +193,5 @@ class UsbDriver:
         s = self.session_for(serial)
         if s is None or s.mountpoint is None or s.identity is None:
             return []
-        return clear_verified(self.mounter, s.mountpoint, s.event, s.identity, verified, self.clock())
+        return clear_verified(self.mounter, s.mountpoint, s.event, s.identity, verified,
+                              self.clock())

@@ -13,7 +13,7 @@ import fnmatch
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -35,7 +35,7 @@ _CHANGES = {"created", "modified", "moved", "closed"}
 
 
 class _Wake(FileSystemEventHandler):
-    def __init__(self, driver: "WatchFolderDriver") -> None:
+    def __init__(self, driver: WatchFolderDriver) -> None:
         self.driver = driver
 
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -192,7 +192,7 @@ class WatchFolderDriver:
             self._sink.media_found(MediaItem(
                 device=self._identity(serial), root=os.path.join(folder, serial), relpath=rel,
                 size=size, mtime_ns=mtime_ns, kind=media_kind(rel),
-                recorded_at=datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc),
+                recorded_at=datetime.fromtimestamp(mtime_ns / 1e9, UTC),
             ))
         for folder, serial in done_devices:
             if ready and any(r[0] == folder and r[1] == serial for r in ready):

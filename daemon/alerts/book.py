@@ -11,8 +11,9 @@ take is recorded in the ledger (``alert_delivery_failed`` and the outbox) and se
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable, Protocol
+from typing import Protocol
 
 import structlog
 

@@ -69,7 +69,8 @@ def cmd_status(args, config: Config) -> int:
     from evidock.daemon.service import open_ledger
 
     counts = open_ledger(config).counts()
-    fresh = status is not None and daemon_running(config) and time.time() - status.get("updated", 0) < 10
+    fresh = (status is not None and daemon_running(config)
+             and time.time() - status.get("updated", 0) < 10)
     if args.json:
         json_lines([{"running": fresh, "ledger": counts, **(status or {})}])
         return 0

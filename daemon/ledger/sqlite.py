@@ -12,10 +12,10 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 from evidock.daemon.errors import LedgerError, NotFound
 from evidock.daemon.hashing import Digests
@@ -336,7 +336,8 @@ class SqliteLedger:
         return {r["state"]: r["n"] for r in rows}
 
     def events(self, *, subject: str | None = None, after: int = 0) -> Iterator[Event]:
-        sql = "SELECT seq, at, station, kind, subject, data, prev_hash, hash FROM events WHERE seq > ?"
+        sql = ("SELECT seq, at, station, kind, subject, data, prev_hash, hash FROM events "
+               "WHERE seq > ?")
         params: list = [after]
         if subject is not None:
             sql += " AND subject = ?"

@@ -12,8 +12,8 @@ Two checks, each naming the first entry that fails:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from evidock.daemon.ledger.chain import GENESIS, event_hash
 

@@ -25,7 +25,7 @@ import os
 import threading
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -55,7 +55,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat()
+    return dt.astimezone(UTC).isoformat()
 
 
 class LocalWormStore:
@@ -143,7 +143,7 @@ class LocalWormStore:
                     size=digests.size,
                     sha256=digests.sha256,  # stands for these bytes: their BLAKE3 matched
                     blake3=digests.blake3,
-                    retain_until=retain_until.astimezone(timezone.utc),
+                    retain_until=retain_until.astimezone(UTC),
                     legal_hold=legal_hold,
                     lock_mode="LOCAL",
                 )

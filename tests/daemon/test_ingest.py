@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.store.local import LocalWormStore
 from evidock.drivers.base import DeviceIdentity, MediaItem
 
-T0 = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 CAM = DeviceIdentity("CAM7", source="watch")
 
 
@@ -54,7 +54,7 @@ def test_a_file_is_handed_over_bit_exact(parts):
 
 def test_retention_is_two_years_after_the_recording(parts):
     ledger, store, ingestor, device = parts
-    media, item = found(ledger, device, "a.mp4", b"abc", recorded_at=datetime.now(timezone.utc))
+    media, item = found(ledger, device, "a.mp4", b"abc", recorded_at=datetime.now(UTC))
     ingestor.ingest(media, item)
     got = ledger.media(media.id)
     recorded = datetime.fromisoformat(got.recorded_at.replace("Z", "+00:00"))
@@ -64,10 +64,10 @@ def test_retention_is_two_years_after_the_recording(parts):
 def test_a_device_clock_in_the_past_does_not_shorten_retention(parts):
     ledger, store, ingestor, device = parts
     media, item = found(ledger, device, "old.mp4", b"abc",
-                        recorded_at=datetime(2001, 1, 1, tzinfo=timezone.utc))
+                        recorded_at=datetime(2001, 1, 1, tzinfo=UTC))
     ingestor.ingest(media, item)
     retain = store.stat(ledger.media(media.id).object_key).retain_until
-    assert retain > datetime.now(timezone.utc) + timedelta(days=729)
+    assert retain > datetime.now(UTC) + timedelta(days=729)
 
 
 def test_a_file_that_grew_since_it_was_found_is_retried_later(parts):

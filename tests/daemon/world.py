@@ -4,7 +4,7 @@ files handed over through the real Ingestor, and a clock the test moves by hand.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from evidock.daemon.compliance import build
@@ -14,7 +14,7 @@ from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.store.local import LocalWormStore
 from evidock.drivers.base import DeviceIdentity, MediaItem
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 class Clock:

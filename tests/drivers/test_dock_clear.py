@@ -13,7 +13,6 @@ import pytest
 
 from evidock.daemon.ledger import devices as registry
 from evidock.drivers.profiles import GENERIC
-
 from tests.drivers.station import station
 from tests.drivers.test_dock_usb import footage, wait_for
 
@@ -55,7 +54,8 @@ def test_clearing_deletes_only_verified_identical_recordings_then_remounts_ro(do
 
     try:
         deleted = driver.clear_handed_over("SN-CLR", verified)
-        assert {"DCIM/100MEDIA/20261122_103000_0000.MP4", "RECORD/20261122_110000.WAV"} == set(deleted)
+        want = {"DCIM/100MEDIA/20261122_103000_0000.MP4", "RECORD/20261122_110000.WAV"}
+        assert want == set(deleted)
         mounts = Path("/proc/self/mounts").read_text().splitlines()
         mount = next(line for line in mounts if str(tmp_path / "data") in line)
         assert "ro" in mount.split()[3].split(",")

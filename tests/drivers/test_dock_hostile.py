@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from evidock.drivers.profiles import load_profiles
-
 from tests.dock_fixture import sha256_file
 from tests.drivers.station import station
 from tests.drivers.test_dock_usb import wait_for

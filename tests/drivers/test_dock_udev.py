@@ -8,7 +8,6 @@ import pytest
 
 from evidock.drivers.profiles import GENERIC
 from evidock.drivers.udev import BlockTracker, UdevWatcher
-
 from tests.drivers.test_dock_usb import footage, wait_for
 
 pytestmark = pytest.mark.dock

@@ -11,7 +11,6 @@ import pytest
 
 from evidock.drivers.profiles import GENERIC
 from evidock.drivers.usb import UsbDriver
-
 from tests.dock_fixture import sha256_file
 from tests.drivers.sinks import RecordingSink
 
@@ -66,7 +65,7 @@ def test_docked_camera_is_read_bit_exact_and_the_image_is_unchanged(dock_sim, tm
         assert ("docked", f"SN-{fs}") == sink.calls[0][:2]
         assert ("scanned", f"SN-{fs}", len(want)) == sink.calls[1]
         mounts = Path("/proc/self/mounts").read_text()
-        line = next(l for l in mounts.splitlines() if str(tmp_path / "data") in l)
+        line = next(m for m in mounts.splitlines() if str(tmp_path / "data") in m)
         assert {"ro", "nosuid", "nodev"} <= set(line.split()[3].split(","))
         assert driver.release(f"SN-{fs}")
         assert str(tmp_path / "data") not in Path("/proc/self/mounts").read_text()

@@ -34,7 +34,8 @@ def test_unknown_keys_and_bad_values_name_the_file_and_key(tmp_path):
     (tmp_path / "bad.toml").write_text('name = "x"\n[match]\nusb_id = ["1234:5678"]\n')
     with pytest.raises(ConfigError, match=r"bad.toml.*match.usb_id"):
         load_profiles(tmp_path)
-    (tmp_path / "bad.toml").write_text('name = "x"\n[recordings]\nfilename_time = "(?P<Y>\\\\d+)"\n')
+    (tmp_path / "bad.toml").write_text(
+        'name = "x"\n[recordings]\nfilename_time = "(?P<Y>\\\\d+)"\n')
     with pytest.raises(ConfigError, match="named groups"):
         load_profiles(tmp_path)
 

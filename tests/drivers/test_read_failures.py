@@ -12,7 +12,6 @@ from evidock.daemon.pipeline import Pipeline
 from evidock.drivers.base import DeviceIdentity, MediaItem
 from evidock.drivers.profiles import GENERIC, IdentityFile, Profile
 from evidock.drivers.volume import identify, newest_mtime_offset
-
 from tests.daemon.test_ingest import found, parts  # noqa: F401 - fixture
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

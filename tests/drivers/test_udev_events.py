@@ -7,7 +7,6 @@ import threading
 
 from evidock.drivers.profiles import GENERIC, Match, Profile
 from evidock.drivers.udev import BlockTracker, UdevWatcher
-
 from tests.drivers.fake_udev import FakeSource, usb_disk
 
 GONE_LOOP = {"SYSTEMD_READY": "0", "ID_FS_TYPE": None, "ID_FS_USAGE": None,
@@ -29,7 +28,8 @@ def test_loop_attach_gives_docked_then_volume_ready_once_despite_repeats():
 
 def test_volume_ready_names_device_fs_label_and_profile():
     ev = BlockTracker([GENERIC]).feed("add", usb_disk(ID_PATH="pci-0000:00:14.0-usb-0:2:1.0"))[1]
-    assert ("/dev/loop0", "exfat", "BWC", "generic") == (ev.devname, ev.fs_type, ev.label, ev.profile.name)
+    got = (ev.devname, ev.fs_type, ev.label, ev.profile.name)
+    assert ("/dev/loop0", "exfat", "BWC", "generic") == got
     assert "pci-0000:00:14.0-usb-0:2:1.0" == ev.port
 
 

@@ -45,7 +45,8 @@ def watch(tmp_path):
 
     def start(settle=0.3, **kw):
         sink = Recorder()
-        driver = WatchFolderDriver([tmp_path / "in"], settle_seconds=settle, rescan_seconds=30, **kw)
+        driver = WatchFolderDriver([tmp_path / "in"], settle_seconds=settle, rescan_seconds=30,
+                                   **kw)
         driver.start(sink)
         drivers.append(driver)
         return driver, sink

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from evidock.daemon.cases.importer import read_cases
 
 HEADER = "case_id,type,officers,subject,start,end,status,closed_at,sensitivity\n"
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_csv_rows_become_cases_with_officers_split_on_semicolons(tmp_path):

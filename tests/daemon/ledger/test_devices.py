@@ -17,7 +17,8 @@ def ledger(tmp_path):
 
 
 def test_assign_registers_a_never_seen_device_and_is_a_chained_event(ledger):
-    d = registry.assign(ledger, registry.Assignment("SN1", officer_id="012345", officer_name="张三"))
+    d = registry.assign(ledger, registry.Assignment("SN1", officer_id="012345",
+                                                    officer_name="张三"))
     assert (True, "012345", "张三", None) == (d.registered, d.officer_id, d.officer_name, d.unit)
     d = registry.assign(ledger, registry.Assignment("SN1", unit="一所"))
     assert ("012345", "一所") == (d.officer_id, d.unit)  # fields not given keep their value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from evidock.daemon.errors import InvalidTransition, NotFound
 from evidock.daemon.hashing import Digests
 from evidock.daemon.ledger.sqlite import SqliteLedger
 
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 D = Digests(3, "ab" * 32, "cd" * 32)
 
 
