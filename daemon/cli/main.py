@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("status", parents=[common], help="what the station is doing now")
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--follow", "-f", action="store_true",
+                    help="keep the view on screen, refreshed every second (Ctrl-C ends)")
     sp.set_defaults(func=station_cli.cmd_status)
 
     ledger_cli.add_parsers(sub, common)

@@ -21,14 +21,28 @@ def make_console() -> Console:
     return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 250)
 
 
-def table(title: str | None, columns: list[str], rows: Iterable[Iterable], *, console=None) -> None:
-    console = console or make_console()
+def make_table(title: str | None, columns: list[str], rows: Iterable[Iterable]) -> Table:
     t = Table(title=title, header_style="bold", show_lines=False)
     for col in columns:
         t.add_column(col, overflow="fold")
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
-    console.print(t)
+    return t
+
+
+def table(title: str | None, columns: list[str], rows: Iterable[Iterable], *, console=None) -> None:
+    (console or make_console()).print(make_table(title, columns, rows))
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def human_bytes(n: int | None) -> str:

@@ -7,8 +7,17 @@ import json
 import os
 import time
 
+from rich.console import Group
+from rich.live import Live
+
 from evidock.daemon import config as config_mod
-from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
+from evidock.daemon.cli.output import (
+    human_bytes,
+    human_duration,
+    json_lines,
+    make_console,
+    make_table,
+)
 from evidock.daemon.config import Config
 
 
@@ -61,41 +70,65 @@ def daemon_running(config: Config) -> bool:
 
 
 def cmd_status(args, config: Config) -> int:
+    if args.json:
+        json_lines([_status_doc(config)])
+        return 0
+    console = make_console()
+    if not args.follow:
+        console.print(Group(*_status_view(_status_doc(config))))
+        return 0
+    with Live(console=console, refresh_per_second=2, screen=False) as live:
+        while True:  # until Ctrl-C (main() turns that into exit status 130)
+            live.update(Group(*_status_view(_status_doc(config))))
+            time.sleep(1)
+
+
+def _status_doc(config: Config) -> dict:
     path = config.run_dir / "status.json"
     try:
         status = json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):  # ValueError: caught mid-replace on a slow disk
         status = None
     from evidock.daemon.service import open_ledger
 
     counts = open_ledger(config).counts()
     fresh = (status is not None and daemon_running(config)
              and time.time() - status.get("updated", 0) < 10)
-    if args.json:
-        json_lines([{"running": fresh, "ledger": counts, **(status or {})}])
-        return 0
-    console = make_console()
-    console.print(f"station daemon: {'running' if fresh else 'not running'}; ledger: "
-                  + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    if status and fresh:
-        table("devices", ["serial", "officer", "files", "bytes", "rate", "ETA", "state"],
-              ([d["serial"],
-                d["officer_id"] or ("" if d.get("registered", True) else "unregistered"),
-                f"{d['files_done']}/{d['files_total']}",
-                f"{human_bytes(d['bytes_done'])} / {human_bytes(d['bytes_total'])}",
-                f"{human_bytes(d['rate_bps'])}/s",
-                "" if d["eta_s"] is None else f"{d['eta_s']} s",
-                "safe to undock" if d["safe_to_undock"] else
-                ("FAILED files: see evidock ledger list --state failed" if d["files_failed"]
-                 else "UNREADABLE files or folders: dock again or check the device"
-                 if d.get("unreadable") else "reading - do not undock")]
-               for d in status["devices"]), console=console)
-    spool = (status or {}).get("store") if fresh else None
+    return {"running": fresh, "ledger": counts, **((status or {}) if fresh else {})}
+
+
+def _device_state(d: dict) -> str:
+    if d["safe_to_undock"]:
+        return "[bold green]safe to undock[/]"
+    if d["files_failed"]:
+        return "[bold red]FAILED files: see evidock ledger list --state failed[/]"
+    if d.get("unreadable"):
+        return "[bold red]UNREADABLE files or folders: dock again or check the device[/]"
+    if not d.get("docked", True):
+        return "[yellow]undocked before all was read: dock it again[/]"
+    return "[yellow]reading - do not undock[/]"
+
+
+def _status_view(doc: dict) -> list:
+    """What an officer at the station needs: per device, how far, how long, may I unplug."""
+    counts = doc["ledger"]
+    view = [f"station daemon: {'running' if doc['running'] else 'not running'}; ledger: "
+            + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty")]
+    if doc["running"]:
+        view.append(make_table(
+            "devices", ["serial", "officer", "files", "bytes", "rate", "ETA", "state"],
+            ([d["serial"],
+              d["officer_id"] or ("" if d.get("registered", True) else "unregistered"),
+              f"{d['files_done']}/{d['files_total']}",
+              f"{human_bytes(d['bytes_done'])} / {human_bytes(d['bytes_total'])}",
+              f"{human_bytes(d['rate_bps'])}/s", human_duration(d["eta_s"]),
+              _device_state(d)] for d in doc.get("devices", []))))
+    spool = doc.get("store")
     if spool:
         age = spool["spool_oldest_age_s"]
-        console.print(
+        view.append(
             f"S3: {'DOWN, recordings go to the spool' if spool['primary_down'] else 'up'}; "
             f"spool: {spool['spool_files']} files, {human_bytes(spool['spool_bytes'])} of "
             f"{human_bytes(spool['spool_max_bytes'])}"
-            + ("" if age is None else f", oldest waiting {age // 60} min"))
-    return 0
+            + ("" if age is None else f", oldest waiting {human_duration(age)}"))
+    return view
