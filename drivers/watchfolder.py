@@ -63,6 +63,7 @@ class WatchFolderDriver:
         self._devices: dict[tuple[str, str], int] = {}
         self._scanned = False
         self._refused: set[tuple[str, str, str]] = set()
+        self._delivering = 0  # settled files taken from _pending, not yet in the pipeline
         self._lock = threading.Lock()
 
     def _skip(self, name: str) -> bool:
@@ -97,7 +98,7 @@ class WatchFolderDriver:
 
     def idle(self) -> bool:
         with self._lock:
-            return self._scanned and not self._pending
+            return self._scanned and not self._pending and not self._delivering
 
     def wake(self) -> None:
         self._wake.set()
@@ -184,16 +185,21 @@ class WatchFolderDriver:
                     del self._pending[key]
                     self._taken[key] = (size, mtime_ns)
                     ready.append((folder, serial, rel, size, mtime_ns))
+                    self._delivering += 1
             done_devices = [
                 k for k in self._devices
                 if not any(p[0] == k[0] and p[1] == k[1] for p in self._pending)
             ]
         for folder, serial, rel, size, mtime_ns in ready:
-            self._sink.media_found(MediaItem(
-                device=self._identity(serial), root=os.path.join(folder, serial), relpath=rel,
-                size=size, mtime_ns=mtime_ns, kind=media_kind(rel),
-                recorded_at=datetime.fromtimestamp(mtime_ns / 1e9, UTC),
-            ))
+            try:
+                self._sink.media_found(MediaItem(
+                    device=self._identity(serial), root=os.path.join(folder, serial),
+                    relpath=rel, size=size, mtime_ns=mtime_ns, kind=media_kind(rel),
+                    recorded_at=datetime.fromtimestamp(mtime_ns / 1e9, UTC),
+                ))
+            finally:
+                with self._lock:
+                    self._delivering -= 1
         for folder, serial in done_devices:
             if ready and any(r[0] == folder and r[1] == serial for r in ready):
                 self._sink.scan_finished(self._identity(serial), f"watch:{folder}",
