@@ -328,19 +328,26 @@ class Drainer:
                  existed=stored.existed)
 
     def _record(self, entry: dict, final: ObjectInfo) -> None:
+        """Point every recording held by this spooled object at its S3 copy: several ledger
+        rows share one object when the same bytes came from more than one file."""
         if self.ledger is None:
             return
         from evidock.daemon.timeutil import stamp
 
-        media_id = entry["metadata"].get("media-id", "")
-        subject = f"media:{media_id}" if media_id.isdigit() else f"object:{final.key}"
         data = {"store": self.store.primary.name, "object_key": final.key,
                 "retain_until": stamp(final.retain_until), "from": self.store.spool.name,
                 "version_id": final.version_id, "sha256": final.sha256}
+        media_id = entry["metadata"].get("media-id", "")
         with self.ledger.transaction() as conn:
+            ids = {r["id"] for r in conn.execute(
+                "SELECT id FROM media WHERE store = ? AND object_key = ?",
+                (self.store.spool.name, final.key))}
             if media_id.isdigit():
+                ids.add(int(media_id))
+            for mid in sorted(ids):
                 conn.execute("UPDATE media SET store = ?, object_key = ?, retain_until = ? "
                              "WHERE id = ?", (data["store"], final.key, data["retain_until"],
-                                              int(media_id)))
-            self.ledger.append_event(conn, "media_relocated", subject, data)
-
+                                              mid))
+                self.ledger.append_event(conn, "media_relocated", f"media:{mid}", data)
+            if not ids:
+                self.ledger.append_event(conn, "media_relocated", f"object:{final.key}", data)

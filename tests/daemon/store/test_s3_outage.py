@@ -213,6 +213,7 @@ def test_the_daemon_hands_over_to_the_spool_while_s3_is_down_and_the_ledger_foll
     clips = [os.urandom(6 * MiB), os.urandom(5000)]
     for n, data in enumerate(clips):
         (watch / f"clip{n}.mp4").write_bytes(data)
+    (watch / "copy-of-clip1.mp4").write_bytes(clips[1])  # same bytes: one spooled object
     server.stop(signal.SIGKILL)
     try:
         assert 0 == main(["run", "--config", str(config_file), "--watch", str(watch.parent),
@@ -221,7 +222,7 @@ def test_the_daemon_hands_over_to_the_spool_while_s3_is_down_and_the_ledger_foll
         structlog.reset_defaults()
     db = sqlite3.connect(tmp_path / "data" / "ledger.sqlite3")
     stores = db.execute("SELECT state, store FROM media").fetchall()
-    assert [("verified", f"spool:{tmp_path / 'data' / 'spool'}")] * 2 == stores
+    assert [("verified", f"spool:{tmp_path / 'data' / 'spool'}")] * 3 == stores
 
     server.start()
     config = config_mod.load(config_file)
