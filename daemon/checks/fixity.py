@@ -18,7 +18,7 @@ from evidock.daemon.alerts.book import Finding
 from evidock.daemon.errors import EvidockError
 from evidock.daemon.hashing import digest_file
 from evidock.daemon.ledger.sqlite import SqliteLedger
-from evidock.daemon.store.base import WormStore
+from evidock.daemon.store.base import WormStore, audited_names
 from evidock.daemon.timeutil import stamp
 
 log = structlog.get_logger("evidock.checks")
@@ -36,14 +36,16 @@ class FixityCheck:
 
     def sample(self) -> list[int]:
         conn = self.ledger.reader()
-        total = conn.execute("SELECT COUNT(*) FROM media WHERE state = 'verified' AND store = ?",
-                             (self.store.name,)).fetchone()[0]
+        names = sorted(audited_names(self.store))
+        marks = ",".join("?" * len(names))
+        total = conn.execute("SELECT COUNT(*) FROM media WHERE state = 'verified' AND "
+                             f"store IN ({marks})", names).fetchone()[0]
         share = math.ceil(total / self.cycle_days)
         due = conn.execute(
             "SELECT m.id FROM media m LEFT JOIN fixity f ON f.media_id = m.id "
-            "WHERE m.state = 'verified' AND m.store = ? "
+            f"WHERE m.state = 'verified' AND m.store IN ({marks}) "
             "ORDER BY f.checked_at IS NOT NULL, f.checked_at, m.id LIMIT ?",
-            (self.store.name, share)).fetchall()
+            (*names, share)).fetchall()
         failed = conn.execute("SELECT media_id FROM fixity WHERE ok = 0").fetchall()
         return sorted({r[0] for r in due} | {r[0] for r in failed})
 
@@ -90,10 +92,12 @@ class FixityCheck:
                 f"{r['checked_at']}: {r['detail']}; the ledger recorded {r['size']} bytes, "
                 f"sha256 {r['sha256']}. Restore it from a replica or backup and find out how "
                 "the store changed it."))
+        names = sorted(audited_names(self.store))
         behind = conn.execute(
             "SELECT COUNT(*) FROM media m LEFT JOIN fixity f ON f.media_id = m.id "
-            "WHERE m.state = 'verified' AND m.store = ? AND COALESCE(f.checked_at, "
-            "m.ingested_at) < ?", (self.store.name, stamp(now - self.cycle - timedelta(days=1))),
+            f"WHERE m.state = 'verified' AND m.store IN ({','.join('?' * len(names))}) "
+            "AND COALESCE(f.checked_at, m.ingested_at) < ?",
+            (*names, stamp(now - self.cycle - timedelta(days=1))),
         ).fetchone()[0]
         if behind:
             out.append(Finding(

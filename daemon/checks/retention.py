@@ -21,7 +21,7 @@ from evidock.daemon.alerts.book import Finding
 from evidock.daemon.cases.holds import HoldKeeper
 from evidock.daemon.errors import EvidockError, ObjectMissing
 from evidock.daemon.ledger.sqlite import SqliteLedger
-from evidock.daemon.store.base import WormStore
+from evidock.daemon.store.base import WormStore, audited_names
 from evidock.daemon.timeutil import parse, stamp
 
 log = structlog.get_logger("evidock.checks")
@@ -46,10 +46,11 @@ class RetentionCheck:
                 log.warning("legal_hold_pending", problem=problem)
         self.checked = 0
         elsewhere: dict[str, int] = {}
+        reachable = audited_names(self.store)
         for media in self.ledger.list_media():
             if media.object_key is None:
                 continue
-            if media.store != self.store.name:
+            if media.store not in reachable:
                 elsewhere[media.store] = elsewhere.get(media.store, 0) + 1
                 continue
             self.checked += 1

@@ -94,3 +94,9 @@ class WormStore(Protocol):
     def check(self) -> list[str]:
         """Problems with the store's set-up, as messages that say what to do (empty: fine)."""
         ...
+
+
+def audited_names(store: WormStore) -> frozenset[str]:
+    """The store names a ledger row may carry for objects ``store`` can read back (a spooling
+    store answers for its spool as well as for S3); audits check exactly these rows."""
+    return frozenset(getattr(store, "names", ()) or {store.name})

@@ -100,6 +100,8 @@ class SpoolingStore:
     def __init__(self, primary: WormStore, spool: Spool, limits: SpoolLimits) -> None:
         self.primary, self.spool, self.limits = primary, spool, limits
         self.name = primary.name  # where a record is meant to end up; spooling is a detour
+        #: every store name the ledger may give a recording this store can read back
+        self.names = frozenset({primary.name, spool.name})
         self._down = False  # set by a failed put, cleared only by the drainer's success
         self._guard = threading.Lock()
 
