@@ -175,6 +175,9 @@ class IngestConfig(Section):
     )
     retry_base_seconds: float = Field(2.0, gt=0, le=3600, description="First retry delay.")
     retry_max_seconds: float = Field(300.0, gt=0, le=86400, description="Longest retry delay.")
+    probe: bool = Field(
+        True, description="ffprobe each stored video and audio recording (duration, codecs) "
+        "while no device is being read; needs the ffmpeg package.")
 
 
 class WatchConfig(Section):

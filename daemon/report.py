@@ -3,8 +3,8 @@
 Counted from the ledger for recordings made in the year (station time in UTC): recordings by
 kind and their bytes, devices that recorded, recordings handed over late (with the officers
 and devices concerned), cases by type and how many closed, evidence links, and alerts raised
-by rule.  Hours of footage need each recording's duration, which the ledger does not hold
-yet (the probe derivative will add it): the report says so rather than guess.
+by rule.  Hours of footage add up the durations the probe (daemon/probe.py) recorded; the
+report says how many recordings have none yet rather than guess.
 """
 
 from __future__ import annotations
@@ -12,6 +12,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from evidock.daemon.ledger.sqlite import SqliteLedger
+
+
+def _hours(conn, span) -> dict:
+    """Hours of footage from the probed durations, saying how many recordings are not in it."""
+    total, probed, seconds = conn.execute(
+        "SELECT COUNT(*), COUNT(p.duration_s), COALESCE(SUM(p.duration_s), 0) FROM media m "
+        "LEFT JOIN media_probe p ON p.media_id = m.id WHERE m.kind IN ('video', 'audio') "
+        "AND m.recorded_at >= ? AND m.recorded_at < ?", span).fetchone()
+    note = ("" if probed == total else
+            f"{total - probed} of {total} video/audio recordings have no probed duration yet "
+            "and are not counted")
+    return {"hours": round(seconds / 3600, 2), "footage_seconds": round(seconds, 1),
+            "hours_note": note}
 
 
 def annual(ledger: SqliteLedger, year: int) -> dict:
@@ -49,8 +62,7 @@ def annual(ledger: SqliteLedger, year: int) -> dict:
         "bytes": sum(m["bytes"] for m in media),
         "handed_over": sum(m["handed_over"] for m in media),
         "by_kind": media,
-        "hours": None,
-        "hours_note": "durations are not in the ledger yet; hours are not reported",
+        **_hours(conn, span),
         "devices": devices,
         "late_handovers": sum(x["recordings"] for x in late),
         "late_by_officer_and_device": late,

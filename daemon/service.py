@@ -18,6 +18,7 @@ from pathlib import Path
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from evidock.daemon import metrics
 from evidock.daemon.checks.schedule import add_jobs
@@ -28,6 +29,7 @@ from evidock.daemon.ingest import Ingestor, RetryPolicy
 from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.pipeline import Pipeline
+from evidock.daemon.probe import Prober
 from evidock.daemon.sdnotify import Notifier
 from evidock.daemon.store.factory import open_store
 from evidock.daemon.store.spool import drainer_for
@@ -68,6 +70,13 @@ class Station:
                                  adjust_deadline=self.compliance.exemptions.adjust)
         self.scheduler = BackgroundScheduler(daemon=True)
         add_jobs(self.scheduler, self.compliance.runner, config.checks)
+        self.prober = Prober(self.ledger, self.store) if ingest.probe else None
+        if self.prober is not None:
+            # below ingest: probes only while no device is being read, and stops when one is
+            self.scheduler.add_job(
+                self.prober.run, IntervalTrigger(seconds=15),
+                kwargs={"keep_going": lambda: self.pipeline.status()["active"] == 0},
+                id="probe", max_instances=1, coalesce=True)
         self.metrics_server = None
         self.drivers = []
         if config.watch.folders:
@@ -174,6 +183,9 @@ class Station:
                     idle = self.pipeline.idle() and all(d.idle() for d in self.drivers)
                     idle_ticks = idle_ticks + 1 if idle else 0
                     if idle_ticks >= 3:  # idle for three ticks in a row: nothing about to land
+                        if self.prober is not None:  # a one-shot run leaves nothing unprobed
+                            self.prober.run(limit=1_000_000,
+                                            keep_going=lambda: not self.stop_requested.is_set())
                         break
         finally:
             self.shutdown()

@@ -9,6 +9,7 @@ from evidock.daemon.cli.output import human_bytes, json_lines, make_console, tab
 from evidock.daemon.config import Config
 from evidock.daemon.ledger.records import MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.probe import Prober
 from evidock.daemon.timeutil import parse
 
 
@@ -70,6 +71,7 @@ def cmd_show(args, config: Config) -> int:
     media = ledger.find_media(args.ref)
     doc = _row(media)
     doc["attempt_history"] = ledger.attempts(media.id)
+    doc["probe"] = Prober(ledger, None).of(media.id)
     doc["events"] = [
         {"seq": e.seq, "at": e.at, "kind": e.kind, "data": json.loads(e.data), "hash": e.hash}
         for e in ledger.events(subject=f"media:{media.id}")

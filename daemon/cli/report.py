@@ -31,7 +31,8 @@ def cmd_annual(args, config: Config) -> int:
                   f"{doc['handed_over']}, devices: {doc['devices']}, late handovers: "
                   f"{doc['late_handovers']}, cases: {doc['cases']}, recordings used as "
                   f"evidence: {doc['evidence_recordings']}")
-    console.print(f"hours: not reported ({doc['hours_note']})")
+    console.print(f"hours of footage: {doc['hours']}"
+                  + (f" ({doc['hours_note']})" if doc["hours_note"] else ""))
     table("recordings by kind", ["kind", "recordings", "size", "handed over"],
           ([m["kind"], m["recordings"], human_bytes(m["bytes"]), m["handed_over"]]
            for m in doc["by_kind"]), console=console)

@@ -286,6 +286,11 @@ class LocalWormStore:
             lock_mode="LOCAL",
         )
 
+    def local_path(self, key: str) -> Path | None:
+        """The stored file itself, read-only, for tools that need a path (ffprobe)."""
+        path = self._data_path(key)
+        return path if path.exists() else None
+
     def open(self, key: str) -> BinaryIO:
         try:
             return open(self._data_path(key), "rb")

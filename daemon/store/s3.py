@@ -247,6 +247,10 @@ class S3WormStore:
         except Exception as exc:
             raise store_error(exc, f"reading {key}") from exc
 
+    def probe_url(self, key: str) -> str:
+        """A short-lived signed URL, so ffprobe reads only the bytes it needs (HTTP ranges)."""
+        return self.client.presigned_get_object(self.bucket, key, expires=timedelta(minutes=15))
+
     def extend_retention(self, key: str, retain_until: datetime) -> ObjectInfo:
         retain_until = _ceil_second(retain_until)
         try:

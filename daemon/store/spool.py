@@ -165,6 +165,13 @@ class SpoolingStore:
         except ObjectMissing:
             return self.primary.open(key)
 
+    def local_path(self, key: str):
+        return self.spool.local_path(key)
+
+    def probe_url(self, key: str) -> str | None:
+        method = getattr(self.primary, "probe_url", None)
+        return method(key) if method is not None else None
+
     def _where(self, key: str) -> list[WormStore]:
         stores = []
         for store in (self.spool, self.primary):

@@ -41,3 +41,15 @@ def test_sample_clips_are_handed_over_bit_exact_and_playable(tmp_path):
         ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json",
          str(stored)], check=True, capture_output=True, text=True).stdout)
     assert {"video", "audio"} == {s["codec_type"] for s in probe["streams"]}
+
+
+def test_a_one_shot_run_probes_what_it_handed_over(tmp_path):
+    subprocess.run([sys.executable, str(TOOL), str(tmp_path / "in"), "--serial", "DSJ2",
+                    "--clips", "1", "--seconds", "1"], check=True, capture_output=True)
+    evidock("run", "--data-dir", str(tmp_path / "d"), "--watch", str(tmp_path / "in"),
+            "--settle", "0.1", "--until-idle")
+    video = next(r for r in ledger_rows(tmp_path / "d") if r["kind"] == "video")
+    shown = json.loads(evidock("ledger", "show", str(video["id"]), "--json",
+                               "--data-dir", str(tmp_path / "d")).stdout)
+    assert ("h264", None) == (shown["probe"]["video_codec"], shown["probe"]["error"])
+    assert 0.9 < shown["probe"]["duration_s"] < 1.2

@@ -36,7 +36,8 @@ def test_show_finds_a_recording_by_hash(tmp_path):
     shown = json.loads(evidock("ledger", "show", row["sha256"][:12], "--json",
                                "--data-dir", data).stdout)
     assert row["id"] == shown["id"]
-    assert ["media_seen", "attempt_started", "media_stored", "media_verified"] == [
+    assert ["media_seen", "attempt_started", "media_stored", "media_verified",
+            "media_probed"] == [
         e["kind"] for e in shown["events"]]
 
 

@@ -1,0 +1,122 @@
+"""Probe stored recordings with ffprobe: duration, container, codecs, picture size.
+
+A derivative, at lower priority than ingest: the daemon probes only while no device is being
+read, from the stored copy (never the device, which is read once), and records the result as
+a ``media_probed`` event and a ``media_probe`` row.  Durations give the annual report its
+hours of footage; a file ffprobe cannot read is recorded with the error, never retried in a
+loop, and never stops the daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import asdict, dataclass
+
+import structlog
+
+from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.store.base import WormStore, audited_names
+
+log = structlog.get_logger("evidock.probe")
+
+KINDS = ("video", "audio")
+
+
+@dataclass(frozen=True)
+class Probe:
+    duration_s: float | None = None
+    container: str | None = None
+    video_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    audio_codec: str | None = None
+    error: str | None = None
+
+
+def ffprobe(source: str, *, timeout: float = 60.0) -> Probe:
+    """Run ffprobe on a local path or URL.  ffmpeg-python's ``probe`` has no timeout, and a
+    hostile file must not hang a worker, so the same command runs here with one."""
+    cmd = ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", source]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return Probe(error=f"ffprobe took longer than {timeout:.0f} s")
+    except FileNotFoundError:
+        return Probe(error="ffprobe is not installed (Debian package ffmpeg)")
+    if proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return Probe(error=(message[-1] if message else f"ffprobe exited {proc.returncode}")[:300])
+    doc = json.loads(proc.stdout or b"{}")
+    fmt = doc.get("format", {})
+    video = next((s for s in doc.get("streams", []) if s.get("codec_type") == "video"), {})
+    audio = next((s for s in doc.get("streams", []) if s.get("codec_type") == "audio"), {})
+    duration = fmt.get("duration")
+    return Probe(duration_s=float(duration) if duration not in (None, "N/A") else None,
+                 container=fmt.get("format_name"), video_codec=video.get("codec_name"),
+                 width=video.get("width"), height=video.get("height"),
+                 audio_codec=audio.get("codec_name"))
+
+
+def source_for(store: WormStore, key: str) -> str | None:
+    """Where ffprobe can read the stored copy: a local file, or a short-lived S3 URL."""
+    for attr in ("local_path", "probe_url"):
+        method = getattr(store, attr, None)
+        if method is not None:
+            found = method(key)
+            if found:
+                return str(found)
+    return None
+
+
+class Prober:
+    def __init__(self, ledger: SqliteLedger, store: WormStore, *, timeout: float = 60.0) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.timeout = timeout
+
+    def pending(self, limit: int = 50) -> list[tuple[int, str]]:
+        names = sorted(audited_names(self.store))
+        rows = self.ledger.reader().execute(
+            "SELECT m.id, m.object_key FROM media m LEFT JOIN media_probe p ON p.media_id = m.id "
+            f"WHERE m.state = 'verified' AND p.media_id IS NULL AND m.kind IN ('video', 'audio') "
+            f"AND m.store IN ({','.join('?' * len(names))}) ORDER BY m.id LIMIT ?",
+            (*names, limit)).fetchall()
+        return [(r["id"], r["object_key"]) for r in rows]
+
+    def run(self, limit: int = 50, *, keep_going=lambda: True) -> int:
+        """Probe up to ``limit`` recordings while ``keep_going()``; returns how many."""
+        done = 0
+        for media_id, key in self.pending(limit):
+            if not keep_going():
+                break
+            self.probe_one(media_id, key)
+            done += 1
+        return done
+
+    def probe_one(self, media_id: int, key: str) -> Probe:
+        source = source_for(self.store, key)
+        result = (ffprobe(source, timeout=self.timeout) if source is not None
+                  else Probe(error=f"store {self.store.name} offers no way to probe {key}"))
+        with self.ledger.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO media_probe (media_id, probed_at, duration_s, "
+                "container, video_codec, width, height, audio_codec, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (media_id, self.ledger.now(), result.duration_s, result.container,
+                 result.video_codec, result.width, result.height, result.audio_codec,
+                 result.error))
+            self.ledger.append_event(conn, "media_probed", f"media:{media_id}",
+                                     {"media_id": media_id, **asdict(result)})
+        if result.error:
+            log.warning("probe_failed", media_id=media_id, error=result.error)
+        else:
+            log.info("media_probed", media_id=media_id, duration_s=result.duration_s,
+                     video_codec=result.video_codec, audio_codec=result.audio_codec)
+        return result
+
+    def of(self, media_id: int) -> dict | None:
+        row = self.ledger.reader().execute(
+            "SELECT probed_at, duration_s, container, video_codec, width, height, audio_codec, "
+            "error FROM media_probe WHERE media_id = ?", (media_id,)).fetchone()
+        return dict(row) if row else None
