@@ -39,7 +39,8 @@ def sinks_for(config: Config) -> list:
         sinks.append(WebhookSink(
             config.alerts.webhook_url, station=config.station.id,
             retries=config.alerts.webhook_retries, timeout=config.alerts.webhook_timeout_seconds,
-            backoff=config.alerts.webhook_backoff_seconds))
+            backoff=config.alerts.webhook_backoff_seconds,
+            secret=config.alerts.webhook_secret or None))
     return sinks
 
 

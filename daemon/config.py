@@ -37,6 +37,16 @@ MIN_RETENTION_DAYS = 730
 MAX_HANDOVER_HOURS = 24
 
 
+def read_secret(credential: str, env: str) -> str:
+    """A secret from systemd's credentials ($CREDENTIALS_DIRECTORY/<credential>, from
+    LoadCredential=) or else from the environment variable ``env``; "" when neither has it."""
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    path = Path(creds, credential) if creds else None
+    if path is not None and path.is_file():
+        return path.read_text().strip()
+    return os.environ.get(env, "").strip()
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
 
@@ -119,15 +129,8 @@ class S3StoreConfig(Section):
     @model_validator(mode="after")
     def _read_secrets(self) -> S3StoreConfig:
         """Read the credentials now, from $CREDENTIALS_DIRECTORY or the environment."""
-        creds = os.environ.get("CREDENTIALS_DIRECTORY")
-        found = {}
-        for name, env in (("s3-access-key", self.access_key_env),
-                          ("s3-secret-key", self.secret_key_env)):
-            path = Path(creds, name) if creds else None
-            if path is not None and path.is_file():
-                found[name] = path.read_text().strip()
-            else:
-                found[name] = os.environ.get(env, "").strip()
+        found = {name: read_secret(name, env) for name, env in (
+            ("s3-access-key", self.access_key_env), ("s3-secret-key", self.secret_key_env))}
         missing = [n for n, v in found.items() if not v]
         if missing:
             raise ValueError(
@@ -287,6 +290,20 @@ class AlertsConfig(Section):
     webhook_timeout_seconds: float = Field(5, gt=0, le=120, description="Per-request timeout.")
     webhook_backoff_seconds: float = Field(
         1, ge=0, le=600, description="First delay between retries; doubles each time.")
+    webhook_secret_env: str = Field(
+        "EVIDOCK_WEBHOOK_SECRET", description="Env var with the key that signs each POST "
+        "(HMAC-SHA256; or LoadCredential=webhook-secret:FILE); unset: POSTs are not signed.")
+
+    _webhook_secret: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _read_secret(self) -> AlertsConfig:
+        self._webhook_secret = read_secret("webhook-secret", self.webhook_secret_env)
+        return self
+
+    @property
+    def webhook_secret(self) -> str:
+        return self._webhook_secret
 
 
 class MetricsConfig(Section):

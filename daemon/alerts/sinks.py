@@ -11,6 +11,8 @@ book records in the ledger (``alert_delivery_failed``).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 import urllib.error
@@ -42,13 +44,27 @@ class WebhookSink:
     name = "webhook"
 
     def __init__(self, url: str, *, station: str, retries: int = 3, timeout: float = 5.0,
-                 backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep) -> None:
+                 backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep,
+                 secret: str | None = None) -> None:
         self.url = url
+        self.secret = secret
         self.station = station
         self.retries = retries
         self.timeout = timeout
         self.backoff = backoff
         self.sleep = sleep
+
+    def _headers(self, body: bytes) -> dict[str, str]:
+        """With a secret, each POST carries X-Evidock-Timestamp and X-Evidock-Signature =
+        sha256=HMAC(secret, "<timestamp>." + body), so a receiver can reject forged or replayed
+        alerts (daemon/FORMATS.md, webhook body)."""
+        headers = {"Content-Type": "application/json", "User-Agent": "evidock"}
+        if self.secret:
+            stamp = str(int(time.time()))
+            mac = hmac.new(self.secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+            headers["X-Evidock-Timestamp"] = stamp
+            headers["X-Evidock-Signature"] = "sha256=" + mac.hexdigest()
+        return headers
 
     def deliver(self, change: str, alert: Alert) -> None:
         body = json.dumps({"change": change, "station": self.station, "alert": alert.as_dict()},
@@ -58,8 +74,7 @@ class WebhookSink:
             if attempt:
                 self.sleep(self.backoff * 2 ** (attempt - 1))
             request = urllib.request.Request(
-                self.url, data=body, method="POST",
-                headers={"Content-Type": "application/json", "User-Agent": "evidock"})
+                self.url, data=body, method="POST", headers=self._headers(body))
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     response.read()

@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Receiver:
     def __init__(self, fail_first: int = 0) -> None:
         self.bodies: list[dict] = []
+        self.headers: list[dict] = []
+        self.raw: list[bytes] = []
         self.fail_first = fail_first
         self.requests = 0
         receiver = self
@@ -23,6 +25,8 @@ class Receiver:
                     self.end_headers()
                     return
                 receiver.bodies.append(json.loads(body))
+                receiver.raw.append(body)
+                receiver.headers.append(dict(self.headers))
                 self.send_response(204)
                 self.end_headers()
 
