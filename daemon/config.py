@@ -90,6 +90,9 @@ class SpoolConfig(Section):
         0.8, gt=0, le=1, description="Warn (log + status) once the spool is this full.")
     max_age_hours: float = Field(
         12.0, gt=0, le=24 * 30, description="Warn when a spooled file has waited this long for S3.")
+    deadline_margin_minutes: float = Field(
+        60.0, ge=0, le=23 * 60, description="A recording that S3, at the rate it has shown, "
+        "would finish later than this before its handover deadline goes to the spool (R1).")
     drain_interval_seconds: float = Field(
         10.0, gt=0, le=3600, description="How often the drainer looks for spooled files.")
     retry_max_seconds: float = Field(

@@ -131,7 +131,7 @@ class Ingestor:
                                readahead=self.readahead) as stream:
                 stored = self.store.put(stream, retain_until=self.retain_until(media), metadata={
                     "device-serial": media.device_serial, "recorded-at": media.recorded_at,
-                    "media-id": str(media.id),
+                    "deadline-at": media.deadline_at, "media-id": str(media.id),
                 })
             after = os.fstat(raw.fileno())
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):

@@ -51,5 +51,6 @@ def open_s3(config: Config) -> SpoolingStore:
                 "test set store.allow_unlocked_bucket = true")
         log.warning("store_without_object_lock", store=primary.name)
     limits = SpoolLimits(int(cfg.spool.max_gib * (1 << 30)), cfg.spool.warn_fraction,
-                         cfg.spool.max_age_hours * 3600)
+                         cfg.spool.max_age_hours * 3600,
+                         timedelta(minutes=cfg.spool.deadline_margin_minutes))
     return SpoolingStore(primary, Spool(config.spool_path), limits)

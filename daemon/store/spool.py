@@ -23,7 +23,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -92,6 +92,7 @@ class SpoolLimits:
     max_bytes: int
     warn_fraction: float = 0.8
     max_age_seconds: float = 12 * 3600
+    margin: timedelta = timedelta(hours=1)  # a recording S3 would finish later goes to the spool
 
 
 class SpoolingStore:
@@ -104,6 +105,7 @@ class SpoolingStore:
         self.names = frozenset({primary.name, spool.name})
         self._down = False  # set by a failed put, cleared only by the drainer's success
         self._guard = threading.Lock()
+        self._rate: float | None = None  # bytes/s of recent large S3 puts (moving average)
 
     # -- health ------------------------------------------------------------------------------
 
@@ -127,12 +129,39 @@ class SpoolingStore:
 
     # -- the WormStore protocol --------------------------------------------------------------
 
+    #: puts smaller than this say little about throughput (latency dominates)
+    RATE_SAMPLE_MIN = 8 << 20
+
+    def note_rate(self, size: int, seconds: float) -> None:
+        """Fold one S3 put's throughput into the moving average."""
+        if size < self.RATE_SAMPLE_MIN or seconds <= 0:
+            return
+        rate = size / seconds
+        self._rate = rate if self._rate is None else 0.7 * self._rate + 0.3 * rate
+
+    def too_slow_for(self, size: int, metadata: dict[str, str] | None) -> bool:
+        """True when S3, at the rate it has shown, would finish this recording after its
+        handover deadline less the margin: slow S3 must not make a recording late (R1)."""
+        deadline = (metadata or {}).get("deadline-at")
+        if self._rate is None or not deadline:
+            return False
+        finish = datetime.now(UTC) + timedelta(seconds=size / self._rate) + self.limits.margin
+        return finish > datetime.fromisoformat(deadline.replace("Z", "+00:00"))
+
     def put(self, stream: HashingReader, *, retain_until: datetime, legal_hold: bool = False,
             metadata: dict[str, str] | None = None) -> StoredObject:
-        if not self.primary_down():
+        slow = not self.primary_down() and self.too_slow_for(stream.expected_size, metadata)
+        if slow:
+            log.warning("s3_too_slow_for_deadline", size=stream.expected_size,
+                        rate_mb_s=round(self._rate / 1e6, 2),
+                        deadline=(metadata or {}).get("deadline-at"), fallback="spool")
+        if not self.primary_down() and not slow:
             try:
-                return self.primary.put(stream, retain_until=retain_until, legal_hold=legal_hold,
-                                        metadata=metadata)
+                started = time.monotonic()
+                stored = self.primary.put(stream, retain_until=retain_until,
+                                          legal_hold=legal_hold, metadata=metadata)
+                self.note_rate(stream.expected_size, time.monotonic() - started)
+                return stored
             except S3_AWAY as exc:
                 self.mark_down(str(exc))
                 raise StoreUnavailable(f"{exc.message}; the next attempt goes to the spool",
