@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from evidock.daemon import faults
 from evidock.daemon.errors import (
     Action,
     EvidockError,
@@ -126,8 +127,14 @@ class Ingestor:
                     hint="it will be taken again once it is stable",
                 )
             bound.info("copy_started", size=item.size, attempt=attempt)
+
+            def on_chunk(n: int) -> None:
+                faults.point("read")
+                if progress is not None:
+                    progress(n)
+
             with HashingReader(raw, item.size, name=media.source_path,
-                               chunk_size=self.chunk_size, on_progress=progress,
+                               chunk_size=self.chunk_size, on_progress=on_chunk,
                                readahead=self.readahead) as stream:
                 stored = self.store.put(stream, retain_until=self.retain_until(media), metadata={
                     "device-serial": media.device_serial, "recorded-at": media.recorded_at,
@@ -137,6 +144,7 @@ class Ingestor:
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise SourceChanged(f"{media.source_path}: changed while it was read",
                                 hint="it will be taken again once it is stable")
+        faults.point("after_store_put")
         digests = stream.digests()
         if not stored.digests.matches(digests):
             raise IntegrityError(f"{media.source_path}: the store reports other digests than "
@@ -148,6 +156,7 @@ class Ingestor:
 
     def _verify(self, media_id: int, attempt: int | None) -> None:
         """Read back what the store reports and compare with the ledger, then commit."""
+        faults.point("before_verify")
         media = self.ledger.media(media_id)
         info = self.store.stat(media.object_key)
         if info.size != media.size or not hmac.compare_digest(info.sha256 or "", media.sha256):

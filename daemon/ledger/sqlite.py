@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from evidock.daemon import faults
 from evidock.daemon.errors import LedgerError, NotFound
 from evidock.daemon.hashing import Digests
 from evidock.daemon.ledger import migrate
@@ -92,6 +93,7 @@ class SqliteLedger:
                 conn.execute("ROLLBACK")
                 raise
             else:
+                faults.point("ledger_commit")
                 conn.execute("COMMIT")
 
     def now(self) -> str:
