@@ -7,6 +7,8 @@ nothing in evidock removes evidence, and a store must not offer a way to.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -27,6 +29,9 @@ class ObjectInfo:
     lock_mode: str | None = None  # "COMPLIANCE" for S3 Object Lock, "LOCAL" for the local store
     blake3: str | None = None
     checksum: str | None = None  # the store's own checksum as it reports it (S3: x-amz-checksum-*)
+    #: the metadata the object was put with (keys without any store prefix), as the store
+    #: reports it; filled by ``list_objects`` (and by ``stat`` where it costs nothing more)
+    metadata: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,58 @@ class WormStore(Protocol):
     def check(self) -> list[str]:
         """Problems with the store's set-up, as messages that say what to do (empty: fine)."""
         ...
+
+    # -- named records (the ledger's anchors) and listing --------------------------------------
+    #
+    # A *record* is a small named object that is not content addressed: its key is chosen by
+    # the caller, always under ``RECORD_PREFIX`` (``ledger/``), so it can never collide with a
+    # recording (``media/b3/...``) or a staged upload.  Records are write-once like everything
+    # else: once a key holds bytes, no call of any store changes or removes them, for at least
+    # the ``retain_until`` given when it was written (S3: a COMPLIANCE-locked version; local:
+    # a read-only, fsync'd file that no code path of evidock unlinks).
+
+    def put_record(self, key: str, data: bytes, *, retain_until: datetime) -> ObjectInfo:
+        """Write ``data`` under ``key`` once, durably, locked until ``retain_until``.
+
+        * ``key`` must start with ``RECORD_PREFIX`` and contain only ``[A-Za-z0-9._/-]``, no
+          ``..`` and no empty part: anything else is a ``ValueError`` (a caller's bug).
+        * The same bytes again under the same key: returns the existing record, writes
+          nothing (a retry after a lost answer is safe).
+        * Other bytes under an existing key: ``ObjectConflict``; the first bytes stay.
+        * A crash leaves either no record under ``key`` or the complete one.
+        * An unreachable or full store raises ``StoreUnavailable``: the caller retries.
+        """
+        ...
+
+    def list_records(self, prefix: str) -> list[str]:
+        """The keys of every record whose key starts with ``prefix`` (itself under
+        ``RECORD_PREFIX``), in ascending key order.  Nothing else is listed: no recording,
+        no staged upload, no temporary file."""
+        ...
+
+    def read_record(self, key: str) -> bytes:
+        """The bytes first written under ``key`` (``ObjectMissing`` if none).  A store that
+        keeps versions returns the oldest one: a later version cannot stand in for it."""
+        ...
+
+    def list_objects(self) -> Iterator[ObjectInfo]:
+        """Every content object (``media/b3/...``) the store holds, in no particular order,
+        each with the size and digests the store reports and the ``metadata`` it was put
+        with, so that the store can be checked against the ledger (and a lost ledger rebuilt)
+        without the ledger's help."""
+        ...
+
+
+#: Every record key starts with this; no content key or staging key does.
+RECORD_PREFIX = "ledger/"
+_RECORD_KEY = re.compile(r"^ledger/(?:[A-Za-z0-9._-]+/)*[A-Za-z0-9._-]+$")
+
+
+def check_record_key(key: str) -> str:
+    """``key`` if it is a valid record key (see :meth:`WormStore.put_record`), else ValueError."""
+    if not _RECORD_KEY.match(key) or any(part in (".", "..") for part in key.split("/")):
+        raise ValueError(f"not a record key (ledger/..., letters, digits, . _ - /): {key!r}")
+    return key
 
 
 def audited_names(store: WormStore) -> frozenset[str]:

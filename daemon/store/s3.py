@@ -28,9 +28,11 @@ server-side copy and a day of storage instead.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
@@ -42,11 +44,12 @@ from minio.retention import Retention
 
 from evidock.daemon.errors import IntegrityError, ObjectConflict, ObjectMissing, RetentionError
 from evidock.daemon.hashing import HashingReader
-from evidock.daemon.store.base import ObjectInfo, StoredObject
-from evidock.daemon.store.keys import object_key
+from evidock.daemon.store.base import RECORD_PREFIX, ObjectInfo, StoredObject, check_record_key
+from evidock.daemon.store.keys import PREFIX, object_key
 from evidock.daemon.store.s3_wire import (
     MIN_PART,
     MiB,
+    b64,
     lock_headers,
     parse_s3_time,
     store_error,
@@ -239,6 +242,8 @@ class S3WormStore:
             legal_hold=head.get("x-amz-object-lock-legal-hold", "OFF").upper() == "ON",
             lock_mode=head.get("x-amz-object-lock-mode"),
             checksum=head.get("x-amz-checksum-sha256"),
+            metadata={k.lower()[len(META):]: v for k, v in head.items()
+                      if k.lower().startswith(META)},
         )
 
     def open(self, key: str) -> BinaryIO:
@@ -299,6 +304,78 @@ class S3WormStore:
         from evidock.daemon.store.s3_doctor import bucket_problems
 
         return bucket_problems(self.client, self.bucket)
+
+    # -- named records and listing ------------------------------------------------------------
+
+    def put_record(self, key: str, data: bytes, *, retain_until: datetime) -> ObjectInfo:
+        """One PutObject with its SHA-256 checksum and a COMPLIANCE lock, read back and settled
+        like a recording.  A key that already holds a version is never written again."""
+        check_record_key(key)
+        retain_until = _ceil_second(retain_until)
+        digest = hashlib.sha256(data).digest()
+        with self._key_locks[digest[0] % len(self._key_locks)]:
+            try:
+                existing = self._stat_or_none(key)
+                if existing is not None:
+                    if existing.size != len(data) or existing.sha256 != digest.hex():
+                        raise ObjectConflict(
+                            f"S3 {self.bucket}/{key}: the record already holds other bytes "
+                            f"(sha256 {existing.sha256 or 'unknown'})",
+                            hint="a record is never overwritten; inspect the key's versions")
+                    return existing
+                headers = {**lock_headers(retain_until), "x-amz-checksum-sha256": b64(digest),
+                           f"{META}sha256": digest.hex(), f"{META}checksum": b64(digest)}
+                written = self.client._put_object(self.bucket, key, data, headers)
+                info = self._settle(key, written.version_id, retain_until, False)
+            except Exception as exc:
+                raise store_error(exc, f"writing the record {key}") from exc
+        self._check_bytes(info, len(data), b64(digest), key)
+        return info
+
+    def _versions(self, prefix: str) -> list:
+        """Every version under ``prefix`` that is not a delete marker: a delete marker hides a
+        key from a plain listing, but the locked versions under it are still there."""
+        return [o for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True,
+                                                    include_version=True)
+                if not o.is_delete_marker]
+
+    def list_records(self, prefix: str) -> list[str]:
+        if not prefix.startswith(RECORD_PREFIX):
+            raise ValueError(f"not a record prefix: {prefix!r}")
+        try:
+            return sorted({o.object_name for o in self._versions(prefix)})
+        except Exception as exc:
+            raise store_error(exc, f"listing the records under {prefix}") from exc
+
+    def read_record(self, key: str) -> bytes:
+        check_record_key(key)
+        try:
+            versions = [o for o in self._versions(key) if o.object_name == key]
+            if not versions:
+                raise ObjectMissing(f"S3 {self.bucket}: no record {key}")
+            # S3 lists the newest version first: the last of the oldest is the first written
+            first = min(enumerate(versions), key=lambda iv: (iv[1].last_modified, -iv[0]))[1]
+            info = self._stat(key, first.version_id)
+            with _Body(self.client.get_object(self.bucket, key,
+                                              version_id=first.version_id)) as body:
+                data = body.read()
+        except Exception as exc:
+            raise store_error(exc, f"reading the record {key}") from exc
+        if hashlib.sha256(data).hexdigest() != info.sha256:
+            raise IntegrityError(f"S3 {self.bucket}/{key}: the record's bytes do not match the "
+                                 f"SHA-256 it was written with ({info.sha256})",
+                                 hint="the stored record changed: inspect its versions")
+        return data
+
+    def list_objects(self) -> Iterator[ObjectInfo]:
+        """A listing, then a HEAD per object for its metadata (S3 lists no user metadata)."""
+        try:
+            names = [o.object_name for o in self.client.list_objects(
+                self.bucket, prefix=f"{PREFIX}/", recursive=True)]
+        except Exception as exc:
+            raise store_error(exc, "listing the recordings") from exc
+        for name in names:
+            yield self.stat(name)
 
     def _key_lock(self, key: str) -> threading.Lock:
         """Two puts of the same bytes in this process commit one after the other."""

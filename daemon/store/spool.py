@@ -31,7 +31,7 @@ import structlog
 
 from evidock.daemon.errors import ObjectMissing, StoreError, StoreMisconfigured, StoreUnavailable
 from evidock.daemon.hashing import HashingReader
-from evidock.daemon.store.base import ObjectInfo, StoredObject, WormStore
+from evidock.daemon.store.base import RECORD_PREFIX, ObjectInfo, StoredObject, WormStore
 from evidock.daemon.store.local import LocalWormStore
 
 log = structlog.get_logger("evidock.spool")
@@ -55,6 +55,17 @@ class Spool(LocalWormStore):
         data = self._data_path(key)
         with self._commit_lock():
             data.unlink()  # data first: a crash leaves an orphan .json that recover() removes
+            self._meta_path(data).unlink()
+
+    def release_record(self, key: str, proof: ObjectInfo) -> None:
+        """Remove the spooled copy of the record ``key`` once ``proof`` (what the final store
+        reported after writing it) shows the same bytes; the record's twin of :meth:`release`."""
+        mine = self._record_info(key)
+        if (proof.key, proof.size, proof.sha256) != (key, mine.size, mine.sha256):
+            raise StoreError(f"spool: not releasing the record {key}: the final copy differs")
+        data = self._data_path(key)
+        with self._commit_lock():
+            data.unlink()
             self._meta_path(data).unlink()
 
     def entries(self) -> list[dict]:
@@ -235,6 +246,40 @@ class SpoolingStore:
             problems.append(f"{exc} (recordings go to the spool meanwhile)")
         return problems + self.spool_warnings()
 
+    # -- named records and listing: the spool stands in for S3 while it is away ---------------
+
+    def put_record(self, key: str, data: bytes, *, retain_until: datetime) -> ObjectInfo:
+        """To S3 when it answers; otherwise to the spool (the record is in memory, so the same
+        call falls back), from where the drainer moves it to S3 like a recording."""
+        if not self.primary_down():
+            try:
+                return self.primary.put_record(key, data, retain_until=retain_until)
+            except S3_AWAY as exc:
+                self.mark_down(str(exc))
+        info = self.spool.put_record(key, data, retain_until=retain_until)
+        log.info("record_spooled", key=key, size=len(data))
+        return info
+
+    def list_records(self, prefix: str) -> list[str]:
+        """Spooled and S3 records together; raises ``StoreUnavailable`` while S3 cannot be
+        listed, since a listing without it would look like missing records."""
+        return sorted(set(self.spool.list_records(prefix)) | set(self.primary.list_records(prefix)))
+
+    def read_record(self, key: str) -> bytes:
+        try:
+            return self.spool.read_record(key)
+        except ObjectMissing:
+            return self.primary.read_record(key)
+
+    def list_objects(self):
+        seen = set()
+        for info in self.spool.list_objects():
+            seen.add(info.key)
+            yield info
+        for info in self.primary.list_objects():
+            if info.key not in seen:
+                yield info
+
     def status(self) -> dict:
         count, used, age = self.spool.usage()
         return {"spool_files": count, "spool_bytes": used, "spool_max_bytes": self.limits.max_bytes,
@@ -296,7 +341,7 @@ class Drainer:
         """Move what can be moved now; returns how many, or None when S3 failed."""
         entries = sorted(self.store.spool.entries(), key=self._deadline)
         self._warn(self.store.spool_warnings())
-        if not entries:
+        if not entries and not self.store.spool.list_records(RECORD_PREFIX):
             self._probe()
             return 0
         moved = 0
@@ -315,8 +360,29 @@ class Drainer:
             except StoreError as exc:  # this object cannot go up now; the others still can
                 log.error("spool_object_stuck", key=entry["key"], error=str(exc),
                           error_type=type(exc).__name__)
+        try:
+            moved += self._move_records()
+        except S3_AWAY as exc:
+            self.failures += 1
+            self.store.mark_down(str(exc))
+            log.warning("spool_drain_failed", key="ledger/", error=str(exc),
+                        failures=self.failures)
+            return None
         self.failures = 0
         self.store.mark_up()
+        return moved
+
+    def _move_records(self) -> int:
+        """Spooled records (the ledger's anchors) go to S3 after the recordings; each is
+        released from the spool only once S3 holds the same bytes."""
+        spool, moved = self.store.spool, 0
+        for key in spool.list_records(RECORD_PREFIX):
+            info = spool._record_info(key)
+            final = self.store.primary.put_record(key, spool.read_record(key),
+                                                  retain_until=info.retain_until)
+            spool.release_record(key, final)
+            log.info("spool_record_moved", key=key, size=info.size)
+            moved += 1
         return moved
 
     def _warn(self, warnings: list[str]) -> None:

@@ -144,3 +144,67 @@ class StoreContract:
         corrupt(got.key)
         with pytest.raises(ObjectConflict):
             store.put(reader(data), retain_until=self.retain())
+
+    # -- named records (the ledger's anchors) and listing ------------------------------------
+
+    def test_a_record_is_read_back_as_written(self, store):
+        key = f"ledger/st/{os.urandom(4).hex()}.jsonl"
+        data = b'{"seq":1}\n' + os.urandom(100).hex().encode()
+        info = store.put_record(key, data, retain_until=self.retain())
+        assert (key, len(data)) == (info.key, info.size)
+        assert data == store.read_record(key)
+
+    def test_a_record_can_never_be_overwritten(self, store):
+        key = f"ledger/st/{os.urandom(4).hex()}.jsonl"
+        store.put_record(key, b"first", retain_until=self.retain())
+        with pytest.raises(ObjectConflict):
+            store.put_record(key, b"second", retain_until=self.retain())
+        assert b"first" == store.read_record(key)
+
+    def test_the_same_record_again_is_accepted_and_changes_nothing(self, store):
+        key = f"ledger/st/{os.urandom(4).hex()}.jsonl"
+        store.put_record(key, b"same", retain_until=self.retain())
+        store.put_record(key, b"same", retain_until=self.retain())
+        assert [key] == store.list_records(key)
+        assert b"same" == store.read_record(key)
+
+    def test_a_record_cannot_be_removed(self, store):
+        """No call of the store removes a record: nothing is named so, and recovery keeps it."""
+        key = f"ledger/st/{os.urandom(4).hex()}.jsonl"
+        store.put_record(key, b"kept", retain_until=self.retain())
+        assert not any(hasattr(store, n) for n in ("delete_record", "remove_record"))
+        store.recover()
+        assert b"kept" == store.read_record(key)
+
+    def test_records_are_listed_by_prefix_in_key_order(self, store):
+        top = f"ledger/{os.urandom(4).hex()}"
+        keys = [f"{top}/{n:012d}-x.jsonl" for n in (3, 1, 2)]
+        for key in keys:
+            store.put_record(key, key.encode(), retain_until=self.retain())
+        store.put_record(f"{top}-other/1.jsonl", b"not mine", retain_until=self.retain())
+        assert sorted(keys) == store.list_records(top + "/")
+        assert [] == store.list_records(f"ledger/{os.urandom(4).hex()}/")
+
+    def test_records_are_not_content_objects(self, store):
+        store.put_record(f"ledger/st/{os.urandom(4).hex()}.jsonl", b"r", retain_until=self.retain())
+        got = store.put(reader(os.urandom(500)), retain_until=self.retain())
+        assert got.key in {o.key for o in store.list_objects()}
+        assert all(o.key.startswith("media/b3/") for o in store.list_objects())
+
+    def test_a_record_key_outside_the_record_namespace_is_refused(self, store):
+        for key in ("media/b3/aa/bb/x", "ledger/../media/x", "ledger/st/", "ledger/a b"):
+            with pytest.raises(ValueError):
+                store.put_record(key, b"x", retain_until=self.retain())
+
+    def test_an_unknown_record_is_object_missing(self, store):
+        with pytest.raises(ObjectMissing):
+            store.read_record(f"ledger/st/{os.urandom(4).hex()}.jsonl")
+
+    def test_listed_objects_carry_the_metadata_they_were_put_with(self, store):
+        data = os.urandom(3000)
+        got = store.put(reader(data), retain_until=self.retain(),
+                        metadata={"station": "st-01", "source-path-hex": "2f612e6d7034"})
+        listed = {o.key: o for o in store.list_objects()}[got.key]
+        assert (len(data), got.digests.sha256) == (listed.size, listed.sha256)
+        assert {"station": "st-01", "source-path-hex": "2f612e6d7034"}.items() <= \
+            listed.metadata.items()
