@@ -31,6 +31,7 @@ from evidock.daemon.hashing import HashingReader
 from evidock.daemon.ledger.records import STORED, VERIFIED, MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.store.base import WormStore
+from evidock.daemon.store.objmeta import media_metadata
 from evidock.daemon.timeutil import Clock, parse, utcnow
 from evidock.drivers.base import MediaItem
 
@@ -136,10 +137,9 @@ class Ingestor:
             with HashingReader(raw, item.size, name=media.source_path,
                                chunk_size=self.chunk_size, on_progress=on_chunk,
                                readahead=self.readahead) as stream:
-                stored = self.store.put(stream, retain_until=self.retain_until(media), metadata={
-                    "device-serial": media.device_serial, "recorded-at": media.recorded_at,
-                    "deadline-at": media.deadline_at, "media-id": str(media.id),
-                })
+                stored = self.store.put(stream, retain_until=self.retain_until(media),
+                                        metadata=media_metadata(media, item.relpath,
+                                                                self.ledger.station))
             after = os.fstat(raw.fileno())
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise SourceChanged(f"{media.source_path}: changed while it was read",
