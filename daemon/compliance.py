@@ -11,14 +11,17 @@ from evidock.daemon.alerts.book import AlertBook
 from evidock.daemon.alerts.sinks import LogSink, WebhookSink
 from evidock.daemon.cases.book import CaseBook
 from evidock.daemon.cases.holds import HoldKeeper
+from evidock.daemon.checks.anchor import AnchorCheck
 from evidock.daemon.checks.archive import ArchiveCheck
 from evidock.daemon.checks.devices import DevicesCheck
 from evidock.daemon.checks.fixity import FixityCheck
 from evidock.daemon.checks.handover import HandoverCheck
+from evidock.daemon.checks.inventory import InventoryCheck
 from evidock.daemon.checks.retention import RetentionCheck
 from evidock.daemon.checks.runner import CheckRunner
 from evidock.daemon.config import Config
 from evidock.daemon.exemptions import Exemptions
+from evidock.daemon.ledger.anchor import Anchorer
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.store.base import WormStore
 
@@ -31,6 +34,7 @@ class Compliance:
     alerts: AlertBook
     runner: CheckRunner
     time_zone: ZoneInfo
+    anchorer: Anchorer | None = None
 
 
 def sinks_for(config: Config) -> list:
@@ -53,6 +57,8 @@ def build(config: Config, ledger: SqliteLedger, store: WormStore, *, sinks=None,
     exemptions = Exemptions(ledger, handover_hours=policy.handover_hours,
                             reasons=checks.exemption_reasons)
     alerts = AlertBook(ledger, sinks_for(config) if sinks is None else sinks)
+    anchorer = Anchorer(ledger, store, station=config.station.id,
+                        retention_days=policy.retention_days, clock=ledger.clock)
     runner = CheckRunner(ledger, alerts, {
         "handover": HandoverCheck(ledger, exemptions, lead_hours=checks.handover_lead_hours,
                                   handover_hours=policy.handover_hours),
@@ -63,5 +69,8 @@ def build(config: Config, ledger: SqliteLedger, store: WormStore, *, sinks=None,
                                 full_process_types=cases_cfg.full_process_types,
                                 handover_hours=policy.handover_hours),
         "devices": DevicesCheck(ledger, lookback_hours=checks.device_lookback_hours),
+        "anchor": AnchorCheck(anchorer),
+        "inventory": InventoryCheck(ledger, store, station=config.station.id),
     }, cases=cases, clock=ledger.clock)
-    return Compliance(holds, cases, exemptions, alerts, runner, ZoneInfo(cases_cfg.time_zone))
+    return Compliance(holds, cases, exemptions, alerts, runner, ZoneInfo(cases_cfg.time_zone),
+                      anchorer)

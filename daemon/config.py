@@ -281,6 +281,14 @@ class ChecksConfig(Section):
     archive_every_hours: float = Field(
         6, ge=0.25, le=168, description="How often closed cases are checked (R7) and listed "
         "case types for footage (R10).")
+    anchor_every_minutes: float = Field(
+        15, ge=0.1, le=1440, description="How often the ledger's chain head and the events "
+        "since the last anchor are written into the write-once store (also at stop and after a "
+        "device is handed over), so a cut, rolled-back or lost ledger is detected and rebuilt.")
+    inventory_at: str = Field(
+        "04:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Daily time (HH:MM) of the store-to-ledger audit: every object in the "
+        "store is accounted for by the ledger, every anchor chains to the one before.")
 
 
 class AlertsConfig(Section):

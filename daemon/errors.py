@@ -144,3 +144,10 @@ class NotFound(EvidockError):
     """No ledger entry matches what was asked for."""
 
     exit_code = 4
+
+
+class AnchorMismatch(LedgerError):
+    """The ledger does not hold the history anchored in the store (cut, rolled back, rewritten,
+    or lost): no new anchor is written over it; ``evidock ledger verify`` says what differs."""
+
+    exit_code = 5

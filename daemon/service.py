@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -78,6 +79,7 @@ class Station:
                 kwargs={"keep_going": lambda: self.pipeline.status()["active"] == 0},
                 id="probe", max_instances=1, coalesce=True)
         self.metrics_server = None
+        self._anchored: set[str] = set()  # devices whose handover was anchored
         self.drivers = []
         if config.watch.folders:
             self.drivers.append(WatchFolderDriver(
@@ -228,6 +230,24 @@ class Station:
         self.ledger.record("daemon_stopped", f"station:{self.config.station.id}", {
             "pid": os.getpid(), "handed_over": self.pipeline.handed_over,
             "failed": len(self.pipeline.quarantined)})
+        self._anchor_now("stop")
+
+    def _anchor_now(self, reason: str) -> None:
+        """Anchor the ledger's head in the store now (the scheduler does it on its interval)."""
+        try:
+            key = self.compliance.runner.run("anchor").error
+        except Exception as exc:  # noqa: BLE001 - stopping must not fail for an anchor
+            key = f"{type(exc).__name__}: {exc}"
+        if key:
+            log.error("anchor_failed", reason=reason, error=key)
+
+    def _anchor_handed_over(self, status: dict) -> None:
+        """A device whose files are all handed over gets its history anchored soon, by the
+        scheduler's thread (never this one, which pings the watchdog)."""
+        done = {d["serial"] for d in status["devices"] if d["safe_to_undock"]}
+        if done - self._anchored and self.scheduler.running:
+            self.scheduler.modify_job("anchor", next_run_time=datetime.now().astimezone())
+        self._anchored = done
 
     def _write_status(self) -> dict:
         status = {"station": self.config.station.id, "pid": os.getpid(),
@@ -235,6 +255,7 @@ class Station:
         if hasattr(self.store, "status"):
             status["store"] = self.store.status()
         self._release_done(status)
+        self._anchor_handed_over(status)
         path = self.config.run_dir / STATUS_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(status))

@@ -1,9 +1,10 @@
 """The checks as apscheduler jobs inside the daemon.
 
 handover: every ``handover_every_minutes``; retention and fixity: daily at their HH:MM
-(station local time); archive (R7, R10): every ``archive_every_hours``.  Each job runs once
-at a time (``max_instances=1``, missed runs coalesce) and the first handover and archive
-runs come right after start-up.
+(station local time); archive (R7, R10): every ``archive_every_hours``; the ledger's anchor
+every ``anchor_every_minutes`` and the store-to-ledger inventory daily at ``inventory_at``.
+Each job runs once at a time (``max_instances=1``, missed runs coalesce) and the first
+handover, archive and anchor runs come right after start-up.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ def add_jobs(scheduler: BackgroundScheduler, runner: CheckRunner, checks: Checks
                       args=["devices"], id="devices", next_run_time=soon, **common)
     scheduler.add_job(runner.run, IntervalTrigger(hours=checks.archive_every_hours),
                       args=["archive"], id="archive", next_run_time=soon, **common)
-    for name, at in (("retention", checks.retention_at), ("fixity", checks.fixity_at)):
+    scheduler.add_job(runner.run, IntervalTrigger(minutes=checks.anchor_every_minutes),
+                      args=["anchor"], id="anchor", next_run_time=soon, **common)
+    for name, at in (("retention", checks.retention_at), ("fixity", checks.fixity_at),
+                     ("inventory", checks.inventory_at)):
         hour, minute = (int(x) for x in at.split(":"))
         scheduler.add_job(runner.run, CronTrigger(hour=hour, minute=minute), args=[name],
                           id=name, **common)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
 from evidock.daemon.config import Config
+from evidock.daemon.errors import EvidockError, NotFound, StoreError
 from evidock.daemon.ledger.records import MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.ledger.verify import Report
 from evidock.daemon.probe import Prober
 from evidock.daemon.timeutil import parse
 
@@ -44,9 +47,19 @@ def add_parsers(sub, common) -> None:
     sp.set_defaults(func=cmd_show)
 
     vp = lsub.add_parser("verify", parents=[common],
-                         help="recompute the hash chain and replay it against the tables")
+                         help="recompute the hash chain, replay it against the tables and "
+                         "compare it with the anchors in the store")
+    vp.add_argument("--no-store", action="store_true",
+                    help="check the ledger alone, without the store's anchors")
     vp.add_argument("--json", action="store_true")
     vp.set_defaults(func=cmd_verify)
+
+    rp = lsub.add_parser("rebuild", parents=[common],
+                         help="rebuild a lost ledger from the anchors and objects in the store")
+    rp.add_argument("--into", required=True, type=Path, metavar="PATH",
+                    help="the new ledger file (never an existing one)")
+    rp.add_argument("--json", action="store_true")
+    rp.set_defaults(func=cmd_rebuild)
 
 
 def _ledger(config: Config) -> SqliteLedger:
@@ -93,19 +106,80 @@ def cmd_show(args, config: Config) -> int:
     return 0
 
 
+def _store_for_verify(config: Config):
+    """The store, or why it cannot be compared with (no credentials, unreachable)."""
+    from evidock.daemon.store.factory import open_store
+
+    try:
+        return open_store(config), None
+    except EvidockError as exc:
+        return None, f"not compared with the store's anchors: {exc}"
+
+
 def cmd_verify(args, config: Config) -> int:
-    report = _ledger(config).verify()
+    from evidock.daemon.ledger import anchor
+
+    path, station = config.ledger_path, config.station.id
+    store, note = (None, "not compared with the store's anchors (--no-store)") if \
+        args.no_store else _store_for_verify(config)
+    if not path.exists():  # never create a ledger to verify it
+        found = None
+        if store is not None:
+            try:
+                found = anchor.check_ledger(None, store, station, ledger_consistent=True)
+            except StoreError as exc:
+                note = f"not compared with the store's anchors: {exc}"
+        if found is None or not found.anchors:
+            raise NotFound(f"no ledger at {path}" + (f" ({note})" if note else ""),
+                           hint="check --data-dir and the configuration's ledger.path")
+        return _print_verify(args, config, Report(problems=[
+            f"there is no ledger at {path}", *found.problems]), found, None)
+    ledger = _ledger(config)
+    try:
+        report, found = anchor.verify_with_anchors(ledger, store, station)
+    except StoreError as exc:
+        report, found = anchor.chain_report(ledger), None
+        note = f"not compared with the store's anchors: {exc}"
+    return _print_verify(args, config, report, found, note)
+
+
+def _print_verify(args, config: Config, report, found, note: str | None) -> int:
+    anchored = None if found is None else {
+        "anchors": found.anchors, "newest": found.newest, "written": found.newest_at,
+        "anchored_seq": found.anchored_seq, "ledger_seq": found.ledger_seq}
     if args.json:
         json_lines([{"ok": report.ok, "events": report.events, "media": report.media,
-                     "problems": report.problems}])
+                     "problems": report.problems, "anchor": anchored, "note": note}])
     elif report.ok:
         print(f"ledger {config.ledger_path}: OK: {report.events} events chain correctly and "
               f"{report.media} recordings match their history")
+        if found is not None and found.anchors:
+            print(f"  agrees with the store's anchors: {found.anchors} anchor(s), the newest "
+                  f"{found.newest} (written {found.newest_at}) up to event {found.anchored_seq}; "
+                  f"{found.ledger_seq - found.anchored_seq} event(s) since")
+        elif found is not None:
+            print("  the store holds no anchor of this station yet")
     else:
         print(f"ledger {config.ledger_path}: BROKEN after checking {report.events} events:",
               file=sys.stderr)
         for problem in report.problems:
             print(f"  {problem}", file=sys.stderr)
         print("  keep this file as it is for investigation; restore the ledger from a backup "
-              "or a replica and compare", file=sys.stderr)
+              "or rebuild it from the store ('evidock ledger rebuild --into PATH') and compare",
+              file=sys.stderr)
+    if note:
+        print(f"  note: {note}", file=sys.stderr)
     return 0 if report.ok else 5
+
+
+def cmd_rebuild(args, config: Config) -> int:
+    from evidock.daemon.ledger.rebuild import rebuild
+    from evidock.daemon.store.factory import open_store
+
+    result = rebuild(open_store(config), args.into, station=config.station.id)
+    if args.json:
+        json_lines([result.as_dict()])
+    else:
+        for line in result.summary():
+            print(line)
+    return 0 if result.ok else 5
