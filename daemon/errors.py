@@ -146,6 +146,29 @@ class NotFound(EvidockError):
     exit_code = 4
 
 
+# -- the ledger, by what failed (added with the Ledger protocol) -----------------------------
+
+
+class LedgerFull(LedgerError):
+    """The ledger's file system is full: nothing was written; retry once space is back."""
+
+    action = Action.RETRY
+
+
+class LedgerBusy(LedgerError):
+    """Another writer held the ledger longer than the wait allows; nothing was written."""
+
+    action = Action.RETRY
+
+
+class LedgerCorrupt(LedgerError):
+    """The ledger file is damaged or is not a ledger: stop and restore it."""
+
+
+class LedgerMissing(NotFound):
+    """There is no ledger at the path given (a mistyped data directory?); none was created."""
+
+
 class AnchorMismatch(LedgerError):
     """The ledger does not hold the history anchored in the store (cut, rolled back, rewritten,
     or lost): no new anchor is written over it; ``evidock ledger verify`` says what differs."""

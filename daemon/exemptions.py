@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 import structlog
 
 from evidock.daemon.errors import EvidockError
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.ledger.records import MediaRecord
-from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.timeutil import parse, stamp
 
 log = structlog.get_logger("evidock.exemptions")
@@ -35,9 +35,6 @@ class Exemption:
     registered_by: str
     registered_at: str
 
-    COLUMNS = ("id, officer_id, device_serial, start_at, end_at, reason, note, registered_by, "
-               "registered_at")
-
     def covers(self, media: MediaRecord) -> bool:
         who = ((self.officer_id is not None and self.officer_id == media.officer_id)
                or (self.device_serial is not None and self.device_serial == media.device_serial))
@@ -45,7 +42,7 @@ class Exemption:
 
 
 class Exemptions:
-    def __init__(self, ledger: SqliteLedger, *, handover_hours: float,
+    def __init__(self, ledger: Ledger, *, handover_hours: float,
                  reasons: list[str]) -> None:
         self.ledger = ledger
         self.window = timedelta(hours=handover_hours)
@@ -68,30 +65,15 @@ class Exemptions:
         values = {"officer_id": officer_id or None, "device_serial": device_serial or None,
                   "start_at": stamp(start), "end_at": stamp(end), "reason": reason,
                   "note": note, "registered_by": by}
-        with self.ledger.transaction() as conn:
-            exemption_id = conn.execute(
-                "INSERT INTO exemptions (officer_id, device_serial, start_at, end_at, reason, "
-                "note, registered_by, registered_at) VALUES (:officer_id, :device_serial, "
-                ":start_at, :end_at, :reason, :note, :registered_by, :now)",
-                {**values, "now": self.ledger.now()}).lastrowid
-            self.ledger.append_event(conn, "exemption_registered", f"exemption:{exemption_id}",
-                                     {**values, "exemption_id": exemption_id})
+        exemption_id = self.ledger.add_exemption(values)
         self.apply()
         return self.get(exemption_id)
 
     def get(self, exemption_id: int) -> Exemption:
-        row = self.ledger.reader().execute(
-            f"SELECT {Exemption.COLUMNS} FROM exemptions WHERE id = ?", (exemption_id,)
-        ).fetchone()
-        return Exemption(**dict(row))
+        return Exemption(**self.ledger.exemption(exemption_id))
 
     def list(self, *, active_at: datetime | None = None) -> list[Exemption]:
-        sql, params = f"SELECT {Exemption.COLUMNS} FROM exemptions", []
-        if active_at is not None:
-            sql += " WHERE start_at <= ? AND end_at >= ?"
-            params = [stamp(active_at)] * 2
-        return [Exemption(**dict(r)) for r in self.ledger.reader().execute(sql + " ORDER BY id",
-                                                                            params)]
+        return [Exemption(**e) for e in self.ledger.exemptions(active_at=active_at)]
 
     def exempt_now(self, *, officer_id: str | None, device_serial: str, now: datetime) -> bool:
         """Is the device (or its officer) on exempted duty at ``now``?"""
@@ -114,14 +96,8 @@ class Exemptions:
         return best, by
 
     def _first_dock_after(self, serial: str, at: str) -> datetime | None:
-        row = self.ledger.reader().execute(
-            "SELECT MIN(found_at) AS first FROM media WHERE device_serial = ? AND found_at >= ?",
-            (serial, at)).fetchone()
-        dock = self.ledger.reader().execute(
-            "SELECT last_dock_at FROM devices WHERE serial = ?", (serial,)).fetchone()
-        seen = [t for t in (row["first"] if row else None,
-                            dock["last_dock_at"] if dock else None) if t and t >= at]
-        return parse(min(seen)) if seen else None
+        first = self.ledger.first_found_after(serial, at)
+        return parse(first) if first else None
 
     def apply(self, media: list[MediaRecord] | None = None) -> int:
         """Move the deadlines of recordings not yet handed over; returns how many moved."""
@@ -130,20 +106,14 @@ class Exemptions:
             return 0
         if media is None:
             first = min(e.start_at for e in exemptions)
-            rows = self.ledger.reader().execute(
-                f"SELECT {MediaRecord.COLUMNS} FROM media WHERE state != 'verified' AND "
-                "recorded_at >= ? ORDER BY id", (first,))
-            media = [MediaRecord(**dict(r)) for r in rows]
+            media = sorted(self.ledger.pending_media(recorded_since=first), key=lambda m: m.id)
         moved = 0
         for m in media:
             new, exemption_id = self.deadline(m, exemptions)
             if exemption_id is None or stamp(new) <= m.deadline_at:
                 continue
-            with self.ledger.transaction() as conn:
-                conn.execute("UPDATE media SET deadline_at = ? WHERE id = ?", (stamp(new), m.id))
-                self.ledger.append_event(conn, "deadline_moved", f"media:{m.id}", {
-                    "media_id": m.id, "deadline_at": stamp(new), "was": m.deadline_at,
-                    "exemption_id": exemption_id})
+            if not self.ledger.move_deadline(m.id, new, exemption_id=exemption_id):
+                continue
             log.info("deadline_moved", media_id=m.id, deadline=stamp(new),
                      exemption_id=exemption_id)
             moved += 1

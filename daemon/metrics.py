@@ -12,12 +12,12 @@ from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
 from evidock.daemon.alerts.book import AlertBook
-from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.timeutil import Clock, parse, utcnow
 
 
 class StationCollector:
-    def __init__(self, ledger: SqliteLedger, alerts: AlertBook, *,
+    def __init__(self, ledger: Ledger, alerts: AlertBook, *,
                  status: Callable[[], dict] | None = None,
                  spool_bytes: Callable[[], int | None] | None = None,
                  clock: Clock = utcnow) -> None:
@@ -28,14 +28,12 @@ class StationCollector:
         self.clock = clock
 
     def collect(self):
-        conn = self.ledger.reader()
-        row = conn.execute("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM media "
-                           "WHERE state = 'verified'").fetchone()
+        figures = self.ledger.station_figures()
         files = CounterMetricFamily("evidock_handed_over_files",
                                     "Recordings handed over (verified copy in the store)")
-        files.add_metric([], row["n"])
+        files.add_metric([], figures["files"])
         size = CounterMetricFamily("evidock_handed_over_bytes", "Bytes handed over")
-        size.add_metric([], row["b"])
+        size.add_metric([], figures["bytes"])
         yield files
         yield size
 
@@ -53,15 +51,13 @@ class StationCollector:
         queue.add_metric([], live["queued"] + live["retrying"] if live else waiting)
         yield queue
 
-        oldest = conn.execute("SELECT MIN(recorded_at) FROM media WHERE state != 'verified'"
-                              ).fetchone()[0]
+        oldest = figures["oldest_pending"]
         age = GaugeMetricFamily("evidock_oldest_pending_recording_age_seconds",
                                 "Age of the oldest recording not yet handed over (0: none)")
         age.add_metric([], (self.clock() - parse(oldest)).total_seconds() if oldest else 0)
         yield age
 
-        first = conn.execute("SELECT MIN(deadline_at) FROM media WHERE state != 'verified'"
-                             ).fetchone()[0]
+        first = figures["first_deadline"]
         if first:
             nxt = GaugeMetricFamily("evidock_next_handover_deadline_seconds",
                                     "Seconds until the earliest handover deadline of a recording "
@@ -70,7 +66,7 @@ class StationCollector:
             yield nxt
 
         late = CounterMetricFamily("evidock_late_handovers", "Recordings handed over late (R1)")
-        late.add_metric([], conn.execute("SELECT COUNT(*) FROM late_handovers").fetchone()[0])
+        late.add_metric([], figures["late_handovers"])
         yield late
 
         yield self._devices(live)

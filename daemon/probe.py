@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import structlog
 
-from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.store.base import WormStore, audited_names
 
 log = structlog.get_logger("evidock.probe")
@@ -70,19 +70,14 @@ def source_for(store: WormStore, key: str) -> str | None:
 
 
 class Prober:
-    def __init__(self, ledger: SqliteLedger, store: WormStore, *, timeout: float = 60.0) -> None:
+    def __init__(self, ledger: Ledger, store: WormStore, *, timeout: float = 60.0) -> None:
         self.ledger = ledger
         self.store = store
         self.timeout = timeout
 
     def pending(self, limit: int = 50) -> list[tuple[int, str]]:
         names = sorted(audited_names(self.store))
-        rows = self.ledger.reader().execute(
-            "SELECT m.id, m.object_key FROM media m LEFT JOIN media_probe p ON p.media_id = m.id "
-            f"WHERE m.state = 'verified' AND p.media_id IS NULL AND m.kind IN ('video', 'audio') "
-            f"AND m.store IN ({','.join('?' * len(names))}) ORDER BY m.id LIMIT ?",
-            (*names, limit)).fetchall()
-        return [(r["id"], r["object_key"]) for r in rows]
+        return self.ledger.unprobed(names, limit)
 
     def run(self, limit: int = 50, *, keep_going=lambda: True) -> int:
         """Probe up to ``limit`` recordings while ``keep_going()``; returns how many."""
@@ -98,16 +93,7 @@ class Prober:
         source = source_for(self.store, key)
         result = (ffprobe(source, timeout=self.timeout) if source is not None
                   else Probe(error=f"store {self.store.name} offers no way to probe {key}"))
-        with self.ledger.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO media_probe (media_id, probed_at, duration_s, "
-                "container, video_codec, width, height, audio_codec, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (media_id, self.ledger.now(), result.duration_s, result.container,
-                 result.video_codec, result.width, result.height, result.audio_codec,
-                 result.error))
-            self.ledger.append_event(conn, "media_probed", f"media:{media_id}",
-                                     {"media_id": media_id, **asdict(result)})
+        self.ledger.record_probe(media_id, asdict(result))
         if result.error:
             log.warning("probe_failed", media_id=media_id, error=result.error)
         else:
@@ -116,7 +102,4 @@ class Prober:
         return result
 
     def of(self, media_id: int) -> dict | None:
-        row = self.ledger.reader().execute(
-            "SELECT probed_at, duration_s, container, video_codec, width, height, audio_codec, "
-            "error FROM media_probe WHERE media_id = ?", (media_id,)).fetchone()
-        return dict(row) if row else None
+        return self.ledger.probe(media_id)

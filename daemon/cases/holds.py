@@ -14,16 +14,16 @@ from datetime import datetime, timedelta
 import structlog
 
 from evidock.daemon.errors import EvidockError, RetentionError
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.ledger.records import MediaRecord
-from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.store.base import WormStore
-from evidock.daemon.timeutil import parse, stamp
+from evidock.daemon.timeutil import parse
 
 log = structlog.get_logger("evidock.cases")
 
 
 class HoldKeeper:
-    def __init__(self, ledger: SqliteLedger, store: WormStore, *, retention_days: int,
+    def __init__(self, ledger: Ledger, store: WormStore, *, retention_days: int,
                  retention_days_by_type: dict[str, int] | None = None) -> None:
         self.ledger = ledger
         self.store = store
@@ -35,37 +35,13 @@ class HoldKeeper:
     def required_retention(self, media: MediaRecord) -> datetime:
         """Recorded (or found, if later) + the policy, or longer for its evidence case types."""
         days = self.retention_days
-        rows = self.ledger.reader().execute(
-            "SELECT DISTINCT c.type FROM case_links l JOIN cases c ON c.case_id = l.case_id "
-            "WHERE l.media_id = ? AND l.kind = 'evidence' AND l.unlinked_at IS NULL",
-            (media.id,))
-        for row in rows:
-            days = max(days, self.by_type.get(row["type"], 0))
+        for case in self.ledger.evidence_cases(media.id):
+            days = max(days, self.by_type.get(case["type"], 0))
         return max(parse(media.recorded_at), parse(media.found_at)) + timedelta(days=days)
 
     def held(self, media_id: int) -> dict | None:
         """The active hold row of a recording, or None."""
-        row = self.ledger.reader().execute(
-            "SELECT * FROM legal_holds WHERE media_id = ? AND released_at IS NULL",
-            (media_id,)).fetchone()
-        return dict(row) if row else None
-
-    def request(self, conn, media_id: int, case_id: str, by: str) -> bool:
-        """Inside a transaction: record that this recording must be held; True if new."""
-        row = conn.execute("SELECT released_at FROM legal_holds WHERE media_id = ?",
-                           (media_id,)).fetchone()
-        if row is not None and row["released_at"] is None:
-            return False
-        now = self.ledger.now()
-        conn.execute(
-            "INSERT INTO legal_holds (media_id, case_id, requested_at, requested_by) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (media_id) DO UPDATE SET case_id = excluded.case_id,"
-            " requested_at = excluded.requested_at, requested_by = excluded.requested_by, "
-            "placed_at = NULL, released_at = NULL, released_by = NULL, release_reason = NULL",
-            (media_id, case_id, now, by))
-        self.ledger.append_event(conn, "legal_hold_requested", f"media:{media_id}",
-                                 {"media_id": media_id, "case_id": case_id, "by": by})
-        return True
+        return self.ledger.hold(media_id)
 
     # -- making the store agree --------------------------------------------------------------
 
@@ -84,25 +60,17 @@ class HoldKeeper:
                 f"store {self.store.name}: legal hold on {media.object_key} (recording "
                 f"{media_id}) was requested but the store does not report it",
                 hint="check the store's object-lock settings; the retention check retries")
-        if hold["placed_at"] is None:
-            with self.ledger.transaction() as conn:
-                conn.execute("UPDATE legal_holds SET placed_at = ? WHERE media_id = ?",
-                             (self.ledger.now(), media_id))
-                self.ledger.append_event(conn, "legal_hold_placed", f"media:{media_id}", {
-                    "media_id": media_id, "object_key": media.object_key,
-                    "store": self.store.name, "case_id": hold["case_id"]})
+        if hold["placed_at"] is None and self.ledger.record_hold_placed(
+                media_id, object_key=media.object_key, store=self.store.name):
             log.info("legal_hold_placed", media_id=media_id, case_id=hold["case_id"])
         return True
 
     def place_pending(self) -> list[str]:
         """Place every hold the store does not confirm yet; returns problems as messages."""
         problems = []
-        rows = self.ledger.reader().execute(
-            "SELECT h.media_id FROM legal_holds h JOIN media m ON m.id = h.media_id "
-            "WHERE h.released_at IS NULL AND h.placed_at IS NULL AND m.object_key IS NOT NULL")
-        for row in rows.fetchall():
+        for media_id in self.ledger.pending_holds():
             try:
-                self.place(row["media_id"])
+                self.place(media_id)
             except EvidockError as exc:
                 problems.append(str(exc))
         return problems
@@ -111,9 +79,7 @@ class HoldKeeper:
         """Lift a hold, by name and with a reason; refused while an evidence link remains."""
         if not by.strip() or not reason.strip():
             raise EvidockError("releasing a legal hold needs who (--by) and why (--reason)")
-        still = self.ledger.reader().execute(
-            "SELECT case_id FROM case_links WHERE media_id = ? AND kind = 'evidence' "
-            "AND unlinked_at IS NULL", (media_id,)).fetchall()
+        still = self.ledger.evidence_cases(media_id)
         if still:
             raise EvidockError(
                 f"recording {media_id} is still evidence in case(s) "
@@ -124,13 +90,8 @@ class HoldKeeper:
         media = self.ledger.media(media_id)
         if media.object_key is not None:
             self.store.set_legal_hold(media.object_key, False)
-        with self.ledger.transaction() as conn:
-            conn.execute("UPDATE legal_holds SET released_at = ?, released_by = ?, "
-                         "release_reason = ? WHERE media_id = ?",
-                         (self.ledger.now(), by, reason, media_id))
-            self.ledger.append_event(conn, "legal_hold_released", f"media:{media_id}", {
-                "media_id": media_id, "by": by, "reason": reason,
-                "object_key": media.object_key})
+        self.ledger.record_hold_released(media_id, by=by, reason=reason,
+                                         object_key=media.object_key)
 
     def ensure_retention(self, media: MediaRecord) -> bool:
         """Extend the stored object's retention up to what is required; True if extended."""
@@ -142,12 +103,8 @@ class HoldKeeper:
             return False
         target = max(want, info.retain_until)
         info = self.store.extend_retention(media.object_key, target)
-        with self.ledger.transaction() as conn:
-            conn.execute("UPDATE media SET retain_until = ? WHERE id = ?",
-                         (stamp(info.retain_until), media.id))
-            self.ledger.append_event(conn, "retention_extended", f"media:{media.id}", {
-                "media_id": media.id, "object_key": media.object_key,
-                "retain_until": stamp(info.retain_until), "required": stamp(want)})
+        self.ledger.record_retention(media.id, object_key=media.object_key,
+                                     retain_until=info.retain_until, required=want)
         return True
 
 

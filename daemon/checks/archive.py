@@ -13,18 +13,17 @@ case is open, critical once it is closed.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 from evidock.daemon.alerts.book import Finding
-from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.timeutil import parse, stamp
 
 
 class ArchiveCheck:
     name = "archive"
 
-    def __init__(self, ledger: SqliteLedger, *, archive_days: int, full_process_types: list[str],
+    def __init__(self, ledger: Ledger, *, archive_days: int, full_process_types: list[str],
                  handover_hours: float) -> None:
         self.ledger = ledger
         self.archive = timedelta(days=archive_days)
@@ -33,8 +32,7 @@ class ArchiveCheck:
         self.window = timedelta(hours=handover_hours)
 
     def run(self, now: datetime) -> list[Finding]:
-        conn = self.ledger.reader()
-        cases = [dict(r) for r in conn.execute("SELECT * FROM cases ORDER BY case_id")]
+        cases = self.ledger.cases()
         out = []
         for case in cases:
             if case["status"] == "closed":
@@ -44,21 +42,11 @@ class ArchiveCheck:
         return out
 
     def outstanding(self, case: dict) -> dict[str, int]:
-        conn = self.ledger.reader()
-        cid = case["case_id"]
-        candidates = conn.execute("SELECT COUNT(*) FROM case_links WHERE case_id = ? AND kind = "
-                                  "'candidate' AND unlinked_at IS NULL", (cid,)).fetchone()[0]
-        pending = conn.execute("SELECT COUNT(*) FROM case_links l JOIN media m ON m.id = "
-                               "l.media_id WHERE l.case_id = ? AND l.unlinked_at IS NULL AND "
-                               "m.state != 'verified'", (cid,)).fetchone()[0]
-        officers = json.loads(case["officers"])
-        marks = ",".join("?" * len(officers))
-        unlinked = conn.execute(
-            f"SELECT COUNT(*) FROM media WHERE officer_id IN ({marks}) AND recorded_at >= ? "
-            "AND recorded_at <= ? AND id NOT IN (SELECT media_id FROM case_links WHERE "
-            "case_id = ?)", (*officers, case["start_at"], case["end_at"], cid),
-        ).fetchone()[0] if officers else 0
-        return {"unreviewed": candidates, "not_handed_over": pending, "not_linked": unlinked}
+        progress = self.ledger.case_progress(case["case_id"])
+        unlinked = self.ledger.never_linked(case["case_id"], case["officers"],
+                                            case["start_at"], case["end_at"])
+        return {"unreviewed": progress["unreviewed"],
+                "not_handed_over": progress["not_handed_over"], "not_linked": len(unlinked)}
 
     def _archive(self, case: dict, now: datetime) -> list[Finding]:
         left = {k: v for k, v in self.outstanding(case).items() if v}
@@ -79,9 +67,7 @@ class ArchiveCheck:
             "dock devices still holding recordings.")]
 
     def _full_process(self, case: dict, now: datetime) -> list[Finding]:
-        linked = self.ledger.reader().execute(
-            "SELECT COUNT(*) FROM case_links WHERE case_id = ? AND unlinked_at IS NULL",
-            (case["case_id"],)).fetchone()[0]
+        linked = self.ledger.case_progress(case["case_id"])["active"]
         if linked or now < parse(case["end_at"]) + self.window:
             return []
         closed = case["status"] == "closed"
@@ -90,5 +76,5 @@ class ArchiveCheck:
             f"case:{case['case_id']}",
             f"case {case['case_id']} is a {case['type']} case, which must be recorded in full, "
             f"and has no linked recording. Find the footage of officer(s) "
-            f"{', '.join(json.loads(case['officers']))} and link it ('evidock cases link "
+            f"{', '.join(case['officers'])} and link it ('evidock cases link "
             f"{case['case_id']} MEDIA... --note TEXT --by NAME'), or record why none exists.")]

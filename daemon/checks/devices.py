@@ -18,14 +18,14 @@ import json
 from datetime import datetime, timedelta
 
 from evidock.daemon.alerts.book import Finding
-from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.timeutil import stamp
 
 
 class DevicesCheck:
     name = "devices"
 
-    def __init__(self, ledger: SqliteLedger, *, lookback_hours: float = 24) -> None:
+    def __init__(self, ledger: Ledger, *, lookback_hours: float = 24) -> None:
         self.ledger = ledger
         self.lookback = timedelta(hours=lookback_hours)
 
@@ -33,10 +33,7 @@ class DevicesCheck:
         return self._given_up() + self._unknown(now) + self._unreadable(now)
 
     def _given_up(self) -> list[Finding]:
-        rows = self.ledger.reader().execute(
-            "SELECT device_serial, officer_id, COUNT(*) AS n, MIN(deadline_at) AS first, "
-            "MAX(last_error) AS error FROM media WHERE state = 'failed' AND retry_at IS NULL "
-            "GROUP BY device_serial, officer_id ORDER BY device_serial").fetchall()
+        rows = self.ledger.given_up()
         return [Finding(
             f"devices:given_up:{r['device_serial']}", "R1", "critical",
             f"device:{r['device_serial']}",
@@ -48,12 +45,9 @@ class DevicesCheck:
             for r in rows]
 
     def _events(self, kinds: tuple[str, ...], now: datetime) -> list[dict]:
-        marks = ",".join("?" * len(kinds))
-        rows = self.ledger.reader().execute(
-            f"SELECT kind, subject, at, data FROM events WHERE kind IN ({marks}) AND at >= ? "
-            "ORDER BY seq", (*kinds, stamp(now - self.lookback))).fetchall()
-        return [{"kind": r["kind"], "subject": r["subject"], "at": r["at"],
-                 **json.loads(r["data"])} for r in rows]
+        events = self.ledger.events(kinds=kinds, since=stamp(now - self.lookback))
+        return [{"kind": e.kind, "subject": e.subject, "at": e.at, **json.loads(e.data)}
+                for e in events]
 
     def _unknown(self, now: datetime) -> list[Finding]:
         latest: dict[str, dict] = {}

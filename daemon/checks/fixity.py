@@ -17,7 +17,7 @@ import structlog
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.errors import EvidockError
 from evidock.daemon.hashing import digest_file
-from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.store.base import WormStore, audited_names
 from evidock.daemon.timeutil import stamp
 
@@ -27,7 +27,7 @@ log = structlog.get_logger("evidock.checks")
 class FixityCheck:
     name = "fixity"
 
-    def __init__(self, ledger: SqliteLedger, store: WormStore, *, cycle_days: int) -> None:
+    def __init__(self, ledger: Ledger, store: WormStore, *, cycle_days: int) -> None:
         self.ledger = ledger
         self.store = store
         self.cycle = timedelta(days=cycle_days)
@@ -35,19 +35,9 @@ class FixityCheck:
         self.checked: list[int] = []
 
     def sample(self) -> list[int]:
-        conn = self.ledger.reader()
         names = sorted(audited_names(self.store))
-        marks = ",".join("?" * len(names))
-        total = conn.execute("SELECT COUNT(*) FROM media WHERE state = 'verified' AND "
-                             f"store IN ({marks})", names).fetchone()[0]
-        share = math.ceil(total / self.cycle_days)
-        due = conn.execute(
-            "SELECT m.id FROM media m LEFT JOIN fixity f ON f.media_id = m.id "
-            f"WHERE m.state = 'verified' AND m.store IN ({marks}) "
-            "ORDER BY f.checked_at IS NOT NULL, f.checked_at, m.id LIMIT ?",
-            (*names, share)).fetchall()
-        failed = conn.execute("SELECT media_id FROM fixity WHERE ok = 0").fetchall()
-        return sorted({r[0] for r in due} | {r[0] for r in failed})
+        total, _ = self.ledger.fixity_sample(names)
+        return self.ledger.fixity_sample(names, math.ceil(total / self.cycle_days))[1]
 
     def run(self, now: datetime) -> list[Finding]:
         self.checked = []
@@ -67,25 +57,14 @@ class FixityCheck:
                                     f"{got.blake3}")
         except (EvidockError, OSError) as exc:
             ok, detail = False, f"cannot read it: {exc}"
-        with self.ledger.transaction() as conn:
-            now = self.ledger.now()
-            conn.execute("INSERT INTO fixity (media_id, checked_at, ok, detail) VALUES "
-                         "(?, ?, ?, ?) ON CONFLICT (media_id) DO UPDATE SET checked_at = "
-                         "excluded.checked_at, ok = excluded.ok, detail = excluded.detail",
-                         (media_id, now, int(ok), detail))
-            self.ledger.append_event(conn, "fixity_checked", f"media:{media_id}",
-                                     {"media_id": media_id, "ok": ok, "detail": detail})
+        self.ledger.record_fixity(media_id, ok=ok, detail=detail)
         if not ok:
             log.error("fixity_failed", media_id=media_id, object_key=media.object_key,
                       detail=detail)
 
     def _findings(self, now: datetime) -> list[Finding]:
-        conn = self.ledger.reader()
         out = []
-        for r in conn.execute(
-                "SELECT f.media_id, f.checked_at, f.detail, m.object_key, m.size, m.sha256 "
-                "FROM fixity f JOIN media m ON m.id = f.media_id WHERE f.ok = 0 "
-                "ORDER BY f.media_id"):
+        for r in self.ledger.fixity_failures():
             out.append(Finding(
                 f"fixity:media:{r['media_id']}", "R4", "critical", f"media:{r['media_id']}",
                 f"recording {r['media_id']} ({r['object_key']}) failed its fixity check at "
@@ -93,12 +72,7 @@ class FixityCheck:
                 f"sha256 {r['sha256']}. Restore it from a replica or backup and find out how "
                 "the store changed it."))
         names = sorted(audited_names(self.store))
-        behind = conn.execute(
-            "SELECT COUNT(*) FROM media m LEFT JOIN fixity f ON f.media_id = m.id "
-            f"WHERE m.state = 'verified' AND m.store IN ({','.join('?' * len(names))}) "
-            "AND COALESCE(f.checked_at, m.ingested_at) < ?",
-            (*names, stamp(now - self.cycle - timedelta(days=1))),
-        ).fetchone()[0]
+        behind = self.ledger.fixity_behind(names, stamp(now - self.cycle - timedelta(days=1)))
         if behind:
             out.append(Finding(
                 "fixity:behind", "R4", "warning", f"store:{self.store.name}",

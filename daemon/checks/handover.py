@@ -9,15 +9,14 @@ window, so it is warned about ``lead`` before that, unless an exemption covers i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 import structlog
 
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.exemptions import Exemptions
-from evidock.daemon.ledger.records import MediaRecord
-from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.timeutil import parse, stamp
 
 log = structlog.get_logger("evidock.checks")
@@ -41,7 +40,7 @@ def _hours(delta: timedelta) -> str:
 class HandoverCheck:
     name = "handover"
 
-    def __init__(self, ledger: SqliteLedger, exemptions: Exemptions, *, lead_hours: float,
+    def __init__(self, ledger: Ledger, exemptions: Exemptions, *, lead_hours: float,
                  handover_hours: float) -> None:
         self.ledger = ledger
         self.exemptions = exemptions
@@ -56,11 +55,7 @@ class HandoverCheck:
 
     def _pending(self, now: datetime) -> list[Finding]:
         by_device: dict[str, list] = {}
-        rows = self.ledger.reader().execute(
-            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE state != 'verified' AND "
-            "deadline_at <= ? ORDER BY deadline_at, id", (stamp(now + self.lead),))
-        for row in rows:
-            media = MediaRecord(**dict(row))
+        for media in self.ledger.pending_media(deadline_before=stamp(now + self.lead)):
             by_device.setdefault(media.device_serial, []).append(media)
         findings = []
         for serial, waiting in sorted(by_device.items()):
@@ -116,26 +111,13 @@ class HandoverCheck:
 
     def record_late(self) -> list[LateHandover]:
         """Every recording handed over after its deadline, recorded once, by device+officer."""
-        rows = self.ledger.reader().execute(
-            "SELECT id, device_serial, officer_id, deadline_at, ingested_at FROM media "
-            "WHERE state = 'verified' AND ingested_at > deadline_at AND id NOT IN "
-            "(SELECT media_id FROM late_handovers) ORDER BY id").fetchall()
         late = []
-        for r in rows:
+        for r in self.ledger.unrecorded_late():
             seconds = (parse(r["ingested_at"]) - parse(r["deadline_at"])).total_seconds()
-            item = LateHandover(r["id"], r["device_serial"], r["officer_id"], r["deadline_at"],
-                                r["ingested_at"], seconds)
-            with self.ledger.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO late_handovers (media_id, device_serial, officer_id, "
-                    "deadline_at, handed_over_at, late_seconds) VALUES (?, ?, ?, ?, ?, ?)",
-                    (item.media_id, item.device_serial, item.officer_id, item.deadline_at,
-                     item.handed_over_at, seconds))
-                self.ledger.append_event(conn, "handover_late", f"media:{item.media_id}", {
-                    "media_id": item.media_id, "device_serial": item.device_serial,
-                    "officer_id": item.officer_id, "deadline_at": item.deadline_at,
-                    "handed_over_at": item.handed_over_at, "late_seconds": seconds})
+            late.append(LateHandover(r["id"], r["device_serial"], r["officer_id"],
+                                     r["deadline_at"], r["ingested_at"], seconds))
+        self.ledger.record_late([asdict(item) for item in late])
+        for item in late:
             log.warning("handover_late", media_id=item.media_id, device_serial=item.device_serial,
-                        officer_id=item.officer_id, late_seconds=round(seconds))
-            late.append(item)
+                        officer_id=item.officer_id, late_seconds=round(item.late_seconds))
         return late

@@ -20,7 +20,7 @@ import structlog
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.cases.holds import HoldKeeper
 from evidock.daemon.errors import EvidockError, ObjectMissing
-from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.store.base import WormStore, audited_names
 from evidock.daemon.timeutil import parse, stamp
 
@@ -30,7 +30,7 @@ log = structlog.get_logger("evidock.checks")
 class RetentionCheck:
     name = "retention"
 
-    def __init__(self, ledger: SqliteLedger, store: WormStore, holds: HoldKeeper, *,
+    def __init__(self, ledger: Ledger, store: WormStore, holds: HoldKeeper, *,
                  lead_days: int, repair: bool = True) -> None:
         self.ledger = ledger
         self.store = store
@@ -123,12 +123,7 @@ class RetentionCheck:
         return out
 
     def _expiring(self, now: datetime) -> list[Finding]:
-        rows = self.ledger.reader().execute(
-            "SELECT l.media_id, l.case_id, m.retain_until FROM case_links l "
-            "JOIN cases c ON c.case_id = l.case_id JOIN media m ON m.id = l.media_id "
-            "WHERE l.kind = 'evidence' AND l.unlinked_at IS NULL AND c.status = 'open' "
-            "AND m.retain_until IS NOT NULL AND m.retain_until <= ? ORDER BY l.media_id",
-            (stamp(now + self.lead),)).fetchall()
+        rows = self.ledger.evidence_expiring(now + self.lead)
         return [Finding(
             f"retention:expiring:{r['media_id']}:{r['case_id']}", "R3", "warning",
             f"media:{r['media_id']}",

@@ -15,7 +15,7 @@ import structlog
 
 from evidock.daemon.alerts.book import Alert, AlertBook, Finding
 from evidock.daemon.cases.book import CaseBook
-from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.timeutil import Clock, utcnow
 
 log = structlog.get_logger("evidock.checks")
@@ -36,7 +36,7 @@ class CheckResult:
 
 
 class CheckRunner:
-    def __init__(self, ledger: SqliteLedger, alerts: AlertBook, checks: dict, *,
+    def __init__(self, ledger: Ledger, alerts: AlertBook, checks: dict, *,
                  cases: CaseBook | None = None, clock: Clock = utcnow) -> None:
         self.ledger = ledger
         self.alerts = alerts

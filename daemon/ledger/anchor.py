@@ -270,16 +270,10 @@ def check_ledger(ledger, store, station: str, *, ledger_consistent: bool) -> Com
 
 
 def chain_report(ledger):
-    """The ledger's own check (chain and table replay, ``ledger/verify.py``).
+    """The ledger's own check: its chain and every table replayed (``ledger/verify.py``)."""
+    from evidock.daemon.ledger.verify import verify
 
-    The agreed interface is ``verify(ledger)``; until the ledger branch lands, main's
-    ``verify`` takes a connection, so this passes whichever the installed one asks for."""
-    import inspect
-
-    from evidock.daemon.ledger import verify as ledger_verify
-
-    wants_ledger = "ledger" in inspect.signature(ledger_verify.verify).parameters
-    return ledger_verify.verify(ledger if wants_ledger else ledger.reader())
+    return verify(ledger)
 
 
 def verify_with_anchors(ledger, store, station: str):

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evidock.daemon.errors import ConfigError
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.ledger.records import DeviceRecord
-from evidock.daemon.ledger.sqlite import SqliteLedger
 
 _FIELDS = ("model", "vendor", "officer_id", "officer_name", "unit")
 
@@ -32,43 +32,23 @@ class Assignment:
     vendor: str | None = None
 
 
-def assign(ledger: SqliteLedger, a: Assignment, *, by: str = "cli") -> DeviceRecord:
+def assign(ledger: Ledger, a: Assignment, *, by: str = "cli") -> DeviceRecord:
     """Register the device (creating its row if it was never seen) with what ``a`` gives;
     fields left None keep their value."""
     if not a.serial.strip():
         raise ConfigError("a device serial cannot be empty")
-    given = {k: getattr(a, k) for k in _FIELDS if getattr(a, k) is not None}
-    with ledger.transaction() as conn:
-        row = conn.execute("SELECT serial FROM devices WHERE serial = ?", (a.serial,)).fetchone()
-        if row is None:
-            conn.execute("INSERT INTO devices (serial, source, registered, first_seen_at) "
-                         "VALUES (?, 'registry', 1, ?)", (a.serial, ledger.now()))
-        sets = "".join(f", {k} = :{k}" for k in given)
-        conn.execute(f"UPDATE devices SET registered = 1{sets} WHERE serial = :serial",
-                     {**given, "serial": a.serial})
-        ledger.append_event(conn, "device_assigned", f"device:{a.serial}",
-                            {"serial": a.serial, "by": by, **given})
-    return ledger.device(a.serial)
+    return ledger.assign_device(a.serial, {k: getattr(a, k) for k in _FIELDS}, by=by)
 
 
-def record_dock(ledger: SqliteLedger, serial: str, port: str, data: dict | None = None) -> None:
-    with ledger.transaction() as conn:
-        now = ledger.now()
-        conn.execute("UPDATE devices SET last_dock_at = ?, last_port = ? WHERE serial = ?",
-                     (now, port, serial))
-        ledger.append_event(conn, "device_docked", f"device:{serial}",
-                            {"serial": serial, "port": port, "at": now, **(data or {})})
+def record_dock(ledger: Ledger, serial: str, port: str, data: dict | None = None) -> None:
+    ledger.record_dock(serial, port, data)
 
 
-def record_undock(ledger: SqliteLedger, serial: str, port: str) -> None:
-    with ledger.transaction() as conn:
-        now = ledger.now()
-        conn.execute("UPDATE devices SET last_undock_at = ? WHERE serial = ?", (now, serial))
-        ledger.append_event(conn, "device_undocked", f"device:{serial}",
-                            {"serial": serial, "port": port, "at": now})
+def record_undock(ledger: Ledger, serial: str, port: str) -> None:
+    ledger.record_undock(serial, port)
 
 
-def record_unreadable(ledger: SqliteLedger, serial: str, port: str, relpath: str,
+def record_unreadable(ledger: Ledger, serial: str, port: str, relpath: str,
                       reason: str) -> None:
     """A file or folder on the device that could not be read or was refused (a symlink, a
     device node, an I/O error); the raw bytes of its name are kept as hex."""
@@ -78,24 +58,15 @@ def record_unreadable(ledger: SqliteLedger, serial: str, port: str, relpath: str
         "path_raw": raw.hex(), "reason": reason})
 
 
-def verified_sha256(ledger: SqliteLedger, serial: str, relpath: str, size: int,
+def verified_sha256(ledger: Ledger, serial: str, relpath: str, size: int,
                     mtime_ns: int) -> str | None:
     """The SHA-256 of the verified copy of exactly this device file, or None."""
-    row = ledger._conn().execute(
-        "SELECT sha256 FROM media WHERE device_serial = ? AND source_path_raw = ? AND size = ? "
-        "AND mtime_ns = ? AND state = 'verified'", (serial, os.fsencode(relpath), size, mtime_ns),
-    ).fetchone()
-    return row["sha256"] if row else None
+    return ledger.verified_sha256(serial, relpath, size, mtime_ns)
 
 
-def record_cleared(ledger: SqliteLedger, serial: str, relpaths: list[str]) -> None:
+def record_cleared(ledger: Ledger, serial: str, relpaths: list[str]) -> None:
     """The device's copies of these (verified) recordings were deleted from it."""
-    with ledger.transaction() as conn:
-        for relpath in relpaths:
-            raw = os.fsencode(relpath)
-            ledger.append_event(conn, "media_cleared_from_device", f"device:{serial}", {
-                "serial": serial, "path": raw.decode("utf-8", "backslashreplace"),
-                "path_raw": raw.hex()})
+    ledger.record_cleared(serial, relpaths)
 
 
 def read_registry_file(path: Path) -> list[Assignment]:
@@ -130,5 +101,5 @@ def read_registry_file(path: Path) -> list[Assignment]:
     return out
 
 
-def import_registry(ledger: SqliteLedger, path: Path) -> list[DeviceRecord]:
+def import_registry(ledger: Ledger, path: Path) -> list[DeviceRecord]:
     return [assign(ledger, a, by=f"import:{path.name}") for a in read_registry_file(path)]

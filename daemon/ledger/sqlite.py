@@ -1,9 +1,14 @@
-"""The SQLite ledger: one station's record of devices, recordings, attempts and events.
+"""The SQLite ledger: one station's record of devices, recordings, cases, alerts and events.
 
-Every change of state is written in the same transaction as the event that records it, and
-every event chains the hash of the one before (see chain.py), so the tables can always be
-checked against their history (``verify``).  Writers take SQLite's write lock up front
-(``BEGIN IMMEDIATE``), which also serialises the chain between processes.
+Every write is one transaction that appends one or more chained events (see chain.py) and
+changes the tables only by applying those events through their projectors (projection.py),
+so the tables are, by construction, what the chain says; ``verify`` proves it by replaying
+the chain into a fresh database.  Writers take SQLite's write lock up front
+(``BEGIN IMMEDIATE``), which also serialises the chain between processes.  No ``sqlite3``
+error leaves this package: each is turned into a :class:`LedgerError` by what failed.
+
+The methods are grouped by area in mixins (media.py, casework.py, alerting.py, audits.py);
+this module holds the connection, the transaction, the chain and the whole-ledger calls.
 """
 
 from __future__ import annotations
@@ -12,53 +17,93 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from evidock.daemon import faults
-from evidock.daemon.errors import LedgerError, NotFound
-from evidock.daemon.hashing import Digests
-from evidock.daemon.ledger import migrate
-from evidock.daemon.ledger.chain import GENESIS, canonical, event_hash
-from evidock.daemon.ledger.records import (
-    COPYING,
-    FAILED,
-    SEEN,
-    STORED,
-    VERIFIED,
-    DeviceRecord,
-    Event,
-    MediaRecord,
-    check_transition,
-    display_path,
+from evidock.daemon.errors import (
+    EvidockError,
+    LedgerBusy,
+    LedgerCorrupt,
+    LedgerError,
+    LedgerFull,
+    LedgerMissing,
 )
+from evidock.daemon.ledger import migrate, projection
+from evidock.daemon.ledger.alerting import AlertsMixin
+from evidock.daemon.ledger.audits import AuditsMixin
+from evidock.daemon.ledger.casework import CaseworkMixin
+from evidock.daemon.ledger.chain import GENESIS, canonical, event_hash
+from evidock.daemon.ledger.media import MediaMixin
+from evidock.daemon.ledger.records import Event
 from evidock.daemon.timeutil import Clock, stamp, utcnow
 
+_EVENT_COLUMNS = "seq, at, station, kind, subject, data, prev_hash, hash"
 
-class SqliteLedger:
+
+def translate(path: Path, exc: sqlite3.Error, doing: str) -> LedgerError:
+    """The ledger error for a raw sqlite3 error, classed by what failed."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc)
+    where = f"ledger {path}: {doing}: {text}"
+    if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+        return LedgerFull(where, hint="free space on the ledger's file system; nothing was "
+                                      "written and the work is retried")
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text:
+        return LedgerBusy(where, hint="another process held the ledger too long; it is retried")
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text:
+        return LedgerCorrupt(where, hint="keep the file for investigation and restore the "
+                                         "ledger from a backup; check it with 'evidock ledger "
+                                         "verify'")
+    return LedgerError(where, hint="check the path, its permissions and free space")
+
+
+class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin):
     """Thread-safe: each thread gets its own connection; writes are serialised."""
 
-    def __init__(self, path: str | os.PathLike, *, station: str, clock: Clock = utcnow) -> None:
+    def __init__(self, path: str | os.PathLike, *, station: str, clock: Clock = utcnow,
+                 create: bool = True) -> None:
         self.path = Path(path)
         self.station = station
         self.clock = clock
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        if not create and not self.path.is_file():
+            raise LedgerMissing(f"no ledger at {self.path}",
+                                hint="check --data-dir / station.data_dir; a read command "
+                                     "never creates a ledger")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self._conn()
             conn.execute("PRAGMA journal_mode=WAL")
             migrate.apply(conn)
         except sqlite3.Error as exc:
-            raise LedgerError(
-                f"ledger {self.path}: cannot open it: {exc}",
-                hint="check the path and its permissions; a damaged file can be checked with "
-                "'sqlite3 FILE \"PRAGMA integrity_check\"'",
-            ) from exc
+            raise translate(self.path, exc, "cannot open it") from exc
+        except OSError as exc:
+            raise LedgerError(f"ledger {self.path}: cannot open it: {exc}",
+                              hint="check the path and its permissions") from exc
 
-    # -- connections and transactions --------------------------------------------------------
+    @classmethod
+    def rebuild(cls, path: str | os.PathLike, *, station: str,
+                events: Iterable[Event], clock: Clock = utcnow) -> SqliteLedger:
+        """A new ledger at ``path`` whose events are exactly ``events`` (already chained,
+        in order, copied verbatim) and whose tables are their projection.  Refuses a path
+        that exists; ``verify`` on the result checks the chain the events form."""
+        path = Path(path)
+        if path.exists():
+            raise LedgerError(f"ledger {path} already exists: a rebuild never writes over a "
+                              "ledger", hint="rebuild into a new path")
+        ledger = cls(path, station=station, clock=clock)
+        with ledger._transaction() as conn:
+            for ev in events:
+                conn.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, "
+                             "?, ?)", (ev.seq, ev.at, ev.station, ev.kind, ev.subject, ev.data,
+                                       ev.prev_hash, ev.hash))
+                projection.apply(conn, ev)
+        return ledger
+
+    # -- connections, reads and transactions -------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -71,9 +116,15 @@ class SqliteLedger:
             self._local.conn = conn
         return conn
 
-    def reader(self) -> sqlite3.Connection:
-        """This thread's connection, for queries by modules that own their own tables."""
-        return self._conn()
+    def _rows(self, sql: str, params=()) -> list[sqlite3.Row]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise translate(self.path, exc, "cannot read it") from exc
+
+    def _one(self, sql: str, params=()) -> sqlite3.Row | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -82,276 +133,96 @@ class SqliteLedger:
             self._local.conn = None
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; events appended inside it commit with the state they record."""
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: the events appended in it commit with the rows they project,
+        or nothing does.  Any sqlite3 error becomes a LedgerError."""
         with self._write_lock:
             conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise translate(self.path, exc, "cannot start a write") from exc
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
                 faults.point("ledger_commit")
                 conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(exc, sqlite3.Error):
+                    raise translate(self.path, exc, "cannot write it") from exc
+                raise
 
     def now(self) -> str:
         return stamp(self.clock())
 
-    def append_event(self, conn: sqlite3.Connection, kind: str, subject: str, data: dict) -> Event:
-        """Append one chained event; call inside :meth:`transaction`."""
+    def _emit(self, conn: sqlite3.Connection, kind: str, subject: str, data: dict) -> Event:
+        """Append one chained event and apply it to the tables through its projector."""
         last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
         at, body = self.now(), canonical(data)
         digest = event_hash(seq, at, self.station, kind, subject, body, prev)
-        conn.execute(
-            "INSERT INTO events (seq, at, station, kind, subject, data, prev_hash, hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, at, self.station, kind, subject, body, prev, digest),
-        )
-        return Event(seq, at, self.station, kind, subject, body, prev, digest)
+        ev = Event(seq, at, self.station, kind, subject, body, prev, digest)
+        conn.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     (seq, at, self.station, kind, subject, body, prev, digest))
+        projection.apply(conn, ev)
+        return ev
+
+    @staticmethod
+    def _next_id(conn: sqlite3.Connection, table: str, column: str = "id") -> int:
+        return conn.execute(f"SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}").fetchone()[0]
+
+    # -- whole-ledger calls ------------------------------------------------------------------
 
     def record(self, kind: str, subject: str, data: dict) -> Event:
-        """Append a stand-alone event (station started, an alert, an access ...)."""
-        with self.transaction() as conn:
-            return self.append_event(conn, kind, subject, data)
+        """Append a stand-alone event (station started, a check failed ...).  A kind that
+        projects onto a table is refused: those go through their named method."""
+        if kind in projection.PROJECTORS:
+            raise EvidockError(f"event kind {kind!r} changes the tables; use its ledger method")
+        with self._transaction() as conn:
+            return self._emit(conn, kind, subject, data)
 
-    # -- devices -----------------------------------------------------------------------------
-
-    def ensure_device(self, serial: str, *, source: str, model: str | None = None,
-                      vendor: str | None = None, officer_id: str | None = None,
-                      officer_name: str | None = None, unit: str | None = None) -> DeviceRecord:
-        """The device's row, created (unregistered) the first time the device is seen."""
-        with self.transaction() as conn:
-            row = conn.execute("SELECT serial FROM devices WHERE serial = ?", (serial,)).fetchone()
-            if row is None:
-                now = self.now()
-                conn.execute(
-                    "INSERT INTO devices (serial, model, vendor, officer_id, officer_name, unit, "
-                    "source, registered, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
-                    (serial, model, vendor, officer_id, officer_name, unit, source, now),
-                )
-                self.append_event(conn, "device_seen", f"device:{serial}", {
-                    "serial": serial, "model": model, "vendor": vendor, "source": source,
-                    "officer_id": officer_id, "officer_name": officer_name, "unit": unit,
-                })
-        return self.device(serial)
-
-    def device(self, serial: str) -> DeviceRecord:
-        row = self._conn().execute(
-            f"SELECT {DeviceRecord.COLUMNS} FROM devices WHERE serial = ?", (serial,)
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no device with serial {serial!r} in the ledger")
-        return DeviceRecord(**{**dict(row), "registered": bool(row["registered"])})
-
-    def devices(self) -> list[DeviceRecord]:
-        rows = self._conn().execute(f"SELECT {DeviceRecord.COLUMNS} FROM devices ORDER BY serial")
-        return [DeviceRecord(**{**dict(r), "registered": bool(r["registered"])}) for r in rows]
-
-    # -- media and the per-file state machine ------------------------------------------------
-
-    def register_media(self, *, device_serial: str, source_path: str, size: int, mtime_ns: int,
-                       kind: str, recorded_at: datetime, handover_hours: float,
-                       officer_id: str | None = None, clock_offset_s: float | None = None,
-                       flags: tuple[str, ...] = ()) -> tuple[MediaRecord, bool]:
-        """The ledger row for a file found on a device; ``(row, created)``.
-
-        A file is the same file when device, exact path bytes, size and mtime match, so a
-        second dock or a restart finds the existing row instead of adding another."""
-        raw = os.fsencode(source_path)
-        with self.transaction() as conn:
-            row = conn.execute(
-                "SELECT id FROM media WHERE device_serial = ? AND source_path_raw = ? "
-                "AND size = ? AND mtime_ns = ?", (device_serial, raw, size, mtime_ns),
-            ).fetchone()
-            if row is not None:
-                media_id, created = row["id"], False
-            else:
-                deadline = recorded_at + timedelta(hours=handover_hours)
-                values = {
-                    "device_serial": device_serial, "officer_id": officer_id,
-                    "source_path": display_path(source_path), "size": size,
-                    "mtime_ns": mtime_ns, "kind": kind, "recorded_at": stamp(recorded_at),
-                    "deadline_at": stamp(deadline), "found_at": self.now(),
-                    "clock_offset_s": clock_offset_s, "flags": ",".join(flags),
-                }
-                cur = conn.execute(
-                    "INSERT INTO media (device_serial, officer_id, source_path, source_path_raw, "
-                    "size, mtime_ns, kind, recorded_at, deadline_at, found_at, state, "
-                    "clock_offset_s, flags) VALUES (:device_serial, :officer_id, :source_path, "
-                    ":raw, :size, :mtime_ns, :kind, :recorded_at, :deadline_at, :found_at, "
-                    "'seen', :clock_offset_s, :flags)", {**values, "raw": raw},
-                )
-                media_id, created = cur.lastrowid, True
-                self.append_event(conn, "media_seen", f"media:{media_id}", {
-                    **values, "media_id": media_id, "source_path_raw": raw.hex(),
-                })
-        return self.media(media_id), created
-
-    def media(self, media_id: int) -> MediaRecord:
-        row = self._conn().execute(
-            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE id = ?", (media_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no recording with id {media_id} in the ledger")
-        return MediaRecord(**dict(row))
-
-    def _move(self, conn: sqlite3.Connection, media_id: int, new: str, sets: str = "",
-              params: tuple = ()) -> None:
-        row = conn.execute("SELECT state FROM media WHERE id = ?", (media_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no recording with id {media_id} in the ledger")
-        check_transition(media_id, row["state"], new)
-        conn.execute(f"UPDATE media SET state = ?{sets} WHERE id = ?", (new, *params, media_id))
-
-    def start_attempt(self, media_id: int) -> int:
-        """seen/failed -> copying; returns the attempt id."""
-        with self.transaction() as conn:
-            self._move(conn, media_id, COPYING, ", attempts = attempts + 1, retry_at = NULL")
-            attempt = conn.execute(
-                "INSERT INTO attempts (media_id, station, started_at) VALUES (?, ?, ?)",
-                (media_id, self.station, self.now()),
-            ).lastrowid
-            self.append_event(conn, "attempt_started", f"media:{media_id}",
-                              {"media_id": media_id, "attempt_id": attempt})
-        return attempt
-
-    def record_stored(self, media_id: int, attempt_id: int, digests: Digests, *, store: str,
-                      object_key: str, retain_until: datetime) -> None:
-        """copying -> stored: the store confirmed a write whose digests match the read."""
-        data = {"media_id": media_id, "attempt_id": attempt_id, "blake3": digests.blake3,
-                "sha256": digests.sha256, "size": digests.size, "store": store,
-                "object_key": object_key, "retain_until": stamp(retain_until)}
-        with self.transaction() as conn:
-            self._move(conn, media_id, STORED,
-                       ", blake3 = ?, sha256 = ?, store = ?, object_key = ?, retain_until = ?",
-                       (digests.blake3, digests.sha256, store, object_key, data["retain_until"]))
-            conn.execute("UPDATE attempts SET bytes = ? WHERE id = ?", (digests.size, attempt_id))
-            self.append_event(conn, "media_stored", f"media:{media_id}", data)
-
-    def record_verified(self, media_id: int, attempt_id: int | None) -> None:
-        """stored -> verified: the stored copy was read back and matches.  Handed over."""
-        with self.transaction() as conn:
-            now = self.now()
-            self._move(conn, media_id, VERIFIED, ", ingested_at = ?, last_error = NULL", (now,))
-            if attempt_id is not None:
-                conn.execute("UPDATE attempts SET ended_at = ?, outcome = 'verified' WHERE id = ?",
-                             (now, attempt_id))
-            self.append_event(conn, "media_verified", f"media:{media_id}",
-                              {"media_id": media_id, "attempt_id": attempt_id, "ingested_at": now})
-
-    def record_failure(self, media_id: int, attempt_id: int | None, error: str, *,
-                       retry_at: datetime | None, action: str) -> None:
-        """copying/stored -> failed; ``retry_at`` None means no more automatic attempts."""
-        retry = stamp(retry_at) if retry_at else None
-        with self.transaction() as conn:
-            self._move(conn, media_id, FAILED, ", retry_at = ?, last_error = ?", (retry, error))
-            if attempt_id is not None:
-                conn.execute(
-                    "UPDATE attempts SET ended_at = ?, outcome = 'failed', error = ? WHERE id = ?",
-                    (self.now(), error, attempt_id),
-                )
-            self.append_event(conn, "attempt_failed", f"media:{media_id}", {
-                "media_id": media_id, "attempt_id": attempt_id, "error": error,
-                "retry_at": retry, "action": action,
-            })
-
-    def recover_interrupted(self) -> list[int]:
-        """After a crash or shutdown: every ``copying`` file goes back to ``seen``."""
-        with self.transaction() as conn:
-            ids = [r["id"] for r in conn.execute("SELECT id FROM media WHERE state = 'copying'")]
-            for media_id in ids:
-                self._move(conn, media_id, SEEN)
-                open_attempts = conn.execute(
-                    "SELECT id FROM attempts WHERE media_id = ? AND ended_at IS NULL", (media_id,)
-                ).fetchall()
-                for attempt in open_attempts:
-                    conn.execute("UPDATE attempts SET ended_at = ?, outcome = 'interrupted' "
-                                 "WHERE id = ?", (self.now(), attempt["id"]))
-                self.append_event(conn, "attempt_interrupted", f"media:{media_id}", {
-                    "media_id": media_id, "attempt_ids": [a["id"] for a in open_attempts],
-                })
-        return ids
-
-    # -- queries -----------------------------------------------------------------------------
-
-    def list_media(self, *, device: str | None = None, officer: str | None = None,
-                   since: datetime | None = None, until: datetime | None = None,
-                   state: str | None = None, limit: int | None = None) -> list[MediaRecord]:
-        """Recordings by device, officer, recording time (``since`` <= recorded_at < ``until``)."""
-        where, params = [], []
-        for clause, value in (("device_serial = ?", device), ("officer_id = ?", officer),
-                              ("state = ?", state)):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        if since is not None:
-            where.append("recorded_at >= ?")
-            params.append(stamp(since))
-        if until is not None:
-            where.append("recorded_at < ?")
-            params.append(stamp(until))
-        sql = f"SELECT {MediaRecord.COLUMNS} FROM media"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY recorded_at, id"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return [MediaRecord(**dict(r)) for r in self._conn().execute(sql, params)]
-
-    def find_media(self, ref: str) -> MediaRecord:
-        """By id, or by a BLAKE3 or SHA-256 hex digest (or a unique prefix of 8+ digits)."""
-        if ref.isdigit() and len(ref) < 16:
-            return self.media(int(ref))
-        ref = ref.lower()
-        if len(ref) < 8 or any(c not in "0123456789abcdef" for c in ref):
-            raise NotFound(f"{ref!r} is neither a recording id nor a hash (8+ hex digits)")
-        rows = self._conn().execute(
-            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE blake3 LIKE ? OR sha256 LIKE ? "
-            "ORDER BY id LIMIT 2", (ref + "%", ref + "%"),
-        ).fetchall()
-        if not rows:
-            raise NotFound(f"no recording whose BLAKE3 or SHA-256 starts with {ref}")
-        if len(rows) > 1 and rows[0]["blake3"] != rows[1]["blake3"]:
-            raise NotFound(f"{ref} matches several recordings: give more digits")
-        return MediaRecord(**dict(rows[0]))
-
-    def attempts(self, media_id: int) -> list[dict]:
-        rows = self._conn().execute(
-            "SELECT id, station, started_at, ended_at, outcome, bytes, error FROM attempts "
-            "WHERE media_id = ? ORDER BY id", (media_id,))
-        return [dict(r) for r in rows]
-
-    def due(self, now: datetime | None = None) -> list[MediaRecord]:
-        """Files waiting for an attempt, earliest handover deadline first."""
-        at = stamp(now or self.clock())
-        rows = self._conn().execute(
-            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE state IN ('seen', 'stored') "
-            "OR (state = 'failed' AND retry_at IS NOT NULL AND retry_at <= ?) "
-            "ORDER BY deadline_at, id", (at,))
-        return [MediaRecord(**dict(r)) for r in rows]
-
-    def counts(self) -> dict[str, int]:
-        rows = self._conn().execute("SELECT state, COUNT(*) AS n FROM media GROUP BY state")
-        return {r["state"]: r["n"] for r in rows}
-
-    def events(self, *, subject: str | None = None, after: int = 0) -> Iterator[Event]:
-        sql = ("SELECT seq, at, station, kind, subject, data, prev_hash, hash FROM events "
-               "WHERE seq > ?")
-        params: list = [after]
+    def events(self, *, subject: str | None = None, after: int = 0,
+               kinds: Iterable[str] | None = None, since: str | None = None) -> Iterator[Event]:
+        sql, params = f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ?", [after]
         if subject is not None:
             sql += " AND subject = ?"
             params.append(subject)
-        for row in self._conn().execute(sql + " ORDER BY seq", params):
-            yield Event(**dict(row))
+        if kinds is not None:
+            kinds = list(kinds)
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            params.extend(kinds)
+        if since is not None:
+            sql += " AND at >= ?"
+            params.append(since)
+        try:
+            for row in self._conn().execute(sql + " ORDER BY seq", params):
+                yield Event(**dict(row))
+        except sqlite3.Error as exc:
+            raise translate(self.path, exc, "cannot read its events") from exc
+
+    def head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the newest event; ``(0, 64 zeros)`` for an empty ledger."""
+        row = self._one("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+        return (row["seq"], row["hash"]) if row else (0, GENESIS)
 
     def event_data(self, event: Event) -> dict:
         return json.loads(event.data)
 
+    def projected_rows(self, table: str) -> Iterator[dict]:
+        """Every row of a projected table, ordered by its key, for ``verify``."""
+        key = projection.TABLES[table]
+        try:
+            for row in self._conn().execute(f"SELECT * FROM {table} ORDER BY {key}"):
+                yield dict(row)
+        except sqlite3.Error as exc:
+            raise translate(self.path, exc, f"cannot read table {table}") from exc
+
     def verify(self):
-        """Recompute the chain and replay it against the tables (see verify.py)."""
+        """Recompute the chain and replay it against every table (see verify.py)."""
         from evidock.daemon.ledger.verify import verify
 
-        return verify(self._conn())
+        return verify(self)

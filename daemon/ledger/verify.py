@@ -1,31 +1,37 @@
-"""``evidock ledger verify``: recompute the chain, then replay it against the tables.
+"""``evidock ledger verify``: recompute the chain, then replay it against every table.
 
 Two checks, each naming the first entry that fails:
 
 1. The chain: sequence numbers run 1, 2, 3 ... without gaps, each ``prev_hash`` is the hash
    of the event before, and each ``hash`` recomputes from its row.
-2. The replay: the media table must be exactly what its events say (state, digests, store,
-   key, retention).  A row edited behind the ledger's back, or a row with no history,
-   shows up here even though the events themselves are intact.
+2. The replay: every event goes through its projector (projection.py) into a fresh
+   in-memory database with the same migrations, and every column of every row of every
+   projected table must equal the ledger's.  The first difference is named: table, row
+   key, column, the value found and the value the events say; a row with no history and a
+   row whose history exists but is missing are named too.
+
+Works on any :class:`~evidock.daemon.ledger.base.Ledger` (it reads ``events()`` and
+``projected_rows()``); the replay database is always SQLite.  The anchor comparison (tail
+truncation, rollback) sits on top of this, in anchor.py.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sqlite3
 from dataclasses import dataclass, field
 
+from evidock.daemon.ledger import migrate, projection
 from evidock.daemon.ledger.chain import GENESIS, event_hash
-
-#: Columns of ``media`` that events determine, and so that the replay checks.
-CHECKED = ("device_serial", "source_path_raw", "size", "state", "blake3", "sha256", "store",
-           "object_key", "retain_until", "deadline_at")
+from evidock.daemon.timeutil import parse
 
 
 @dataclass
 class Report:
     events: int = 0
     media: int = 0
+    rows: int = 0  # rows compared, over every projected table
+    head: tuple[int, str] = (0, GENESIS)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -33,84 +39,93 @@ class Report:
         return not self.problems
 
 
-def _seen(row: dict, d: dict) -> None:
-    row.update(device_serial=d["device_serial"], source_path_raw=d["source_path_raw"],
-               size=d["size"], state="seen", deadline_at=d["deadline_at"])
+def _where(ev) -> str:
+    return f"event {ev.seq} ({ev.kind} {ev.subject}, {ev.at})"
 
 
-def _stored(row: dict, d: dict) -> None:
-    row.update(state="stored", **{k: d[k] for k in ("blake3", "sha256", "store", "object_key",
-                                                    "retain_until")})
+def _replica() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.row_factory = sqlite3.Row
+    migrate.apply(db)
+    db.execute("BEGIN")
+    return db
 
 
-#: How each event kind changes a media row; modules that add media events register here.
-MEDIA_REPLAY: dict[str, Callable[[dict, dict], None]] = {
-    "media_seen": _seen,
-    "attempt_started": lambda row, d: row.update(state="copying"),
-    "media_stored": _stored,
-    "media_verified": lambda row, d: row.update(state="verified"),
-    "attempt_failed": lambda row, d: row.update(state="failed"),
-    "attempt_interrupted": lambda row, d: row.update(state="seen"),
-    "media_relocated": lambda row, d: row.update(
-        store=d["store"], object_key=d["object_key"], retain_until=d["retain_until"]),
-    "retention_extended": lambda row, d: row.update(retain_until=d["retain_until"]),
-    "deadline_moved": lambda row, d: row.update(deadline_at=d["deadline_at"]),
-}
+def _show(value):
+    return value.hex() if isinstance(value, bytes) else value
 
 
-def verify(conn) -> Report:
-    """Check the chain and the replay; ``conn`` is a sqlite3 connection with Row factory."""
+def _same(table: str, key: str, column: str, have, want, loose: set) -> bool:
+    if have == want:
+        return True
+    if (table, key, column) in loose and isinstance(have, str) and isinstance(want, str):
+        try:
+            gap = abs((parse(have) - parse(want)).total_seconds())
+        except ValueError:
+            return False
+        return gap <= projection.LOOSE_SECONDS
+    return False
+
+
+def verify(ledger) -> Report:
+    """Check the chain and the replay of ``ledger``; the report names the first problem."""
     report = Report()
-    expected: dict[int, dict] = {}
+    db, loose = _replica(), set()
     prev, want_seq = GENESIS, 1
-    rows = conn.execute(
-        "SELECT seq, at, station, kind, subject, data, prev_hash, hash FROM events ORDER BY seq")
-    for ev in rows:
+    for ev in ledger.events():
         report.events += 1
-        where = f"event {ev['seq']} ({ev['kind']} {ev['subject']}, {ev['at']})"
-        if ev["seq"] != want_seq:
-            report.problems.append(f"{where}: expected sequence number {want_seq}: "
-                                   f"events {want_seq}..{ev['seq'] - 1} are missing")
+        if ev.seq != want_seq:
+            report.problems.append(f"{_where(ev)}: expected sequence number {want_seq}: "
+                                   f"events {want_seq}..{ev.seq - 1} are missing")
             return report
-        if ev["prev_hash"] != prev:
-            report.problems.append(f"{where}: does not chain to the event before it")
+        if ev.prev_hash != prev:
+            report.problems.append(f"{_where(ev)}: does not chain to the event before it")
             return report
-        digest = event_hash(ev["seq"], ev["at"], ev["station"], ev["kind"], ev["subject"],
-                            ev["data"], ev["prev_hash"])
-        if digest != ev["hash"]:
-            report.problems.append(f"{where}: its content does not match its hash "
+        digest = event_hash(ev.seq, ev.at, ev.station, ev.kind, ev.subject, ev.data,
+                            ev.prev_hash)
+        if digest != ev.hash:
+            report.problems.append(f"{_where(ev)}: its content does not match its hash "
                                    "(the entry was altered)")
             return report
-        prev, want_seq = ev["hash"], want_seq + 1
-        apply = MEDIA_REPLAY.get(ev["kind"])
-        if apply is not None and ev["subject"].startswith("media:"):
-            media_id = int(ev["subject"].split(":", 1)[1])
-            apply(expected.setdefault(media_id, {}), json.loads(ev["data"]))
-
-    cols = ", ".join(CHECKED)
-    for row in conn.execute(f"SELECT id, {cols} FROM media ORDER BY id"):
-        report.media += 1
-        want = expected.pop(row["id"], None)
-        if want is None:
-            report.problems.append(f"media {row['id']}: the row has no history in the events "
-                                   "(inserted behind the ledger's back)")
+        try:
+            projection.apply(db, ev, loose)
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError, sqlite3.Error) as exc:
+            report.problems.append(f"{_where(ev)}: cannot be replayed onto the tables: "
+                                   f"{type(exc).__name__}: {exc}")
             return report
-        have = {c: row[c] for c in CHECKED}
-        have["source_path_raw"] = bytes(have["source_path_raw"]).hex()
-        for column in CHECKED:
-            if column in want and want[column] != have[column]:
-                report.problems.append(
-                    f"media {row['id']}: column {column} is {have[column]!r} but the events "
-                    f"say {want[column]!r} (the row was altered)")
-                return report
-    if expected:
-        first = min(expected)
-        report.problems.append(f"media {first}: recorded in the events but its row is missing "
-                               "(deleted behind the ledger's back)")
+        prev, want_seq = ev.hash, want_seq + 1
+    report.head = (want_seq - 1, prev)
+    for table, key in projection.TABLES.items():
+        problem = _compare(table, key, ledger.projected_rows(table),
+                           db.execute(f"SELECT * FROM {table} ORDER BY {key}"), loose, report)
+        if problem:
+            report.problems.append(problem)
+            return report
     return report
 
 
-def chain_head(conn) -> tuple[int, str]:
-    row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    return (row["seq"], row["hash"]) if row else (0, GENESIS)
+def _compare(table: str, key: str, found, expected, loose: set, report: Report) -> str | None:
+    want = {row[key]: dict(row) for row in expected}
+    for row in found:
+        report.rows += 1
+        report.media += table == "media"
+        name = row[key]
+        events_say = want.pop(name, None)
+        if events_say is None:
+            return (f"{table} {name}: the row has no history in the events (inserted behind "
+                    "the ledger's back)")
+        for column, have in row.items():
+            should = events_say.get(column)
+            if not _same(table, str(name), column, have, should, loose):
+                return (f"{table} {name}: column {column} is {_show(have)!r} but the events "
+                        f"say {_show(should)!r} (the row was altered)")
+    if want:
+        first = min(want)
+        return (f"{table} {first}: recorded in the events but its row is missing (deleted "
+                "behind the ledger's back)")
+    return None
 
+
+def chain_head(ledger) -> tuple[int, str]:
+    """``(seq, hash)`` of the newest event of ``ledger``."""
+    return ledger.head()

@@ -436,22 +436,8 @@ class Drainer:
         rows share one object when the same bytes came from more than one file."""
         if self.ledger is None:
             return
-        from evidock.daemon.timeutil import stamp
-
-        data = {"store": self.store.primary.name, "object_key": final.key,
-                "retain_until": stamp(final.retain_until), "from": self.store.spool.name,
-                "version_id": final.version_id, "sha256": final.sha256}
         media_id = entry["metadata"].get("media-id", "")
-        with self.ledger.transaction() as conn:
-            ids = {r["id"] for r in conn.execute(
-                "SELECT id FROM media WHERE store = ? AND object_key = ?",
-                (self.store.spool.name, final.key))}
-            if media_id.isdigit():
-                ids.add(int(media_id))
-            for mid in sorted(ids):
-                conn.execute("UPDATE media SET store = ?, object_key = ?, retain_until = ? "
-                             "WHERE id = ?", (data["store"], final.key, data["retain_until"],
-                                              mid))
-                self.ledger.append_event(conn, "media_relocated", f"media:{mid}", data)
-            if not ids:
-                self.ledger.append_event(conn, "media_relocated", f"object:{final.key}", data)
+        self.ledger.record_relocated(
+            self.store.spool.name, final.key, store=self.store.primary.name,
+            retain_until=final.retain_until, version_id=final.version_id, sha256=final.sha256,
+            media_id=int(media_id) if media_id.isdigit() else None)

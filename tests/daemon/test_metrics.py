@@ -10,7 +10,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.metrics import StationCollector, registry_for, serve
-from evidock.daemon.timeutil import stamp
 
 from .world import T0, World
 
@@ -62,8 +61,7 @@ def test_open_alerts_are_counted_by_rule_and_severity_and_drop_when_resolved(tmp
 def test_device_state_and_spool_size(tmp_path, scrape):
     world = World(tmp_path)
     world.device("DSJ-7")
-    with world.ledger.transaction() as conn:
-        conn.execute("UPDATE devices SET last_undock_at = ? WHERE serial = 'DSJ-7'", (stamp(T0),))
+    world.ledger.record_undock("DSJ-7", "usb-1")  # at the world's clock, T0
     m = scrape(world, spool_bytes=lambda: 4096)
     assert 1 == m[("evidock_device_state", (("serial", "DSJ-7"), ("state", "away")))]
     assert 0 == m[("evidock_device_state", (("serial", "DSJ-7"), ("state", "docked")))]

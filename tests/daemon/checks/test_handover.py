@@ -8,8 +8,6 @@ from datetime import timedelta
 
 import pytest
 
-from evidock.daemon.timeutil import stamp
-
 from ..world import T0, World
 
 
@@ -82,10 +80,14 @@ def test_an_in_time_handover_is_not_late(world):
 
 
 def undock(world, serial, at, docked_at=None):
-    """The dock driver keeps these columns; here they are set as it would."""
-    with world.ledger.transaction() as conn:
-        conn.execute("UPDATE devices SET last_undock_at = ?, last_dock_at = ? WHERE serial = ?",
-                     (stamp(at), stamp(docked_at) if docked_at else None, serial))
+    """Undock (and dock again) at these times, through the ledger as the dock driver does."""
+    now = world.clock.now
+    world.clock.set(at)
+    world.ledger.record_undock(serial, "usb-1")
+    if docked_at:
+        world.clock.set(docked_at)
+        world.ledger.record_dock(serial, "usb-1")
+    world.clock.set(now)
 
 
 def test_a_device_away_near_the_window_raises_a_warning_and_docking_resolves_it(world):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from evidock.daemon.timeutil import parse
+
 from ..world import World
 
 
@@ -37,8 +39,9 @@ def test_an_object_of_another_size_is_a_mismatch(tmp_path):
 def test_recordings_in_a_store_this_station_does_not_audit_are_reported(tmp_path):
     world = World(tmp_path)
     media = world.handed_over()
-    with world.ledger.transaction() as conn:  # as a relocation to another store would leave it
-        conn.execute("UPDATE media SET store = 's3:other-bucket' WHERE id = ?", (media.id,))
+    world.ledger.record_relocated(media.store, media.object_key, store="s3:other-bucket",
+                                  retain_until=parse(media.retain_until), version_id=None,
+                                  sha256=media.sha256)
     world.c.runner.run("retention")
     [alert] = world.open_alerts("retention")
     assert ("R4", "store:s3:other-bucket") == (alert.rule, alert.subject)

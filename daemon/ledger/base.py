@@ -1,0 +1,295 @@
+"""The ledger contract.
+
+Every ledger backend (SQLite now, PostgreSQL for many stations later) implements
+:class:`Ledger` and passes the same contract suite in ``tests/daemon/ledger/contract.py``.
+Nothing outside ``daemon/ledger/`` speaks SQL or sees a backend's connection type: callers
+get records, dicts and :class:`~evidock.daemon.errors.LedgerError` subclasses.
+
+Contract, for every implementation and every write method:
+
+* **One transaction, one history.** A write appends its chained event(s) and changes the
+  tables in one transaction.  The tables change only by applying those events through the
+  projectors of ``projection.py``, so they are always the projection of the chain, and
+  ``verify`` can prove it by replaying the chain.  Each method's docstring (or the table in
+  FORMATS.md) names the events it appends; most append exactly one.
+* **Duplicates.** Registering what is already there (a device seen again, the same file
+  found again, a case imported unchanged, an alert still found, a hold already placed)
+  returns the existing row and appends no event.
+* **A crash or an exception between two writes** leaves each write whole or absent: an
+  exception raised inside a write (a failed check, a refused transition, a kill) rolls back
+  its rows and its events together.  Nothing is half written; the caller may retry.
+* **Concurrent writers** (threads of one process, or several processes on one ledger) are
+  serialised: the chain stays one gap-free sequence, each event chaining the one before.
+  A writer that waits longer than the backend allows gets ``LedgerBusy`` (retry).
+* **A full disk** raises ``LedgerFull`` and writes nothing; the same call succeeds once
+  space is back.  A damaged ledger raises ``LedgerCorrupt``; any other backend failure a
+  ``LedgerError``.  No backend error type (``sqlite3.Error`` ...) escapes.
+* **State transitions** of a recording follow ``records.TRANSITIONS``; a forbidden one
+  raises ``InvalidTransition`` and writes nothing.  Asking for what does not exist raises
+  ``NotFound`` (reads of optional rows return None instead, as documented).
+* **Opening**: ``create=False`` on a ledger that does not exist raises ``LedgerMissing``
+  ("no ledger at PATH") and creates nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from evidock.daemon.hashing import Digests
+from evidock.daemon.ledger.records import DeviceRecord, Event, MediaRecord
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    station: str
+
+    # -- whole ledger ------------------------------------------------------------------------
+
+    def now(self) -> str:
+        """The ledger clock as ledger text (UTC, fixed width)."""
+        ...
+
+    def record(self, kind: str, subject: str, data: dict) -> Event:
+        """Append one stand-alone event that changes no table (daemon_started,
+        check_failed ...).  A kind with a projector is refused: use its method."""
+        ...
+
+    def events(self, *, subject: str | None = None, after: int = 0,
+               kinds: Iterable[str] | None = None, since: str | None = None
+               ) -> Iterator[Event]:
+        """Events in chain order, optionally of one subject, some kinds, or since a time."""
+        ...
+
+    def head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the newest event (``(0, 64 zeros)`` when empty)."""
+        ...
+
+    def projected_rows(self, table: str) -> Iterator[dict]:
+        """Every row of a projected table (projection.TABLES), ordered by its key, with
+        column names as keys: what ``verify`` compares with the replay."""
+        ...
+
+    def verify(self): ...
+
+    def close(self) -> None: ...
+
+    # -- devices -----------------------------------------------------------------------------
+
+    def ensure_device(self, serial: str, *, source: str, model: str | None = None,
+                      vendor: str | None = None, officer_id: str | None = None,
+                      officer_name: str | None = None, unit: str | None = None
+                      ) -> DeviceRecord:
+        """Create the device's row unregistered (``device_seen``) the first time; after
+        that return it unchanged, with no event."""
+        ...
+
+    def assign_device(self, serial: str, fields: dict, *, by: str) -> DeviceRecord:
+        """``device_assigned``: register the device with the fields given (None: keep)."""
+        ...
+
+    def record_dock(self, serial: str, port: str, data: dict | None = None) -> None:
+        """``device_docked``: last dock time and port."""
+        ...
+
+    def record_undock(self, serial: str, port: str) -> None:
+        """``device_undocked``: last undock time."""
+        ...
+
+    def record_cleared(self, serial: str, relpaths: list[str]) -> None:
+        """One ``media_cleared_from_device`` per path, in one transaction."""
+        ...
+
+    def device(self, serial: str) -> DeviceRecord: ...
+
+    def devices(self) -> list[DeviceRecord]: ...
+
+    # -- recordings and attempts -------------------------------------------------------------
+
+    def register_media(self, *, device_serial: str, source_path: str, size: int, mtime_ns: int,
+                       kind: str, recorded_at: datetime, handover_hours: float,
+                       officer_id: str | None = None, clock_offset_s: float | None = None,
+                       flags: tuple[str, ...] = ()) -> tuple[MediaRecord, bool]:
+        """``(row, created)``; the same (device, path bytes, size, mtime) is the same row and
+        a second call appends nothing (``media_seen`` only when created)."""
+        ...
+
+    def media(self, media_id: int) -> MediaRecord: ...
+
+    def start_attempt(self, media_id: int) -> int:
+        """seen/failed -> copying (``attempt_started``); returns the attempt id."""
+        ...
+
+    def record_stored(self, media_id: int, attempt_id: int, digests: Digests, *, store: str,
+                      object_key: str, retain_until: datetime) -> None:
+        """copying -> stored (``media_stored``)."""
+        ...
+
+    def record_verified(self, media_id: int, attempt_id: int | None) -> None:
+        """stored -> verified (``media_verified``): handed over."""
+        ...
+
+    def record_failure(self, media_id: int, attempt_id: int | None, error: str, *,
+                       retry_at: datetime | None, action: str) -> None:
+        """copying/stored -> failed (``attempt_failed``); ``retry_at`` None: gave up."""
+        ...
+
+    def recover_interrupted(self) -> list[int]:
+        """Every copying file back to seen, one ``attempt_interrupted`` each, in one
+        transaction; returns their ids."""
+        ...
+
+    def record_relocated(self, from_store: str, object_key: str, *, store: str,
+                         retain_until: datetime, version_id: str | None, sha256: str,
+                         media_id: int | None = None) -> list[int]:
+        """One ``media_relocated`` per recording on that spooled object, in one transaction."""
+        ...
+
+    def list_media(self, *, device: str | None = None, officer: str | None = None,
+                   since: datetime | None = None, until: datetime | None = None,
+                   state: str | None = None, limit: int | None = None) -> list[MediaRecord]: ...
+
+    def find_media(self, ref: str) -> MediaRecord: ...
+
+    def verified_sha256(self, serial: str, relpath: str, size: int,
+                        mtime_ns: int) -> str | None: ...
+
+    def attempts(self, media_id: int) -> list[dict]: ...
+
+    def due(self, now: datetime | None = None) -> list[MediaRecord]: ...
+
+    def pending_media(self, *, deadline_before: str | None = None,
+                      recorded_since: str | None = None) -> list[MediaRecord]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def first_found_after(self, serial: str, at: str) -> str | None: ...
+
+    # -- cases, links, holds, retention, exemptions ------------------------------------------
+
+    def case(self, case_id: str) -> dict | None: ...
+
+    def cases(self, *, status: str | None = None) -> list[dict]: ...
+
+    def import_cases(self, cases: list[dict], *, by: str, source: str) -> tuple[int, int, int]:
+        """One ``case_imported`` or ``case_updated`` per new or changed case, none for an
+        unchanged one, all in one transaction: a file is imported whole or not at all."""
+        ...
+
+    def case_links(self, case_id: str, *, include_unlinked: bool = False) -> list[dict]: ...
+
+    def link_media(self, case_id: str, media_ids: list[int], *, kind: str, note: str,
+                   by: str) -> list[int]:
+        """``case_linked`` / ``case_link_upgraded`` per recording changed, plus
+        ``legal_hold_requested`` for new evidence holds, in one transaction."""
+        ...
+
+    def unlink_media(self, case_id: str, media_id: int, *, by: str, reason: str,
+                     keep_hold: bool) -> tuple[str, bool]:
+        """``case_unlinked``; returns (kind it had, under an active hold)."""
+        ...
+
+    def evidence_cases(self, media_id: int, *, besides: str | None = None) -> list[dict]: ...
+
+    def never_linked(self, case_id: str, officers: list[str], start_at: str,
+                     end_at: str) -> list[int]: ...
+
+    def case_progress(self, case_id: str) -> dict[str, int]: ...
+
+    def evidence_expiring(self, before: datetime) -> list[dict]: ...
+
+    def hold(self, media_id: int) -> dict | None: ...
+
+    def pending_holds(self) -> list[int]: ...
+
+    def record_hold_placed(self, media_id: int, *, object_key: str, store: str) -> bool:
+        """``legal_hold_placed`` once; False and no event when already placed or none."""
+        ...
+
+    def record_hold_released(self, media_id: int, *, by: str, reason: str,
+                             object_key: str | None) -> bool:
+        """``legal_hold_released``; False and no event when no hold is active."""
+        ...
+
+    def record_retention(self, media_id: int, *, object_key: str, retain_until: datetime,
+                         required: datetime) -> None:
+        """``retention_extended``."""
+        ...
+
+    def add_exemption(self, values: dict) -> int:
+        """``exemption_registered``; returns the new id."""
+        ...
+
+    def exemption(self, exemption_id: int) -> dict: ...
+
+    def exemptions(self, *, active_at: datetime | None = None) -> list[dict]: ...
+
+    def move_deadline(self, media_id: int, deadline_at: datetime, *,
+                      exemption_id: int) -> bool:
+        """``deadline_moved`` if later than the current deadline; else False, no event."""
+        ...
+
+    # -- alerts ------------------------------------------------------------------------------
+
+    def alert(self, alert_id: int) -> dict: ...
+
+    def alerts(self, *, open_only: bool = False, check: str | None = None) -> list[dict]: ...
+
+    def open_alert_counts(self) -> dict[tuple[str, str], int]: ...
+
+    def sync_alerts(self, check: str, findings: list[dict]) -> list[tuple[str, int]]:
+        """``alert_raised`` / ``alert_escalated`` / ``alert_resolved`` per change, in one
+        transaction; a finding already open at the same or a higher severity: no event."""
+        ...
+
+    def acknowledge_alert(self, alert_id: int, by: str) -> None:
+        """``alert_acknowledged``; only a raised alert."""
+        ...
+
+    def queue_delivery(self, alert_id: int, change: str, sink: str, error: str) -> None:
+        """An outbox row and ``alert_delivery_failed``."""
+        ...
+
+    def undelivered(self, sink: str, *, limit: int | None = None) -> list[dict]: ...
+
+    def delivery_retried(self, outbox_id: int, error: str) -> None:
+        """Outbox bookkeeping only: no event."""
+        ...
+
+    def delivered_late(self, outbox_id: int) -> None:
+        """``alert_delivered``."""
+        ...
+
+    # -- audits and figures ------------------------------------------------------------------
+
+    def given_up(self) -> list[dict]: ...
+
+    def fixity_sample(self, stores: list[str],
+                      share: int | None = None) -> tuple[int, list[int]]: ...
+
+    def record_fixity(self, media_id: int, *, ok: bool, detail: str) -> None:
+        """``fixity_checked``."""
+        ...
+
+    def fixity_failures(self) -> list[dict]: ...
+
+    def fixity_behind(self, stores: list[str], before: str) -> int: ...
+
+    def unrecorded_late(self) -> list[dict]: ...
+
+    def record_late(self, items: list[dict]) -> int:
+        """One ``handover_late`` per recording not yet recorded late, in one transaction."""
+        ...
+
+    def unprobed(self, stores: list[str], limit: int = 50) -> list[tuple[int, str]]: ...
+
+    def record_probe(self, media_id: int, probe: dict) -> None:
+        """``media_probed``."""
+        ...
+
+    def probe(self, media_id: int) -> dict | None: ...
+
+    def station_figures(self) -> dict: ...
+
+    def annual_figures(self, start: str, end: str) -> dict: ...

@@ -1,0 +1,289 @@
+"""Devices, recordings and attempts: the per-file state machine (part of SqliteLedger)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from evidock.daemon.errors import NotFound
+from evidock.daemon.hashing import Digests
+from evidock.daemon.ledger.records import (
+    COPYING,
+    FAILED,
+    SEEN,
+    STORED,
+    VERIFIED,
+    DeviceRecord,
+    MediaRecord,
+    check_transition,
+    display_path,
+)
+from evidock.daemon.timeutil import stamp
+
+_DEVICE_FIELDS = ("model", "vendor", "officer_id", "officer_name", "unit")
+
+
+def _device(row) -> DeviceRecord:
+    return DeviceRecord(**{**dict(row), "registered": bool(row["registered"])})
+
+
+class MediaMixin:
+    # -- devices -----------------------------------------------------------------------------
+
+    def ensure_device(self, serial: str, *, source: str, model: str | None = None,
+                      vendor: str | None = None, officer_id: str | None = None,
+                      officer_name: str | None = None, unit: str | None = None) -> DeviceRecord:
+        """The device's row, created (unregistered) the first time the device is seen."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT serial FROM devices WHERE serial = ?", (serial,)).fetchone()
+            if row is None:
+                self._emit(conn, "device_seen", f"device:{serial}", {
+                    "serial": serial, "model": model, "vendor": vendor, "source": source,
+                    "officer_id": officer_id, "officer_name": officer_name, "unit": unit,
+                    "registered": False, "first_seen_at": self.now()})
+        return self.device(serial)
+
+    def assign_device(self, serial: str, fields: dict, *, by: str) -> DeviceRecord:
+        """Register a device (its row is created if it was never seen) with the given
+        fields (model, vendor, officer_id, officer_name, unit); others keep their value."""
+        given = {k: v for k, v in fields.items() if k in _DEVICE_FIELDS and v is not None}
+        with self._transaction() as conn:
+            row = conn.execute("SELECT serial FROM devices WHERE serial = ?", (serial,)).fetchone()
+            extra = {"first_seen_at": self.now()} if row is None else {}
+            self._emit(conn, "device_assigned", f"device:{serial}",
+                       {"serial": serial, "by": by, **given, **extra})
+        return self.device(serial)
+
+    def record_dock(self, serial: str, port: str, data: dict | None = None) -> None:
+        with self._transaction() as conn:
+            self._emit(conn, "device_docked", f"device:{serial}",
+                       {**(data or {}), "serial": serial, "port": port, "at": self.now()})
+
+    def record_undock(self, serial: str, port: str) -> None:
+        with self._transaction() as conn:
+            self._emit(conn, "device_undocked", f"device:{serial}",
+                       {"serial": serial, "port": port, "at": self.now()})
+
+    def device(self, serial: str) -> DeviceRecord:
+        row = self._one(f"SELECT {DeviceRecord.COLUMNS} FROM devices WHERE serial = ?", (serial,))
+        if row is None:
+            raise NotFound(f"no device with serial {serial!r} in the ledger")
+        return _device(row)
+
+    def devices(self) -> list[DeviceRecord]:
+        return [_device(r) for r in self._rows(
+            f"SELECT {DeviceRecord.COLUMNS} FROM devices ORDER BY serial")]
+
+    # -- media and the per-file state machine ------------------------------------------------
+
+    def register_media(self, *, device_serial: str, source_path: str, size: int, mtime_ns: int,
+                       kind: str, recorded_at: datetime, handover_hours: float,
+                       officer_id: str | None = None, clock_offset_s: float | None = None,
+                       flags: tuple[str, ...] = ()) -> tuple[MediaRecord, bool]:
+        """The ledger row for a file found on a device; ``(row, created)``.
+
+        A file is the same file when device, exact path bytes, size and mtime match, so a
+        second dock or a restart finds the existing row instead of adding another."""
+        raw = os.fsencode(source_path)
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT id FROM media WHERE device_serial = ? AND source_path_raw = ? "
+                "AND size = ? AND mtime_ns = ?", (device_serial, raw, size, mtime_ns),
+            ).fetchone()
+            if row is not None:
+                media_id, created = row["id"], False
+            else:
+                media_id, created = self._next_id(conn, "media"), True
+                self._emit(conn, "media_seen", f"media:{media_id}", {
+                    "media_id": media_id, "device_serial": device_serial,
+                    "officer_id": officer_id, "source_path": display_path(source_path),
+                    "source_path_raw": raw.hex(), "size": size, "mtime_ns": mtime_ns,
+                    "kind": kind, "recorded_at": stamp(recorded_at),
+                    "deadline_at": stamp(recorded_at + timedelta(hours=handover_hours)),
+                    "found_at": self.now(), "clock_offset_s": clock_offset_s,
+                    "flags": ",".join(flags)})
+        return self.media(media_id), created
+
+    def media(self, media_id: int) -> MediaRecord:
+        row = self._one(f"SELECT {MediaRecord.COLUMNS} FROM media WHERE id = ?", (media_id,))
+        if row is None:
+            raise NotFound(f"no recording with id {media_id} in the ledger")
+        return MediaRecord(**dict(row))
+
+    def _check_move(self, conn, media_id: int, new: str) -> None:
+        row = conn.execute("SELECT state FROM media WHERE id = ?", (media_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no recording with id {media_id} in the ledger")
+        check_transition(media_id, row["state"], new)
+
+    def start_attempt(self, media_id: int) -> int:
+        """seen/failed -> copying; returns the attempt id."""
+        with self._transaction() as conn:
+            self._check_move(conn, media_id, COPYING)
+            attempt = self._next_id(conn, "attempts")
+            self._emit(conn, "attempt_started", f"media:{media_id}", {
+                "media_id": media_id, "attempt_id": attempt, "station": self.station,
+                "started_at": self.now()})
+        return attempt
+
+    def record_stored(self, media_id: int, attempt_id: int, digests: Digests, *, store: str,
+                      object_key: str, retain_until: datetime) -> None:
+        """copying -> stored: the store confirmed a write whose digests match the read."""
+        with self._transaction() as conn:
+            self._check_move(conn, media_id, STORED)
+            self._emit(conn, "media_stored", f"media:{media_id}", {
+                "media_id": media_id, "attempt_id": attempt_id, "blake3": digests.blake3,
+                "sha256": digests.sha256, "size": digests.size, "store": store,
+                "object_key": object_key, "retain_until": stamp(retain_until)})
+
+    def record_verified(self, media_id: int, attempt_id: int | None) -> None:
+        """stored -> verified: the stored copy was read back and matches.  Handed over."""
+        with self._transaction() as conn:
+            self._check_move(conn, media_id, VERIFIED)
+            self._emit(conn, "media_verified", f"media:{media_id}", {
+                "media_id": media_id, "attempt_id": attempt_id, "ingested_at": self.now()})
+
+    def record_failure(self, media_id: int, attempt_id: int | None, error: str, *,
+                       retry_at: datetime | None, action: str) -> None:
+        """copying/stored -> failed; ``retry_at`` None means no more automatic attempts."""
+        with self._transaction() as conn:
+            self._check_move(conn, media_id, FAILED)
+            self._emit(conn, "attempt_failed", f"media:{media_id}", {
+                "media_id": media_id, "attempt_id": attempt_id, "error": error,
+                "retry_at": stamp(retry_at) if retry_at else None, "action": action,
+                "ended_at": self.now()})
+
+    def recover_interrupted(self) -> list[int]:
+        """After a crash or shutdown: every ``copying`` file goes back to ``seen``."""
+        with self._transaction() as conn:
+            ids = [r["id"] for r in conn.execute(
+                "SELECT id FROM media WHERE state = 'copying' ORDER BY id").fetchall()]
+            for media_id in ids:
+                self._check_move(conn, media_id, SEEN)
+                open_attempts = [r["id"] for r in conn.execute(
+                    "SELECT id FROM attempts WHERE media_id = ? AND ended_at IS NULL ORDER BY id",
+                    (media_id,)).fetchall()]
+                self._emit(conn, "attempt_interrupted", f"media:{media_id}", {
+                    "media_id": media_id, "attempt_ids": open_attempts, "ended_at": self.now()})
+        return ids
+
+    def record_relocated(self, from_store: str, object_key: str, *, store: str,
+                         retain_until: datetime, version_id: str | None, sha256: str,
+                         media_id: int | None = None) -> list[int]:
+        """Every recording held in ``from_store`` under ``object_key`` (and ``media_id``)
+        now lives in ``store``: one ``media_relocated`` event per row, in one transaction
+        (one on ``object:<key>`` if no row holds it).  Returns the ids moved."""
+        data = {"store": store, "object_key": object_key, "retain_until": stamp(retain_until),
+                "from": from_store, "version_id": version_id, "sha256": sha256}
+        with self._transaction() as conn:
+            ids = {r["id"] for r in conn.execute(
+                "SELECT id FROM media WHERE store = ? AND object_key = ?",
+                (from_store, object_key)).fetchall()}
+            if media_id is not None and conn.execute(
+                    "SELECT 1 FROM media WHERE id = ?", (media_id,)).fetchone():
+                ids.add(media_id)
+            for mid in sorted(ids):
+                self._emit(conn, "media_relocated", f"media:{mid}", data)
+            if not ids:
+                self._emit(conn, "media_relocated", f"object:{object_key}", data)
+        return sorted(ids)
+
+    def record_cleared(self, serial: str, relpaths: list[str]) -> None:
+        """The device's copies of these (verified) recordings were deleted from it."""
+        with self._transaction() as conn:
+            for relpath in relpaths:
+                raw = os.fsencode(relpath)
+                self._emit(conn, "media_cleared_from_device", f"device:{serial}", {
+                    "serial": serial, "path": raw.decode("utf-8", "backslashreplace"),
+                    "path_raw": raw.hex()})
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def list_media(self, *, device: str | None = None, officer: str | None = None,
+                   since: datetime | None = None, until: datetime | None = None,
+                   state: str | None = None, limit: int | None = None) -> list[MediaRecord]:
+        """Recordings by device, officer, recording time (``since`` <= recorded_at < ``until``)."""
+        where, params = [], []
+        for clause, value in (("device_serial = ?", device), ("officer_id = ?", officer),
+                              ("state = ?", state)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if since is not None:
+            where.append("recorded_at >= ?")
+            params.append(stamp(since))
+        if until is not None:
+            where.append("recorded_at < ?")
+            params.append(stamp(until))
+        sql = f"SELECT {MediaRecord.COLUMNS} FROM media"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY recorded_at, id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [MediaRecord(**dict(r)) for r in self._rows(sql, params)]
+
+    def find_media(self, ref: str) -> MediaRecord:
+        """By id, or by a BLAKE3 or SHA-256 hex digest (or a unique prefix of 8+ digits)."""
+        if ref.isdigit() and len(ref) < 16:
+            return self.media(int(ref))
+        ref = ref.lower()
+        if len(ref) < 8 or any(c not in "0123456789abcdef" for c in ref):
+            raise NotFound(f"{ref!r} is neither a recording id nor a hash (8+ hex digits)")
+        rows = self._rows(
+            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE blake3 LIKE ? OR sha256 LIKE ? "
+            "ORDER BY id LIMIT 2", (ref + "%", ref + "%"))
+        if not rows:
+            raise NotFound(f"no recording whose BLAKE3 or SHA-256 starts with {ref}")
+        if len(rows) > 1 and rows[0]["blake3"] != rows[1]["blake3"]:
+            raise NotFound(f"{ref} matches several recordings: give more digits")
+        return MediaRecord(**dict(rows[0]))
+
+    def verified_sha256(self, serial: str, relpath: str, size: int, mtime_ns: int) -> str | None:
+        """The SHA-256 of the verified copy of exactly this device file, or None."""
+        row = self._one(
+            "SELECT sha256 FROM media WHERE device_serial = ? AND source_path_raw = ? AND "
+            "size = ? AND mtime_ns = ? AND state = 'verified'",
+            (serial, os.fsencode(relpath), size, mtime_ns))
+        return row["sha256"] if row else None
+
+    def attempts(self, media_id: int) -> list[dict]:
+        return [dict(r) for r in self._rows(
+            "SELECT id, station, started_at, ended_at, outcome, bytes, error FROM attempts "
+            "WHERE media_id = ? ORDER BY id", (media_id,))]
+
+    def due(self, now: datetime | None = None) -> list[MediaRecord]:
+        """Files waiting for an attempt, earliest handover deadline first."""
+        at = stamp(now or self.clock())
+        return [MediaRecord(**dict(r)) for r in self._rows(
+            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE state IN ('seen', 'stored') "
+            "OR (state = 'failed' AND retry_at IS NOT NULL AND retry_at <= ?) "
+            "ORDER BY deadline_at, id", (at,))]
+
+    def pending_media(self, *, deadline_before: str | None = None,
+                      recorded_since: str | None = None) -> list[MediaRecord]:
+        """Recordings not handed over yet, earliest deadline first; optionally only those
+        due by ``deadline_before`` or recorded since ``recorded_since``."""
+        sql, params = f"SELECT {MediaRecord.COLUMNS} FROM media WHERE state != 'verified'", []
+        if deadline_before is not None:
+            sql += " AND deadline_at <= ?"
+            params.append(deadline_before)
+        if recorded_since is not None:
+            sql += " AND recorded_at >= ?"
+            params.append(recorded_since)
+        return [MediaRecord(**dict(r)) for r in self._rows(sql + " ORDER BY deadline_at, id",
+                                                           params)]
+
+    def counts(self) -> dict[str, int]:
+        return {r["state"]: r["n"] for r in self._rows(
+            "SELECT state, COUNT(*) AS n FROM media GROUP BY state")}
+
+    def first_found_after(self, serial: str, at: str) -> str | None:
+        """The device's first sign of life at or after ``at``: a recording found, or its last
+        dock (the exemption clock starts there)."""
+        row = self._one("SELECT MIN(found_at) AS first FROM media WHERE device_serial = ? "
+                        "AND found_at >= ?", (serial, at))
+        dock = self._one("SELECT last_dock_at FROM devices WHERE serial = ?", (serial,))
+        seen = [t for t in (row["first"] if row else None,
+                            dock["last_dock_at"] if dock else None) if t and t >= at]
+        return min(seen) if seen else None
