@@ -348,3 +348,30 @@ def _alert_resolved(conn, a: Applied) -> None:
     d = a.d
     _update(conn, "alerts", "id", d["alert_id"], {
         "state": "resolved", "resolved_at": a.time("resolved_at", "alerts", d["alert_id"])})
+
+
+# -- a ledger rebuilt from the store (ledger/rebuild.py) --------------------------------------
+
+
+@projects("media_recovered_from_store")
+def _media_recovered(conn, a: Applied) -> None:
+    """A recording the anchors did not record, taken back from its object's metadata: its
+    row (and its device's, if the anchors never saw the device) as handed over."""
+    d = a.d
+    if conn.execute("SELECT 1 FROM devices WHERE serial = ?", (d["device_serial"],)).fetchone() \
+            is None:
+        _insert(conn, "devices", {"serial": d["device_serial"], "source": "store",
+                                  "registered": 0, "first_seen_at": d["found_at"]})
+    stored = {"state": "verified", **{k: d[k] for k in ("blake3", "sha256", "store",
+                                                        "object_key", "retain_until",
+                                                        "ingested_at")}, "last_error": None}
+    if conn.execute("SELECT 1 FROM media WHERE id = ?", (d["media_id"],)).fetchone() is None:
+        _insert(conn, "media", {
+            "id": d["media_id"], "device_serial": d["device_serial"],
+            "officer_id": d["officer_id"], "source_path": d["source_path"],
+            "source_path_raw": bytes.fromhex(d["source_path_raw"]), "size": d["size"],
+            "mtime_ns": d["mtime_ns"], "kind": d["kind"], "recorded_at": d["recorded_at"],
+            "deadline_at": d["deadline_at"], "found_at": d["found_at"], "attempts": 0,
+            "flags": "recovered_from_store", **stored})
+    else:
+        _update(conn, "media", "id", d["media_id"], stored)
