@@ -243,7 +243,8 @@ def compare(ledger_events: Iterable[Event], segments: list[Segment], *,
     if count == 0:
         result.problems.append(
             f"the ledger has no events, but {where} records {newest.seq} events: the ledger "
-            f"was deleted, emptied or replaced{_lost(missing)}; rebuild it from the store with "
+            f"was deleted, emptied or replaced, or lost its write-ahead log after a crash"
+            f"{_lost(missing)}; rebuild it from the store with "
             "'evidock ledger rebuild --into PATH'")
         return result
     cause = ("its tail was truncated (its tables still show what the missing events did)"
