@@ -88,6 +88,14 @@ def parse(key: str, data: bytes) -> Segment:
         raise ValueError(f"anchor {key}: not JSON lines: {exc}") from exc
     if not rows or rows[-1].get("format") != FORMAT:
         raise ValueError(f"anchor {key}: its last line is not an {FORMAT} head")
+    try:
+        return _checked(key, data, rows)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"anchor {key}: a line lacks a field or has the wrong type: "
+                         f"{exc!r}") from exc
+
+
+def _checked(key: str, data: bytes, rows: list) -> Segment:
     head, events = rows[-1], [Event(**{f: r[f] for f in _FIELDS}) for r in rows[:-1]]
     match = _KEY.match(key)
     if not match or (int(match.group(1)), match.group(2)) != (head["seq"], head["hash"]):
