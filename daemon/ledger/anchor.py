@@ -30,7 +30,7 @@ from datetime import timedelta
 
 import structlog
 
-from evidock.daemon.errors import AnchorMismatch, ObjectMissing
+from evidock.daemon.errors import AnchorMismatch, ObjectMissing, StoreUnavailable
 from evidock.daemon.ledger.chain import GENESIS, canonical, event_hash
 from evidock.daemon.ledger.records import Event
 from evidock.daemon.store.base import RECORD_PREFIX
@@ -160,7 +160,12 @@ class Anchorer:
         Refuses (``AnchorMismatch``) when the ledger no longer holds the anchored head: a new
         anchor must never paper over a ledger that lost or rewrote anchored history."""
         with self._lock:
-            last = self._last or self.newest()
+            try:  # the store, not memory, says which anchor is newest: a command may write one
+                last = self.newest()
+            except StoreUnavailable:
+                if self._last is None:
+                    raise
+                last = self._last  # S3 away: this process's last anchor; the spool takes it
             after = last.seq - 1 if last else 0
             events = list(self.ledger.events(after=after))
             if last is not None:
