@@ -79,7 +79,7 @@ class Station:
                 kwargs={"keep_going": lambda: self.pipeline.status()["active"] == 0},
                 id="probe", max_instances=1, coalesce=True)
         self.metrics_server = None
-        self._anchored: set[str] = set()  # devices whose handover was anchored
+        self._anchored: set[tuple] = set()  # (device, files done) whose handover was anchored
         self.drivers = []
         if config.watch.folders:
             self.drivers.append(WatchFolderDriver(
@@ -244,7 +244,7 @@ class Station:
     def _anchor_handed_over(self, status: dict) -> None:
         """A device whose files are all handed over gets its history anchored soon, by the
         scheduler's thread (never this one, which pings the watchdog)."""
-        done = {d["serial"] for d in status["devices"] if d["safe_to_undock"]}
+        done = {(d["serial"], d["files_done"]) for d in status["devices"] if d["safe_to_undock"]}
         if done - self._anchored and self.scheduler.running:
             self.scheduler.modify_job("anchor", next_run_time=datetime.now().astimezone())
         self._anchored = done

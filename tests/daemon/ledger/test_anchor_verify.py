@@ -166,3 +166,19 @@ def test_an_emptied_ledger_is_not_ok(tmp_path):
     assert 5 == proc.returncode
     assert "OK" not in proc.stdout
     assert "the ledger has no events, but the newest anchor" in proc.stderr
+
+
+def test_a_device_handed_over_is_anchored_without_waiting_for_the_interval(tmp_path, station):
+    station.write_text(station.read_text() + "[checks]\nanchor_every_minutes = 1440\n")
+    make_footage(tmp_path / "in", "CAM1", {"a.mp4": 3000})
+    data = tmp_path / "d"
+    daemon = start_daemon(data, tmp_path / "in", extra=("--settle", "0.1"))
+    try:
+        wait_for(lambda: anchors(data), 60, 0.2, what="the first anchor")
+        make_footage(tmp_path / "in", "CAM1", {"b.mp4": 4000})  # docked again, more footage
+        wait_for(lambda: len(anchors(data)) == 2, 60, 0.2, what="an anchor after the handover")
+        assert ["verified", "verified"] == [r["state"] for r in ledger_rows(data)]
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+    assert 0 == verify(data).returncode
