@@ -97,10 +97,10 @@ def cmd_verify(args, config: Config) -> int:
     report = _ledger(config).verify()
     if args.json:
         json_lines([{"ok": report.ok, "events": report.events, "media": report.media,
-                     "problems": report.problems}])
+                     "rows": report.rows, "problems": report.problems}])
     elif report.ok:
         print(f"ledger {config.ledger_path}: OK: {report.events} events chain correctly and "
-              f"{report.media} recordings match their history")
+              f"{report.rows} rows ({report.media} recordings) match their history")
     else:
         print(f"ledger {config.ledger_path}: BROKEN after checking {report.events} events:",
               file=sys.stderr)
