@@ -125,3 +125,13 @@ def test_the_replay_of_thousands_of_recordings_is_quick(tmp_path):
     start = time.monotonic()
     assert ledger.verify().ok
     assert time.monotonic() - start < 10
+
+
+def test_a_rebuild_from_events_that_cannot_be_replayed_leaves_no_file(tmp_path, open_ledger):
+    ledger = open_ledger()
+    ledger.ensure_device("CAM1", source="usb")
+    [ev] = list(ledger.events())
+    broken = ev.__class__(**{**ev.__dict__, "data": "{}"})  # a device_seen without a serial
+    with pytest.raises(LedgerError, match="cannot rebuild it at event 1"):
+        SqliteLedger.rebuild(tmp_path / "new.sqlite3", station="st-1", events=[broken])
+    assert not (tmp_path / "new.sqlite3").exists()
