@@ -63,8 +63,9 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin):
     """Thread-safe: each thread gets its own connection; writes are serialised."""
 
     def __init__(self, path: str | os.PathLike, *, station: str, clock: Clock = utcnow,
-                 create: bool = True) -> None:
+                 create: bool = True, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
         self.station = station
         self.clock = clock
         self._local = threading.local()
@@ -118,7 +119,7 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys=ON")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from evidock.daemon.errors import LedgerError, LedgerFull, LedgerMissing
+from evidock.daemon.errors import LedgerBusy, LedgerError, LedgerFull, LedgerMissing
 from evidock.daemon.ledger.sqlite import SqliteLedger
 
 from .contract import Clock, LedgerContract, populate
@@ -135,3 +135,19 @@ def test_a_rebuild_from_events_that_cannot_be_replayed_leaves_no_file(tmp_path, 
     with pytest.raises(LedgerError, match="cannot rebuild it at event 1"):
         SqliteLedger.rebuild(tmp_path / "new.sqlite3", station="st-1", events=[broken])
     assert not (tmp_path / "new.sqlite3").exists()
+
+
+def test_a_writer_kept_waiting_too_long_gets_ledger_busy_and_writes_nothing(tmp_path):
+    ledger = SqliteLedger(tmp_path / "l.sqlite3", station="st", busy_timeout=0.2)
+    ledger.record("note", "station:x", {})
+    other = sqlite3.connect(ledger.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with pytest.raises(LedgerBusy):
+            ledger.ensure_device("CAM1", source="usb")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert (1, []) == (ledger.head()[0], ledger.devices())
+    ledger.ensure_device("CAM1", source="usb")
+    assert ledger.verify().ok
