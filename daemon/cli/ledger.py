@@ -149,10 +149,11 @@ def _print_verify(args, config: Config, report, found, note: str | None) -> int:
         "anchored_seq": found.anchored_seq, "ledger_seq": found.ledger_seq}
     if args.json:
         json_lines([{"ok": report.ok, "events": report.events, "media": report.media,
-                     "problems": report.problems, "anchor": anchored, "note": note}])
+                     "rows": report.rows, "problems": report.problems, "anchor": anchored,
+                     "note": note}])
     elif report.ok:
         print(f"ledger {config.ledger_path}: OK: {report.events} events chain correctly and "
-              f"{report.media} recordings match their history")
+              f"{report.rows} rows ({report.media} recordings) match their history")
         if found is not None and found.anchors:
             print(f"  agrees with the store's anchors: {found.anchors} anchor(s), the newest "
                   f"{found.newest} (written {found.newest_at}) up to event {found.anchored_seq}; "

@@ -136,6 +136,7 @@ class AuditsMixin:
                 "recordings": 0, "worst_seconds": 0.0})
             entry["recordings"] += 1
             entry["worst_seconds"] = max(entry["worst_seconds"], seconds)
+            entry["worst_days"] = entry["worst_seconds"] / 86400  # as the report gave it
         cases = [dict(r) for r in self._rows(
             "SELECT type, COUNT(*) AS cases, SUM(CASE WHEN status = 'closed' THEN 1 ELSE 0 END) "
             "AS closed FROM cases WHERE start_at >= ? AND start_at < ? GROUP BY type "

@@ -29,6 +29,10 @@ Contract, for every implementation and every write method:
   ``NotFound`` (reads of optional rows return None instead, as documented).
 * **Opening**: ``create=False`` on a ledger that does not exist raises ``LedgerMissing``
   ("no ledger at PATH") and creates nothing.
+* **Rebuilding**: each backend offers a class method ``rebuild(path, *, station, events)``
+  that makes a new ledger whose events are exactly ``events`` (copied verbatim) and whose
+  tables are their projection; it refuses a ledger that exists and, when an event cannot
+  be applied, fails whole and leaves nothing behind.
 """
 
 from __future__ import annotations

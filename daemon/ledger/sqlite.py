@@ -63,8 +63,9 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin):
     """Thread-safe: each thread gets its own connection; writes are serialised."""
 
     def __init__(self, path: str | os.PathLike, *, station: str, clock: Clock = utcnow,
-                 create: bool = True) -> None:
+                 create: bool = True, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
         self.station = station
         self.clock = clock
         self._local = threading.local()
@@ -95,12 +96,22 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin):
             raise LedgerError(f"ledger {path} already exists: a rebuild never writes over a "
                               "ledger", hint="rebuild into a new path")
         ledger = cls(path, station=station, clock=clock)
-        with ledger._transaction() as conn:
-            for ev in events:
-                conn.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, "
-                             "?, ?)", (ev.seq, ev.at, ev.station, ev.kind, ev.subject, ev.data,
-                                       ev.prev_hash, ev.hash))
-                projection.apply(conn, ev)
+        ev = None
+        try:
+            with ledger._transaction() as conn:
+                for ev in events:
+                    conn.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, "
+                                 "?, ?, ?)", (ev.seq, ev.at, ev.station, ev.kind, ev.subject,
+                                              ev.data, ev.prev_hash, ev.hash))
+                    projection.apply(conn, ev)
+        except (LedgerError, KeyError, TypeError, ValueError) as exc:
+            ledger.close()
+            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                leftover.unlink(missing_ok=True)  # only what this call created
+            where = f" at event {ev.seq} ({ev.kind})" if ev is not None else ""
+            raise LedgerError(f"ledger {path}: cannot rebuild it{where}: {exc}",
+                              hint="the events must be a whole chain from seq 1, as read "
+                                   "from a ledger or the store") from exc
         return ledger
 
     # -- connections, reads and transactions -------------------------------------------------
@@ -108,7 +119,7 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys=ON")
@@ -137,8 +148,8 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin):
         """A write transaction: the events appended in it commit with the rows they project,
         or nothing does.  Any sqlite3 error becomes a LedgerError."""
         with self._write_lock:
-            conn = self._conn()
             try:
+                conn = self._conn()
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise translate(self.path, exc, "cannot start a write") from exc

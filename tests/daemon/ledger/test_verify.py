@@ -93,3 +93,23 @@ def test_a_media_row_without_history_is_caught(ledger):
 def test_a_deleted_media_row_is_caught(ledger):
     tamper(ledger, "DELETE FROM media WHERE id = 3")
     assert ledger.verify().problems[0].startswith("media 3: recorded in the events")
+
+
+def test_ledger_verify_names_an_edited_officer_and_exits_non_zero(tmp_path):
+    """The court case of the issue: the officer of a recording is changed behind the
+    ledger's back; `ledger list --officer` would give the altered answer, verify says so."""
+    from ...daemon_proc import evidock
+    from ..test_service import make_footage
+
+    make_footage(tmp_path / "in", "CAM1", {"a.mp4": 2000})
+    data = str(tmp_path / "d")
+    evidock("run", "--data-dir", data, "--watch", str(tmp_path / "in"), "--settle", "0.1",
+            "--until-idle")
+    assert 0 == evidock("ledger", "verify", "--data-dir", data).returncode
+    conn = sqlite3.connect(tmp_path / "d" / "ledger.sqlite3")
+    conn.execute("UPDATE media SET officer_id = 'someone else' WHERE id = 1")
+    conn.commit()
+    conn.close()
+    proc = evidock("ledger", "verify", "--data-dir", data, check=False)
+    assert 5 == proc.returncode
+    assert "media 1: column officer_id is 'someone else' but the events say None" in proc.stderr
