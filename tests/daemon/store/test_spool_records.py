@@ -46,3 +46,30 @@ def test_a_record_written_while_s3_is_down_is_spooled_then_drained(tmp_path, s3_
     with pytest.raises(ObjectMissing):
         store.spool.read_record(key)
     up.close()
+
+
+def test_anchors_written_while_s3_is_down_wait_in_the_spool_and_still_chain(tmp_path, s3_client,
+                                                                            s3_bucket):
+    from evidock.daemon.ledger import anchor
+    from evidock.daemon.ledger.sqlite import SqliteLedger
+
+    dead = Minio(f"127.0.0.1:{free_port()}", access_key="x", secret_key="y", secure=False,
+                 region="us-east-1", http_client=http_client(timeout=2, retries=0))
+    up = S3WormStore(s3_client, s3_bucket, station="st-down")
+    store = SpoolingStore(up, Spool(tmp_path / "spool"), SpoolLimits(1 << 30))
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3", station="st-down")
+    anchorer = anchor.Anchorer(ledger, store, station="st-down", retention_days=1)
+    ledger.record("daemon_started", "station:st-down", {"pid": 1})
+    first = anchorer.write()
+
+    store.primary = S3WormStore(dead, s3_bucket, station="st-down")  # S3 goes away
+    ledger.record("daemon_stopped", "station:st-down", {"pid": 1})
+    second = anchorer.write()  # S3 cannot even be listed: the anchorer's own last anchor counts
+    assert [second] == store.spool.list_records("ledger/")
+
+    store.primary = up
+    assert 1 == Drainer(store).drain_once()
+    segments = anchor.read_segments(up, "st-down")
+    assert [first, second] == [s.key for s in segments]
+    assert [] == anchor.chain_problems(segments)
+    up.close()
