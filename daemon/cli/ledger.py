@@ -7,6 +7,7 @@ import sys
 
 from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
 from evidock.daemon.config import Config
+from evidock.daemon.errors import ExitCode
 from evidock.daemon.ledger.records import MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.probe import Prober
@@ -108,4 +109,4 @@ def cmd_verify(args, config: Config) -> int:
             print(f"  {problem}", file=sys.stderr)
         print("  keep this file as it is for investigation; restore the ledger from a backup "
               "or a replica and compare", file=sys.stderr)
-    return 0 if report.ok else 5
+    return ExitCode.OK if report.ok else ExitCode.VERIFY_FAILED
