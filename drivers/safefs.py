@@ -34,6 +34,13 @@ _FILE_FLAGS = (os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _GONE = VANISHED_ERRNOS | {2}  # and ENOENT
 
 
+def printable(name: str) -> str:
+    """A name as text for people, logs and the ledger: bytes that are not UTF-8 (a GB18030
+    name from a Windows share) shown as ``\\xNN``; the ``str`` with surrogate escapes that
+    Python gives still opens the file (``os.fsencode`` gives back the original bytes)."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 class SourceFile(io.RawIOBase):
     """A device file whose failures are source errors: the wrapper ``MediaItem.open()`` and
     :func:`open_regular` return.  Reading never seeks."""
@@ -41,8 +48,7 @@ class SourceFile(io.RawIOBase):
     def __init__(self, raw: BinaryIO, name: str) -> None:
         super().__init__()
         self._raw = raw
-        # for messages and the ledger: undecodable bytes of the name shown as \\xNN
-        self.name = os.fsencode(name).decode("utf-8", "backslashreplace")
+        self.name = printable(name)  # for messages and the ledger
 
     def readable(self) -> bool:
         return True
