@@ -17,6 +17,7 @@ from evidock.daemon.checks.fixity import FixityCheck
 from evidock.daemon.checks.handover import HandoverCheck
 from evidock.daemon.checks.retention import RetentionCheck
 from evidock.daemon.checks.runner import CheckRunner
+from evidock.daemon.checks.workers import WorkersCheck
 from evidock.daemon.config import Config
 from evidock.daemon.exemptions import Exemptions
 from evidock.daemon.ledger.sqlite import SqliteLedger
@@ -63,5 +64,6 @@ def build(config: Config, ledger: SqliteLedger, store: WormStore, *, sinks=None,
                                 full_process_types=cases_cfg.full_process_types,
                                 handover_hours=policy.handover_hours),
         "devices": DevicesCheck(ledger, lookback_hours=checks.device_lookback_hours),
+        "workers": WorkersCheck(config.run_dir / "status.json"),
     }, cases=cases, clock=ledger.clock)
     return Compliance(holds, cases, exemptions, alerts, runner, ZoneInfo(cases_cfg.time_zone))

@@ -22,7 +22,7 @@ log = structlog.get_logger("evidock.checks")
 
 #: The rule each check guards, for the alert raised when the check itself fails.
 RULE_OF = {"handover": "R1", "retention": "R3", "fixity": "R4", "archive": "R7",
-           "devices": "R12"}
+           "devices": "R12", "workers": "R1"}
 NAMES = tuple(RULE_OF)
 
 

@@ -1,7 +1,8 @@
 """The checks as apscheduler jobs inside the daemon.
 
 handover: every ``handover_every_minutes``; retention and fixity: daily at their HH:MM
-(station local time); archive (R7, R10): every ``archive_every_hours``.  Each job runs once
+(station local time); archive (R7, R10): every ``archive_every_hours``; workers (a dead or
+stuck ingest worker, a paused pipeline): every minute.  Each job runs once
 at a time (``max_instances=1``, missed runs coalesce) and the first handover and archive
 runs come right after start-up.
 """
@@ -25,6 +26,8 @@ def add_jobs(scheduler: BackgroundScheduler, runner: CheckRunner, checks: Checks
                       args=["handover"], id="handover", next_run_time=soon, **common)
     scheduler.add_job(runner.run, IntervalTrigger(minutes=checks.handover_every_minutes),
                       args=["devices"], id="devices", next_run_time=soon, **common)
+    scheduler.add_job(runner.run, IntervalTrigger(minutes=1), args=["workers"], id="workers",
+                      next_run_time=soon, **common)
     scheduler.add_job(runner.run, IntervalTrigger(hours=checks.archive_every_hours),
                       args=["archive"], id="archive", next_run_time=soon, **common)
     for name, at in (("retention", checks.retention_at), ("fixity", checks.fixity_at)):
