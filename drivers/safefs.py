@@ -5,8 +5,8 @@ Every path component is opened relative to its parent's file descriptor with
 instead of followed.  Only regular files are opened for reading (a FIFO or device node would
 block or read something that is not a recording).
 
-A file opened here is a :class:`SourceFile`: its reads, ``fstat`` and ``close`` turn an
-``OSError`` into the right :class:`~evidock.daemon.errors.SourceError` where it happens
+A file opened here is a :class:`SourceFile`: its reads and ``fstat`` turn an ``OSError``
+into the right :class:`~evidock.daemon.errors.SourceError` where it happens
 (:func:`evidock.daemon.errors.source_error`), so a device that vanishes while a store pulls
 the stream reaches the pipeline as a source error, whatever code sits in between.
 """
@@ -43,7 +43,8 @@ def printable(name: str) -> str:
 
 class SourceFile(io.RawIOBase):
     """A device file whose failures are source errors: the wrapper ``MediaItem.open()`` and
-    :func:`open_regular` return.  Reading never seeks."""
+    :func:`open_regular` return.  Reading never seeks.  ``close`` never raises: the file is
+    read-only, so a close that fails (ENOTCONN from a dead FUSE server) loses nothing."""
 
     def __init__(self, raw: BinaryIO, name: str) -> None:
         super().__init__()
@@ -83,8 +84,8 @@ class SourceFile(io.RawIOBase):
         super().close()
         try:
             self._raw.close()
-        except OSError as exc:
-            raise source_error(self.name, exc) from exc
+        except OSError:
+            pass  # read-only: nothing is lost, and a read already reported a dead device
 
 
 def _components(relpath: str) -> list[str]:
