@@ -30,7 +30,7 @@ from evidock.daemon import metrics
 from evidock.daemon.checks.schedule import add_jobs
 from evidock.daemon.compliance import build as build_compliance
 from evidock.daemon.config import Config
-from evidock.daemon.errors import EvidockError
+from evidock.daemon.errors import EvidockError, ExitCode
 from evidock.daemon.ingest import Ingestor, RetryPolicy
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.pipeline import Pipeline
@@ -185,7 +185,7 @@ class Station:
             self.shutdown()
         failed = len(self.pipeline.quarantined)
         log.info("daemon_stopped", handed_over=self.pipeline.handed_over, failed=failed)
-        return 1 if failed else 0
+        return ExitCode.FAILED if failed else ExitCode.OK
 
     def _tick(self) -> dict:
         """One turn of the main loop; never raises (its top)."""
