@@ -101,6 +101,7 @@ class Pause:
         self.probes = 0
         self.next_probe = 0.0
         self.probing = False
+        self.resumed_at: float | None = None
 
     @property
     def active(self) -> bool:
@@ -110,8 +111,13 @@ class Pause:
         """Pause for ``cause``; True if the pipeline was not paused before."""
         first = not self.active
         if first:
-            self.since, self.probes = self.clock(), 0
-            self.next_probe = self.clock() + self.base
+            now = self.clock()
+            if self.resumed_at is None or now - self.resumed_at > self.max:
+                self.probes = 0  # a new trouble
+            else:
+                self.probes += 1  # back right after a resume: keep backing off
+            self.since = now
+            self.next_probe = now + min(self.base * 2 ** self.probes, self.max)
         self.cause, self.error = cause, error
         return first
 
@@ -125,6 +131,7 @@ class Pause:
         self.probing = False
         if ok:
             self.cause = self.error = self.since = None
+            self.resumed_at = self.clock()
             return
         self.probes += 1
         self.error = error or self.error

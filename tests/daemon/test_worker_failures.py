@@ -194,3 +194,22 @@ def test_an_ingest_that_raises_leaves_the_worker_alive_and_the_file_queued(tmp_p
         assert pipeline.healthy() and 2 == len(calls)
     finally:
         pipeline.stop(grace_seconds=2)
+
+
+def test_a_cause_that_comes_back_right_after_a_resume_keeps_backing_off():
+    """A probe that passes while the trouble is not really gone (a store that answers its
+    check but refuses puts) must not make the pipeline retry at full speed."""
+    from evidock.daemon.workers import Pause
+
+    now = [100.0]
+    pause = Pause(1.0, 60.0, clock=lambda: now[0])
+    delays = []
+    for _ in range(4):
+        pause.trip("store", "InvalidAccessKeyId")
+        delays.append(pause.next_probe - now[0])
+        now[0] = pause.next_probe
+        pause.probed(True)  # and the next attempt fails again at once
+    assert delays == sorted(delays) and delays[-1] > delays[0]
+    now[0] += 120  # long after: a new trouble starts from the first delay again
+    pause.trip("ledger", "database or disk is full")
+    assert 1.0 == pause.next_probe - now[0]
