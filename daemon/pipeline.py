@@ -239,7 +239,11 @@ class Pipeline:
             return False
         media, item = job
         if media is None:
-            self._probe(name)
+            try:
+                self._probe(name)
+            finally:
+                with self._cond:  # a probe that went down must not block the next one
+                    self.pause.probing = False
             return True
         self.beats.beat(name, "reading", media.id)
         settled = False
