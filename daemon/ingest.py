@@ -53,8 +53,11 @@ class RetryPolicy:
     max_seconds: float = 300.0
 
     def next_try(self, attempts: int, action: Action, now: datetime, *,
-                 attempts_for_delay: int | None = None) -> datetime | None:
-        if action is not Action.RETRY or attempts >= self.max_attempts:
+                 attempts_for_delay: int | None = None, limited: bool = True
+                 ) -> datetime | None:
+        """When to try again, or None to give up; ``limited=False``: never give up (the
+        failure was not the file's fault), only back off."""
+        if limited and (action is not Action.RETRY or attempts >= self.max_attempts):
             return None
         n = attempts if attempts_for_delay is None else attempts_for_delay
         delay = min(self.base_seconds * 2 ** max(n - 1, 0), self.max_seconds)
@@ -213,7 +216,7 @@ class Ingestor:
         if exc.counts:
             retry_at = self.retry.next_try(attempts, exc.action, now)
         else:  # not the file's fault: never given up on, backs off like any retry
-            retry_at = self.retry.next_try(1, Action.RETRY, now, attempts_for_delay=attempts)
+            retry_at = self.retry.next_try(attempts, Action.RETRY, now, limited=False)
         state = "failed" if retry_at else "quarantined"
         action = exc.action
         if state_before in (COPYING, STORED):
