@@ -95,8 +95,10 @@ def test_a_data_directory_that_fills_up_neither_crashes_the_daemon_nor_loses_a_f
     space returns; the ledger verifies."""
     (tmp_path / "in" / "CAM1").mkdir(parents=True)
     with small_fs(tmp_path / "d", size="8m") as fs:
-        daemon = start_daemon(fs.root, tmp_path / "in", extra=("--settle", "0.2"),
-                              log=tmp_path / "daemon.log")
+        conf = tmp_path / "evidock.toml"
+        conf.write_text("[usb]\nenabled = false\n")  # watch folders only
+        daemon = start_daemon(fs.root, tmp_path / "in", log=tmp_path / "daemon.log",
+                              extra=("--settle", "0.2", "--config", str(conf)))
         try:
             wait_for(lambda: (fs.root / "run" / "status.json").exists(), 30,
                      what="the daemon up")

@@ -25,8 +25,10 @@ def test_gb18030_device_folder_and_file_names_are_handed_over_and_the_run_ends(t
         f.write(os.urandom(50_000))
     (inbox / "CAM1").mkdir()
     (inbox / "CAM1" / "a.mp4").write_bytes(os.urandom(20_000))
-    proc = evidock("run", "--data-dir", str(tmp_path / "d"), "--watch", str(inbox),
-                   "--settle", "0.2", "--until-idle", timeout=120)
+    conf = tmp_path / "evidock.toml"
+    conf.write_text("[usb]\nenabled = false\n")  # watch folders only: no USB disk is taken
+    proc = evidock("run", "--config", str(conf), "--data-dir", str(tmp_path / "d"), "--watch",
+                   str(inbox), "--settle", "0.2", "--until-idle", timeout=120)
     assert 0 == proc.returncode, proc.stderr
     rows = ledger_rows(tmp_path / "d")
     serial = GB_DEVICE.decode("utf-8", "backslashreplace")
