@@ -41,7 +41,7 @@ def test_a_read_from_a_yanked_camera_is_source_vanished_raised_by_the_file(dock_
     src = tmp_path / "src"
     footage(src, n=1, size=3_000_000)
     img = dock_sim.mkimg(src, "SN-SRCERR", "exfat")
-    sink = RecordingSink(read=False)
+    sink = OwnSink("SN-SRCERR", read=False)
     driver = start_driver(tmp_path, sink)
     try:
         dock_sim.dock(img)
@@ -58,14 +58,36 @@ def test_a_read_from_a_yanked_camera_is_source_vanished_raised_by_the_file(dock_
         driver.stop()
 
 
-class RefusingSink(RecordingSink):
+class OwnSink(RecordingSink):
+    """Hears only of its own camera (other tests may dock theirs on the same machine)."""
+
+    def __init__(self, serial: str, read: bool = True) -> None:
+        super().__init__(read=read)
+        self.serial = serial
+
+    def device_docked(self, device, port):
+        if device.serial == self.serial:
+            super().device_docked(device, port)
+
+    def media_found(self, item):
+        if item.device.serial == self.serial:
+            super().media_found(item)
+
+    def scan_finished(self, device, port, total):
+        if device.serial == self.serial:
+            super().scan_finished(device, port, total)
+
+
+class RefusingSink(OwnSink):
     """The pipeline with a full ledger disk: the first ``n`` files are refused."""
 
-    def __init__(self, n: int) -> None:
-        super().__init__()
+    def __init__(self, serial: str, n: int) -> None:
+        super().__init__(serial)
         self.n, self.refused = n, 0
 
     def media_found(self, item):
+        if item.device.serial != self.serial:
+            return
         if self.refused < self.n:
             self.refused += 1
             raise OSError(errno.ENOSPC, "database or disk is full")
@@ -79,7 +101,7 @@ def test_files_the_pipeline_refused_are_offered_again_while_the_camera_is_docked
     want = footage(src, n=2, size=200_000)
     img = dock_sim.mkimg(src, "SN-REFUSE", "exfat")
     before = sha256_file(img)
-    sink = RefusingSink(2)
+    sink = RefusingSink("SN-REFUSE", 2)
     driver = start_driver(tmp_path, sink)
     try:
         dock_sim.dock(img)
