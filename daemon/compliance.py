@@ -19,6 +19,7 @@ from evidock.daemon.checks.handover import HandoverCheck
 from evidock.daemon.checks.inventory import InventoryCheck
 from evidock.daemon.checks.retention import RetentionCheck
 from evidock.daemon.checks.runner import CheckRunner
+from evidock.daemon.checks.workers import WorkersCheck
 from evidock.daemon.config import Config
 from evidock.daemon.exemptions import Exemptions
 from evidock.daemon.ledger.anchor import Anchorer
@@ -71,6 +72,7 @@ def build(config: Config, ledger: SqliteLedger, store: WormStore, *, sinks=None,
         "devices": DevicesCheck(ledger, lookback_hours=checks.device_lookback_hours),
         "anchor": AnchorCheck(anchorer),
         "inventory": InventoryCheck(ledger, store, station=config.station.id),
+        "workers": WorkersCheck(config.run_dir / "status.json"),
     }, cases=cases, clock=ledger.clock)
     return Compliance(holds, cases, exemptions, alerts, runner, ZoneInfo(cases_cfg.time_zone),
                       anchorer)

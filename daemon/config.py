@@ -184,6 +184,10 @@ class IngestConfig(Section):
     probe: bool = Field(
         True, description="ffprobe each stored video and audio recording (duration, codecs) "
         "while no device is being read; needs the ffmpeg package.")
+    stuck_seconds: float = Field(
+        300.0, ge=5, le=86400,
+        description="A worker that has read nothing of its file for this long is stuck: it "
+        "shows in status, /metrics and an alert, and systemd's watchdog is no longer pinged.")
 
 
 class WatchConfig(Section):

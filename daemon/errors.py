@@ -1,14 +1,40 @@
-"""One error hierarchy for the whole daemon.
+"""One error hierarchy for the whole daemon, classed by what failed.
 
-Each error class says what the caller must do with the failure (``action``) and which exit
-code a command ends with when the error reaches the top.  Messages name the file, device or
-call that failed and what the user can do about it.  Catch broadly only at the top of a job,
-and record the failure in the ledger there.
+An error is classed where it originates, never by the ``except`` it reaches: a device read
+that fails inside a store's ``put`` is still a :class:`SourceError` (the device file is
+wrapped at its source, :class:`evidock.drivers.base.SourceFile`, and :func:`source_error` is
+the one classification of an ``OSError`` from a device).  Stores let source errors through
+untouched; they never relabel one as a store error.
+
+:data:`TABLE` gives each class what the pipeline does with it and which exit code a command
+ends with when it reaches the top.  ``counts`` says whether a failed attempt counts towards
+the file's ``ingest.max_attempts``: only a file's own faults do (a file that keeps changing
+or keeps reading back other digests).  A vanished device, a store outage, a full store or
+refused credentials are not the file's fault: the file backs off and is retried without
+limit, so nothing is given up on because the station had a bad half minute.
+
+What each action means:
+
+* ``RETRY``: try the same file again later, with backoff.
+* ``QUARANTINE``: this file cannot be taken as it is; stop trying it until it is docked
+  again, and raise an alert (handover).
+* ``STOP``: the station cannot take work safely (the ledger cannot be written, the store
+  refuses the daemon's credentials or set-up).  The pipeline pauses: no worker takes a new
+  file while the cause lasts, the file that hit it is kept queued (its attempt is not
+  counted), ``evidock status`` and ``/metrics`` show ``paused`` with the cause, and a probe of
+  the cause (a ledger write, ``store.check()``) is tried with backoff; when it succeeds the
+  pipeline resumes by itself and records ``ingest_resumed``.  A STOP error raised before the
+  daemon runs (a command, start-up) ends the process with the class's exit code.
+
+Messages name the file, device or call that failed and what the user can do about it.
+Catch broadly only at the top of a job, and record the failure in the ledger there.
 """
 
 from __future__ import annotations
 
 import enum
+import errno
+from dataclasses import dataclass
 
 
 class Action(enum.Enum):
@@ -16,14 +42,29 @@ class Action(enum.Enum):
 
     RETRY = "retry"  # transient: try the same file again later, with backoff
     QUARANTINE = "quarantine"  # this file cannot be taken as it is: stop trying, raise an alert
-    STOP = "stop"  # the daemon cannot go on safely: stop taking work
+    STOP = "stop"  # the station cannot take work safely: pause until a probe of the cause passes
+
+
+class ExitCode(enum.IntEnum):
+    """Every exit status of the ``evidock`` command, in one place."""
+
+    OK = 0
+    FAILED = 1  # an error, or a command found what it looks for failing (doctor, --until-idle)
+    CONFIG = 2  # the configuration is missing or invalid
+    LEDGER = 3  # the ledger cannot be opened, read or written
+    NOT_FOUND = 4  # no ledger entry matches what was asked for
+    VERIFY_FAILED = 5  # ``ledger verify`` found the chain or the tables altered
+    CASE_IMPORT = 6  # a case file has bad rows; nothing was imported
+    INTERRUPTED = 130  # Ctrl-C
 
 
 class EvidockError(Exception):
     """Base of every error the daemon raises on purpose."""
 
+    # set from TABLE at the end of this module; an instance may override ``action``
     action: Action = Action.STOP
-    exit_code: int = 1
+    exit_code: int = ExitCode.FAILED
+    counts: bool = True
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -40,16 +81,12 @@ class EvidockError(Exception):
 class ConfigError(EvidockError):
     """The configuration file is missing, unreadable or invalid."""
 
-    exit_code = 2
-
 
 # -- reading from a device or folder ---------------------------------------------------------
 
 
 class SourceError(EvidockError):
     """Reading a recording from its device failed; the device copy is untouched."""
-
-    action = Action.RETRY
 
 
 class SourceVanished(SourceError):
@@ -75,7 +112,22 @@ class MountFailed(SourceError):
 class UnsafeSource(SourceError):
     """The path is not a regular file inside the device (a symlink, a device node, ..)."""
 
-    action = Action.QUARANTINE
+
+#: errno values that mean the device itself went away (or its FUSE server died)
+VANISHED_ERRNOS = frozenset({errno.EIO, errno.ENXIO, errno.ENODEV, errno.ENOTCONN,
+                             errno.ESTALE})
+
+
+def source_error(name: str, exc: OSError) -> SourceError:
+    """The one classification of an ``OSError`` raised by a device file or folder."""
+    if exc.errno in VANISHED_ERRNOS:
+        return SourceVanished(f"{name}: {exc.strerror or exc}",
+                              hint="the device may have been removed; "
+                              "it is read again at the next dock")
+    if exc.errno == errno.ENOENT:
+        return SourceMissing(f"{name}: {exc.strerror or exc}",
+                             hint="it was moved or deleted after it was found")
+    return SourceError(f"{name}: {exc.strerror or exc}")
 
 
 # -- write-once stores -----------------------------------------------------------------------
@@ -83,8 +135,6 @@ class UnsafeSource(SourceError):
 
 class StoreError(EvidockError):
     """The store could not complete a call; nothing was committed under a final key."""
-
-    action = Action.RETRY
 
 
 class StoreUnavailable(StoreError):
@@ -94,13 +144,9 @@ class StoreUnavailable(StoreError):
 class StoreMisconfigured(StoreError):
     """The store refuses the daemon's requests: wrong credentials, bucket or lock set-up."""
 
-    action = Action.STOP
-
 
 class ObjectMissing(StoreError):
     """The store has no object under this key."""
-
-    action = Action.QUARANTINE
 
 
 class ObjectConflict(StoreError):
@@ -110,8 +156,6 @@ class ObjectConflict(StoreError):
     the store: the object is never overwritten and an operator must look.
     """
 
-    action = Action.QUARANTINE
-
 
 class IntegrityError(StoreError):
     """What the store holds does not match the digests computed while reading."""
@@ -120,16 +164,12 @@ class IntegrityError(StoreError):
 class RetentionError(StoreError):
     """A retention or legal-hold request would weaken a lock, or the store dropped one."""
 
-    action = Action.QUARANTINE
-
 
 # -- the ledger ------------------------------------------------------------------------------
 
 
 class LedgerError(EvidockError):
     """The ledger could not be read or written."""
-
-    exit_code = 3
 
 
 class LedgerTooNew(LedgerError):
@@ -143,22 +183,17 @@ class InvalidTransition(LedgerError):
 class NotFound(EvidockError):
     """No ledger entry matches what was asked for."""
 
-    exit_code = 4
-
 
 # -- the ledger, by what failed (added with the Ledger protocol) -----------------------------
 
 
 class LedgerFull(LedgerError):
-    """The ledger's file system is full: nothing was written; retry once space is back."""
-
-    action = Action.RETRY
+    """The ledger's file system is full: nothing was written; ingest pauses until space is
+    back (a probe write succeeds), then goes on by itself."""
 
 
 class LedgerBusy(LedgerError):
     """Another writer held the ledger longer than the wait allows; nothing was written."""
-
-    action = Action.RETRY
 
 
 class LedgerCorrupt(LedgerError):
@@ -173,4 +208,68 @@ class AnchorMismatch(LedgerError):
     """The ledger does not hold the history anchored in the store (cut, rolled back, rewritten,
     or lost): no new anchor is written over it; ``evidock ledger verify`` says what differs."""
 
-    exit_code = 5
+# -- moved here from the modules that raise them ---------------------------------------------
+
+
+class ShutdownRequested(Exception):
+    """Raised inside a read when the daemon is stopping; the attempt is parked, not failed."""
+
+
+class CaseImportError(EvidockError):
+    """A case file has bad rows; nothing of it was imported."""
+
+
+class AlertDeliveryFailed(EvidockError):
+    """An alert could not be delivered to a sink; the ledger still has it."""
+
+
+# -- the table -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    action: Action
+    exit_code: int
+    counts: bool  # a failed attempt counts towards the file's max_attempts
+
+
+R, Q, S = Action.RETRY, Action.QUARANTINE, Action.STOP
+
+#: class -> (action, exit code, counts towards quarantine); a class not listed inherits.
+TABLE: dict[type[EvidockError], Rule] = {
+    EvidockError: Rule(S, ExitCode.FAILED, False),
+    ConfigError: Rule(S, ExitCode.CONFIG, False),
+    # the device: a yanked camera is never given up on; a file's own faults count
+    SourceError: Rule(R, ExitCode.FAILED, True),
+    SourceVanished: Rule(R, ExitCode.FAILED, False),
+    SourceMissing: Rule(R, ExitCode.FAILED, True),
+    SizeMismatch: Rule(R, ExitCode.FAILED, True),
+    SourceChanged: Rule(R, ExitCode.FAILED, True),
+    MountFailed: Rule(R, ExitCode.FAILED, False),
+    UnsafeSource: Rule(Q, ExitCode.FAILED, True),
+    # the store: an outage, a full disk or refused credentials never use up attempts
+    StoreError: Rule(R, ExitCode.FAILED, False),
+    StoreUnavailable: Rule(R, ExitCode.FAILED, False),
+    StoreMisconfigured: Rule(S, ExitCode.FAILED, False),
+    ObjectMissing: Rule(Q, ExitCode.FAILED, True),
+    ObjectConflict: Rule(Q, ExitCode.FAILED, True),
+    IntegrityError: Rule(R, ExitCode.FAILED, True),
+    RetentionError: Rule(Q, ExitCode.FAILED, True),
+    # the ledger: nothing can be recorded, so nothing is taken
+    LedgerError: Rule(S, ExitCode.LEDGER, False),
+    LedgerTooNew: Rule(S, ExitCode.LEDGER, False),
+    InvalidTransition: Rule(S, ExitCode.LEDGER, False),
+    LedgerFull: Rule(S, ExitCode.LEDGER, False),
+    LedgerBusy: Rule(R, ExitCode.LEDGER, False),
+    LedgerCorrupt: Rule(S, ExitCode.LEDGER, False),
+    AnchorMismatch: Rule(S, ExitCode.VERIFY_FAILED, False),
+    NotFound: Rule(S, ExitCode.NOT_FOUND, False),
+    LedgerMissing: Rule(S, ExitCode.NOT_FOUND, False),
+    CaseImportError: Rule(S, ExitCode.CASE_IMPORT, False),
+    AlertDeliveryFailed: Rule(R, ExitCode.FAILED, False),
+}
+
+for _cls, _rule in TABLE.items():
+    _cls.action, _cls.exit_code, _cls.counts = _rule.action, int(_rule.exit_code), _rule.counts
+del _cls, _rule
+

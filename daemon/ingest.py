@@ -4,13 +4,18 @@ This is the top of a job: every failure is caught here and recorded in the ledge
 happens next (a retry time, or none when the file is quarantined).  A recording is handed
 over (``verified``) only after the store confirmed the write, the digests of the read match
 what the store holds, and the ledger committed both.
+
+What happens next follows the error's row in :data:`evidock.daemon.errors.TABLE`: only a
+file's own faults count towards ``max_attempts``; a vanished device, a store outage or
+refused credentials back off and retry without limit.  A failure that cannot be recorded
+(the ledger's disk is full) is kept here and written before the file's next attempt, and the
+outcome asks the pipeline to pause (``Action.STOP``) until the ledger can be written again.
 """
 
 from __future__ import annotations
 
-import errno
 import hmac
-import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,13 +27,15 @@ from evidock.daemon.errors import (
     Action,
     EvidockError,
     IntegrityError,
+    LedgerError,
+    ShutdownRequested,
     SourceChanged,
     SourceError,
-    SourceMissing,
     SourceVanished,
+    StoreError,
 )
 from evidock.daemon.hashing import HashingReader
-from evidock.daemon.ledger.records import STORED, VERIFIED, MediaRecord
+from evidock.daemon.ledger.records import COPYING, STORED, VERIFIED, MediaRecord, display_path
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.store.base import WormStore
 from evidock.daemon.store.objmeta import media_metadata
@@ -37,11 +44,7 @@ from evidock.drivers.base import MediaItem
 
 log = structlog.get_logger("evidock.ingest")
 
-_VANISHED = {errno.EIO, errno.ENXIO, errno.ENODEV, errno.ENOTCONN, errno.ESTALE}
-
-
-class ShutdownRequested(Exception):
-    """Raised inside a read when the daemon is stopping; the attempt is parked, not failed."""
+__all__ = ["Ingestor", "Outcome", "RetryPolicy", "ShutdownRequested"]
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,11 @@ class RetryPolicy:
     max_seconds: float = 300.0
 
     def next_try(self, attempts: int, action: Action, now: datetime, *,
-                 attempts_for_delay: int | None = None) -> datetime | None:
-        if action is not Action.RETRY or attempts >= self.max_attempts:
+                 attempts_for_delay: int | None = None, limited: bool = True
+                 ) -> datetime | None:
+        """When to try again, or None to give up; ``limited=False``: never give up (the
+        failure was not the file's fault), only back off."""
+        if limited and (action is not Action.RETRY or attempts >= self.max_attempts):
             return None
         n = attempts if attempts_for_delay is None else attempts_for_delay
         delay = min(self.base_seconds * 2 ** max(n - 1, 0), self.max_seconds)
@@ -66,6 +72,8 @@ class Outcome:
     error: str | None = None
     retry_at: datetime | None = None
     existed: bool = False
+    action: str | None = None  # of the error, when it failed: "stop" pauses the pipeline
+    cause: str | None = None  # what failed: "source", "store", "ledger" or "other"
 
 
 class Ingestor:
@@ -79,6 +87,8 @@ class Ingestor:
         self.chunk_size = chunk_size
         self.readahead = readahead
         self.clock = clock
+        # media id -> (attempt, error, retry_at, action) of failures the ledger refused
+        self._unrecorded: dict[int, tuple[int | None, str, datetime | None, str]] = {}
 
     def retain_until(self, media: MediaRecord) -> datetime:
         """R3: at least two years after the recording.  A device clock set in the past must
@@ -94,6 +104,10 @@ class Ingestor:
             return Outcome(media.id, VERIFIED)
         attempt = None
         try:
+            if media.id in self._unrecorded or media.state == COPYING:
+                media = self._catch_up(media, bound)
+                if media.state == "failed" and media.retry_at is None:
+                    return Outcome(media.id, "quarantined", media.last_error)
             if media.state == STORED:  # a crash came between store and verification
                 self._verify(media.id, None)
                 bound.info("upload_verified_after_restart")
@@ -110,17 +124,37 @@ class Ingestor:
             return Outcome(media.id, "parked")
         except EvidockError as exc:
             return self._fail(media.id, attempt, exc, bound)
-        except OSError as exc:
-            return self._fail(media.id, attempt, _source_error(media, exc), bound)
+        except sqlite3.Error as exc:  # the ledger could not be written (disk full, locked ..)
+            return self._fail(media.id, attempt, LedgerError(
+                f"ledger: {exc}", hint="free space on the ledger's disk; ingest resumes by "
+                "itself"), bound)
         except Exception as exc:  # a bug must not kill the worker; it is recorded and retried
             bound.exception("ingest_crashed")
             err = EvidockError(f"{media.source_path}: unexpected {type(exc).__name__}: {exc}")
-            err.action = Action.RETRY
+            err.action, err.counts = Action.RETRY, True
             return self._fail(media.id, attempt, err, bound)
+
+    def _catch_up(self, media: MediaRecord, bound) -> MediaRecord:
+        """Write the failure an earlier attempt could not record (the ledger was full), so the
+        row leaves ``copying`` before the next attempt starts."""
+        attempt, error, retry_at, action = self._unrecorded.pop(
+            media.id, (None, "the failure of the last attempt could not be recorded",
+                       self.clock(), Action.RETRY.value))
+        current = self.ledger.media(media.id)
+        if current.state in (COPYING, STORED):
+            try:
+                self.ledger.record_failure(media.id, attempt, error, retry_at=retry_at,
+                                           action=action)
+            except BaseException:
+                self._unrecorded[media.id] = (attempt, error, retry_at, action)
+                raise
+            bound.info("ingest_failure_recorded_late", attempt=attempt, error=error)
+            current = self.ledger.media(media.id)
+        return current
 
     def _copy(self, media: MediaRecord, item: MediaItem, attempt: int, progress, bound) -> bool:
         with item.open() as raw:
-            before = os.fstat(raw.fileno())
+            before = raw.fstat()
             if before.st_size != item.size or before.st_mtime_ns != item.mtime_ns:
                 raise SourceChanged(
                     f"{media.source_path}: changed since it was found "
@@ -140,7 +174,7 @@ class Ingestor:
                 stored = self.store.put(stream, retain_until=self.retain_until(media),
                                         metadata=media_metadata(media, item.relpath,
                                                                 self.ledger.station))
-            after = os.fstat(raw.fileno())
+            after = raw.fstat()
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise SourceChanged(f"{media.source_path}: changed while it was read",
                                 hint="it will be taken again once it is stable")
@@ -168,30 +202,45 @@ class Ingestor:
         self.ledger.record_verified(media_id, attempt)
 
     def _fail(self, media_id: int, attempt: int | None, exc: EvidockError, bound) -> Outcome:
-        media = self.ledger.media(media_id)
-        if isinstance(exc, SourceVanished):
-            # the device left (cable pulled, card out): not the file's fault, so it is never
-            # given up on; it backs off like any retry and is read again when the device is back
-            retry_at = self.retry.next_try(1, Action.RETRY, self.clock(),
-                                           attempts_for_delay=media.attempts)
-        else:
-            retry_at = self.retry.next_try(media.attempts, exc.action, self.clock())
+        """Record a failed attempt and say what happens next; never raises.  A ledger that
+        cannot be written here (disk full) must not kill the worker: the failure is kept
+        and recorded before the file's next attempt, and the pipeline pauses (STOP)."""
+        error = display_path(str(exc))
+        cause = _cause(exc)
+        try:
+            media = self.ledger.media(media_id)
+            attempts, state_before = media.attempts, media.state
+        except Exception:  # noqa: BLE001 - the row cannot be read: keep the file queued
+            attempts, state_before = 1, COPYING if attempt is not None else None
+        now = self.clock()
+        if exc.counts:
+            retry_at = self.retry.next_try(attempts, exc.action, now)
+        else:  # not the file's fault: never given up on, backs off like any retry
+            retry_at = self.retry.next_try(attempts, Action.RETRY, now, limited=False)
         state = "failed" if retry_at else "quarantined"
-        if media.state in ("copying", "stored"):
-            self.ledger.record_failure(media_id, attempt, str(exc), retry_at=retry_at,
-                                       action=exc.action.value)
-        bound.warning("ingest_failed", error=str(exc), error_type=type(exc).__name__,
-                      attempts=media.attempts, retry_at=retry_at and retry_at.isoformat(),
-                      outcome=state)
-        return Outcome(media_id, state, str(exc), retry_at)
+        action = exc.action
+        if state_before in (COPYING, STORED):
+            try:
+                self.ledger.record_failure(media_id, attempt, error, retry_at=retry_at,
+                                           action=action.value)
+            except Exception as lexc:  # noqa: BLE001 - the failure path must not fail
+                self._unrecorded[media_id] = (attempt, error, retry_at, action.value)
+                bound.error("ingest_failure_unrecorded", error=error,
+                            ledger_error=f"{type(lexc).__name__}: {lexc}")
+                action, cause, state = Action.STOP, "ledger", "failed"
+                error = f"{error}; and the ledger could not record it: {lexc}"
+                retry_at = retry_at or now + timedelta(seconds=self.retry.base_seconds)
+        bound.warning("ingest_failed", error=error, error_type=type(exc).__name__,
+                      attempts=attempts, retry_at=retry_at and retry_at.isoformat(),
+                      outcome=state, action=action.value, counts=exc.counts)
+        return Outcome(media_id, state, error, retry_at, action=action.value, cause=cause)
 
 
-def _source_error(media: MediaRecord, exc: OSError) -> SourceError:
-    if exc.errno == errno.ENOENT:
-        return SourceMissing(f"{media.source_path}: {exc.strerror}",
-                             hint="it was moved or deleted after it was found")
-    if exc.errno in _VANISHED:
-        return SourceVanished(f"{media.source_path}: {exc.strerror}",
-                              hint="the device may have been removed; "
-                              "it is read again at the next dock")
-    return SourceError(f"{media.source_path}: {exc.strerror or exc}")
+def _cause(exc: EvidockError) -> str:
+    if isinstance(exc, SourceError):
+        return "source"
+    if isinstance(exc, StoreError):
+        return "store"
+    if isinstance(exc, LedgerError):
+        return "ledger"
+    return "other"

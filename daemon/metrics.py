@@ -78,6 +78,9 @@ class StationCollector:
             open_alerts.add_metric([rule, severity], n)
         yield open_alerts
 
+        if live is not None:
+            yield from _workers(live)
+
         spool = self.spool_bytes() if self.spool_bytes else None
         if spool is not None:
             g = GaugeMetricFamily("evidock_spool_bytes",
@@ -102,6 +105,30 @@ class StationCollector:
             for s in ("docked", "away", "unknown"):
                 g.add_metric([device.serial, s], 1 if s == state else 0)
         return g
+
+
+def _workers(live: dict):
+    """The ingest workers as the pipeline sees them: a dead or stuck one is an alert."""
+    workers = live.get("workers", [])
+    by_state = GaugeMetricFamily("evidock_workers", "Ingest worker threads by state",
+                                 labels=["state"])
+    by_state.add_metric(["alive"], sum(1 for w in workers if w["alive"]))
+    by_state.add_metric(["dead"], sum(1 for w in workers if not w["alive"]))
+    by_state.add_metric(["stuck"], sum(1 for w in workers if w["stuck"]))
+    yield by_state
+    age = GaugeMetricFamily("evidock_worker_heartbeat_age_seconds",
+                            "Seconds since each ingest worker last showed progress",
+                            labels=["worker"])
+    for w in workers:
+        age.add_metric([w["name"]], w["last_beat_age_s"])
+    yield age
+    paused = GaugeMetricFamily("evidock_ingest_paused",
+                               "1 while ingest is paused for a cause (ledger, store)",
+                               labels=["cause"])
+    cause = (live.get("paused") or {}).get("cause")
+    for c in ("ledger", "store", "other"):
+        paused.add_metric([c], 1 if c == cause else 0)
+    yield paused
 
 
 def spool_reader(store) -> Callable[[], int | None] | None:

@@ -4,6 +4,12 @@ Drivers call the :class:`Pipeline` (it is their ``IngestSink``) from their own t
 Worker threads take the waiting file with the earliest deadline whose device is not already
 being read (USB is the bottleneck: two readers on one device only slow both), and retries
 wait in the same queue until their time.  ``status()`` is what the station display shows.
+
+No worker dies silently: each catches at its top, records the failure and goes on; one whose
+thread ended anyway is started again by :meth:`Pipeline.supervise` (the main loop calls it).
+Workers beat a heartbeat while they wait and for every chunk (:mod:`evidock.daemon.workers`).
+An outcome whose error says ``Action.STOP`` (the ledger cannot be written, the store refuses
+the daemon) pauses the pipeline until a probe of the cause succeeds.
 """
 
 from __future__ import annotations
@@ -11,9 +17,9 @@ from __future__ import annotations
 import heapq
 import threading
 import time
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -21,49 +27,22 @@ from evidock.daemon.ingest import Ingestor, Outcome, ShutdownRequested
 from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.records import STORED, VERIFIED, MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.progress import DeviceProgress
 from evidock.daemon.timeutil import Clock, parse, utcnow
+from evidock.daemon.workers import Heartbeats, Pause
 from evidock.drivers.base import DeviceIdentity, MediaItem
+from evidock.drivers.safefs import printable
 
 log = structlog.get_logger("evidock.pipeline")
-
-
-@dataclass
-class DeviceProgress:
-    serial: str
-    officer_id: str | None = None
-    port: str | None = None
-    docked: bool = True
-    scanned: bool = False
-    files: set[int] = field(default_factory=set)
-    done: set[int] = field(default_factory=set)
-    failed: set[int] = field(default_factory=set)
-    bytes_total: int = 0
-    bytes_done: int = 0
-    started: float = field(default_factory=time.monotonic)
-    current: str | None = None
-    registered: bool = True
-    unreadable: int = 0  # files or folders that could not be read: recordings may be missed
-
-    def snapshot(self) -> dict:
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        rate = self.bytes_done / elapsed
-        remaining = max(self.bytes_total - self.bytes_done, 0)
-        return {
-            "serial": self.serial, "officer_id": self.officer_id, "port": self.port,
-            "docked": self.docked, "scanned": self.scanned, "files_total": len(self.files),
-            "files_done": len(self.done), "files_failed": len(self.failed),
-            "bytes_total": self.bytes_total, "bytes_done": self.bytes_done,
-            "rate_bps": round(rate), "eta_s": round(remaining / rate) if rate > 0 else None,
-            "current": self.current, "registered": self.registered, "unreadable": self.unreadable,
-            "safe_to_undock": (self.scanned and self.done == self.files and not self.failed
-                               and not self.unreadable),
-        }
 
 
 class Pipeline:
     def __init__(self, ledger: SqliteLedger, ingestor: Ingestor, *, workers: int,
                  handover_hours: float, clock: Clock = utcnow,
-                 adjust_deadline: Callable[[MediaRecord], MediaRecord] | None = None) -> None:
+                 adjust_deadline: Callable[[MediaRecord], MediaRecord] | None = None,
+                 stuck_seconds: float = 300.0, pause_base_seconds: float = 2.0,
+                 pause_max_seconds: float = 60.0,
+                 probes: dict[str, Callable[[], object]] | None = None) -> None:
         self.ledger = ledger
         self.adjust_deadline = adjust_deadline  # duty exemptions (R2) move a new file's deadline
         self.ingestor = ingestor
@@ -81,6 +60,10 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self.handed_over = 0
         self.quarantined: set[int] = set()
+        self.beats = Heartbeats(stuck_seconds)
+        self.pause = Pause(pause_base_seconds, pause_max_seconds)
+        #: cause -> a call that raises while the cause lasts (see :meth:`_probe`)
+        self.probes = dict(probes or {})
 
     # -- IngestSink --------------------------------------------------------------------------
 
@@ -102,7 +85,7 @@ class Pipeline:
     def media_found(self, item: MediaItem) -> None:
         device = item.device
         if device.serial not in self._devices:
-            self.device_docked(device, port=item.root)
+            self.device_docked(device, port=printable(item.root))
         media, created = self.ledger.register_media(
             device_serial=device.serial, source_path=item.relpath, size=item.size,
             mtime_ns=item.mtime_ns, kind=item.kind, recorded_at=item.recorded_at,
@@ -179,20 +162,33 @@ class Pipeline:
     def _is_running(self, media_id: int) -> bool:
         return any(d.current == str(media_id) for d in self._devices.values())
 
-    def _take(self) -> tuple[MediaRecord, MediaItem | None] | None:
-        """Block until a file can be read; None when stopping.  Holds the lock."""
+    def _take(self, name: str = "") -> tuple[MediaRecord | None, MediaItem | None] | None:
+        """Block until a file can be read; ``(None, None)`` when a paused pipeline's cause is
+        due to be probed; None when stopping.  Holds the lock."""
         while not self._stopping:
+            self.beats.beat(name, "waiting", None)
+            if self.pause.active:
+                if self.pause.due():
+                    self.pause.probing = True
+                    return None, None
+                self._cond.wait(min(self.pause.wait_seconds(), 1.0))
+                continue
             now = self.clock()
             while self._waiting and self._waiting[0][0] <= now:
                 _, media_id = heapq.heappop(self._waiting)
-                media = self.ledger.media(media_id)
-                heapq.heappush(self._ready, (media.deadline_at, media_id))
+                heapq.heappush(self._ready, (self._deadline(media_id), media_id))
             skipped, found = [], None
             while self._ready:
                 entry = heapq.heappop(self._ready)
                 media_id = entry[1]
                 item = self._items.get(media_id)
-                media = self.ledger.media(media_id)
+                try:
+                    media = self.ledger.media(media_id)
+                except Exception as exc:  # noqa: BLE001 - the ledger cannot be read now
+                    log.error("queue_read_failed", media_id=media_id, error=str(exc))
+                    skipped.append(entry)
+                    self.pause.trip("ledger", f"reading the queue: {exc}")
+                    break
                 if media.state == VERIFIED or (item is None and media.state != STORED):
                     self._items.pop(media_id, None)
                     continue  # handed over meanwhile, or its device left
@@ -208,28 +204,94 @@ class Pipeline:
             if found:
                 self._active += 1
                 return found
-            timeout = None
+            timeout = 1.0
             if self._waiting:
-                timeout = max((self._waiting[0][0] - now).total_seconds(), 0.01)
-            self._cond.wait(timeout if timeout is not None else 1.0)
+                timeout = min(max((self._waiting[0][0] - now).total_seconds(), 0.01), 1.0)
+            self._cond.wait(timeout)
         return None
 
-    def _worker(self) -> None:
-        while True:
-            with self._cond:
-                job = self._take()
-            if job is None:
-                return
-            media, item = job
-            try:
-                self._run(media, item)
-            finally:
-                with self._cond:
-                    self._busy_devices.discard(media.device_serial)
-                    self._active -= 1
-                    self._cond.notify_all()
+    def _deadline(self, media_id: int) -> str:
+        try:
+            return self.ledger.media(media_id).deadline_at
+        except Exception:  # noqa: BLE001 - ordered last; _take meets the ledger error again
+            return "9999"
 
-    def _run(self, media: MediaRecord, item: MediaItem | None) -> None:
+    def _worker(self) -> None:
+        """The top of a worker: whatever happens to one file, the worker goes on."""
+        name = threading.current_thread().name
+        while True:
+            try:
+                if not self._work_once(name):
+                    return
+            except Exception as exc:  # noqa: BLE001 - top of a thread: record and go on
+                self.beats.crashed(name)
+                log.exception("worker_crashed", worker=name, error=str(exc))
+                self._record("worker_crashed", f"worker:{name}", {
+                    "worker": name, "error": f"{type(exc).__name__}: {exc}",
+                    "trace": traceback.format_exc(limit=5)[-2000:]})
+                with self._cond:
+                    self._cond.wait(1.0)  # a failure that repeats must not spin
+
+    def _work_once(self, name: str) -> bool:
+        with self._cond:
+            job = self._take(name)
+        if job is None:
+            return False
+        media, item = job
+        if media is None:
+            try:
+                self._probe(name)
+            finally:
+                with self._cond:  # a probe that went down must not block the next one
+                    self.pause.probing = False
+            return True
+        self.beats.beat(name, "reading", media.id)
+        settled = False
+        try:
+            settled = self._run(media, item, name)
+        finally:
+            self.beats.beat(name, "waiting", None)
+            with self._cond:
+                self._busy_devices.discard(media.device_serial)
+                self._active -= 1
+                if not settled:  # the worker is going down mid-file: the file stays queued
+                    retry = self.clock() + timedelta(seconds=self.pause.base)
+                    heapq.heappush(self._waiting, (retry, media.id))
+                self._cond.notify_all()
+        return True
+
+    def _probe(self, name: str) -> None:
+        """See whether the cause of a pause is gone; resume if it is.  The ledger's probe is
+        writing the ``ingest_resumed`` event itself; the store's is ``store.check()``."""
+        cause, error = self.pause.cause, self.pause.error
+        self.beats.beat(name, "probing")
+        event = {"cause": cause, "error": error}
+        try:
+            probe = self.probes.get(cause)
+            if probe is None and cause == "store":
+                probe = self.ingestor.store.check
+            if probe is not None:
+                probe()
+            self.ledger.record("ingest_resumed", "pipeline", event)
+        except Exception as exc:  # noqa: BLE001 - still broken: probe again later
+            with self._cond:
+                self.pause.probed(False, f"{type(exc).__name__}: {exc}")
+            log.warning("ingest_still_paused", cause=cause, error=str(exc),
+                        probes=self.pause.probes)
+            return
+        with self._cond:
+            self.pause.probed(True)
+            self._cond.notify_all()
+        log.info("ingest_resumed", cause=cause)
+
+    def _record(self, kind: str, subject: str, data: dict) -> None:
+        """A ledger event when the ledger can be written; the log has it either way."""
+        try:
+            self.ledger.record(kind, subject, data)
+        except Exception as exc:  # noqa: BLE001 - the ledger may be the thing that failed
+            log.error("ledger_event_unrecorded", kind=kind, subject=subject, error=str(exc))
+
+    def _run(self, media: MediaRecord, item: MediaItem | None, name: str = "") -> bool:
         serial = media.device_serial
         prog = self._devices.get(serial) or DeviceProgress(serial, docked=False)
         self._devices.setdefault(serial, prog)
@@ -240,16 +302,26 @@ class Pipeline:
             nonlocal counted
             counted += n
             prog.bytes_done += n
+            self.beats.beat(name)
             if self._stopping and self._hard_stop:
                 raise ShutdownRequested()
 
         try:
             outcome = self.ingestor.ingest(media, item, progress)
+        except Exception as exc:  # noqa: BLE001 - ingest never raises by contract; if it does
+            log.exception("ingest_raised", media_id=media.id)
+            outcome = Outcome(media.id, "failed", f"{type(exc).__name__}: {exc}",
+                              self.clock() + timedelta(seconds=self.pause.base),
+                              action="retry", cause="other")
         finally:
             prog.current = None
         with self._cond:
             prog.bytes_done -= counted
             self._settle(media, outcome, prog, item)
+            if outcome.action == "stop" and outcome.state == "failed":
+                if self.pause.trip(outcome.cause or "other", outcome.error or ""):
+                    log.error("ingest_paused", cause=outcome.cause, error=outcome.error)
+        return True
 
     def _settle(self, media: MediaRecord, outcome: Outcome, prog: DeviceProgress,
                 item: MediaItem | None = None) -> None:
@@ -283,9 +355,25 @@ class Pipeline:
             for media in self.ledger.list_media(state=STORED):
                 self._schedule(media)
         for n in range(self.workers):
-            thread = threading.Thread(target=self._worker, name=f"ingest-{n}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self._start_worker(f"ingest-{n}")
+
+    def _start_worker(self, name: str) -> threading.Thread:
+        thread = threading.Thread(target=self._worker, name=name, daemon=True)
+        self.beats.register(name, thread)
+        thread.start()
+        self._threads = [t for t in self._threads if t.name != name] + [thread]
+        return thread
+
+    def supervise(self) -> list[str]:
+        """Start again every worker whose thread ended; returns their names."""
+        if self._stopping:
+            return []
+        dead = self.beats.dead()
+        for name in dead:
+            log.error("worker_died", worker=name, hint="started again")
+            self._record("worker_died", f"worker:{name}", {"worker": name})
+            self._start_worker(name)
+        return dead
 
     def stop(self, grace_seconds: float = 10.0) -> None:
         """Let files in flight finish for ``grace_seconds``, then park the rest."""
@@ -299,7 +387,10 @@ class Pipeline:
             self._hard_stop = True
             for thread in self._threads:
                 thread.join(30)
-        self.ledger.recover_interrupted()
+        try:
+            self.ledger.recover_interrupted()
+        except Exception as exc:  # noqa: BLE001 - the next start recovers them instead
+            log.error("park_failed", error=str(exc), hint="parked at the next start")
 
     def idle(self) -> bool:
         """Nothing queued, nothing being read, no retry pending."""
@@ -315,4 +406,10 @@ class Pipeline:
                 "active": self._active,
                 "handed_over": self.handed_over,
                 "quarantined": len(self.quarantined),
+                "paused": self.pause.snapshot(),
+                "workers": self.beats.snapshot(),
             }
+
+    def healthy(self) -> bool:
+        """Every worker alive and none stuck (a pause is not unhealthy: see workers.py)."""
+        return self.beats.healthy()

@@ -1,9 +1,14 @@
 """``evidock run``: wire the parts together and keep the station going.
 
 The only module that builds objects from configuration.  The main thread writes the status
-snapshot, pings systemd's watchdog and waits for a signal; drivers and ingest workers run in
-their own threads.  SIGTERM/SIGINT let files in flight finish for a grace period, then park
-the rest (they are read again at the next start: nothing is lost or stored twice).
+snapshot, restarts a dead worker, pings systemd's watchdog and waits for a signal; drivers,
+ingest workers, the spool drainer and device release (clear, unmount:
+:mod:`evidock.daemon.releaser`) run in their own threads.  The watchdog is pinged only while
+every worker is alive and none is stuck, so a daemon that cannot recover by itself is
+restarted by systemd.  Nothing the main loop does can end it but a signal: a status file that
+cannot be written (full data directory) is logged and written again at the next tick.
+SIGTERM/SIGINT let files in flight finish for a grace period, then park the rest (they are
+read again at the next start: nothing is lost or stored twice).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 import structlog
+from apscheduler.events import EVENT_JOB_ERROR
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -25,12 +31,12 @@ from evidock.daemon import metrics
 from evidock.daemon.checks.schedule import add_jobs
 from evidock.daemon.compliance import build as build_compliance
 from evidock.daemon.config import Config
-from evidock.daemon.errors import EvidockError
+from evidock.daemon.errors import EvidockError, ExitCode
 from evidock.daemon.ingest import Ingestor, RetryPolicy
-from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.pipeline import Pipeline
 from evidock.daemon.probe import Prober
+from evidock.daemon.releaser import Releaser
 from evidock.daemon.sdnotify import Notifier
 from evidock.daemon.store.factory import open_store
 from evidock.daemon.store.spool import drainer_for
@@ -68,7 +74,10 @@ class Station:
         self.compliance = build_compliance(config, self.ledger, self.store)
         self.pipeline = Pipeline(self.ledger, self.ingestor, workers=ingest.workers,
                                  handover_hours=config.policy.handover_hours,
-                                 adjust_deadline=self.compliance.exemptions.adjust)
+                                 adjust_deadline=self.compliance.exemptions.adjust,
+                                 stuck_seconds=ingest.stuck_seconds,
+                                 pause_base_seconds=ingest.retry_base_seconds,
+                                 pause_max_seconds=min(ingest.retry_max_seconds, 60.0))
         self.scheduler = BackgroundScheduler(daemon=True)
         add_jobs(self.scheduler, self.compliance.runner, config.checks)
         self.prober = Prober(self.ledger, self.store) if ingest.probe else None
@@ -88,6 +97,8 @@ class Station:
         self.usb = self._usb_driver(config) if config.usb.enabled else None
         if self.usb is not None:
             self.drivers.append(self.usb)
+        self.releaser = Releaser(self.usb, self.ledger) if self.usb is not None else None
+        self._status_failed = 0.0  # when a status write last failed (monotonic), 0: fine
 
     def _usb_driver(self, config: Config):
         from evidock.drivers.profiles import load_profiles
@@ -103,30 +114,12 @@ class Station:
         """A USB disk that is not a camera evidock takes, or a camera that could not be read
         (mount failed): a ledger event a later alert uses."""
         kind = "device_unreadable" if event.kind == "unreadable_device" else "unknown_device_docked"
-        self.ledger.record(kind, f"port:{event.port}", {
-            "port": event.port, "devname": event.devname, "reason": event.reason,
-            **{k.lower(): event.props[k] for k in UNKNOWN_PROPS if k in event.props}})
-
-    def _release_done(self, status: dict) -> None:
-        """Unmount devices whose recordings are all handed over; only an unmounted device is
-        shown as safe to pull."""
-        if self.usb is None:
-            return
-        for device in status["devices"]:
-            serial = device["serial"]
-            if device["docked"] and device["safe_to_undock"] and self.usb.mounted(serial):
-                try:
-                    cleared = self.usb.clear_handed_over(
-                        serial, lambda item: registry.verified_sha256(
-                            self.ledger, item.device.serial, item.relpath, item.size,
-                            item.mtime_ns))
-                    if cleared:
-                        registry.record_cleared(self.ledger, serial, cleared)
-                except EvidockError as exc:  # the device keeps its files; reading is done
-                    log.error("device_clear_failed", device_serial=serial, error=str(exc))
-                self.usb.release(serial)
-            device["safe_to_undock"] = device["safe_to_undock"] and not self.usb.mounted(
-                device["serial"])
+        try:
+            self.ledger.record(kind, f"port:{event.port}", {
+                "port": event.port, "devname": event.devname, "reason": event.reason,
+                **{k.lower(): event.props[k] for k in UNKNOWN_PROPS if k in event.props}})
+        except Exception as exc:  # noqa: BLE001 - called from a driver thread's failure path
+            log.error("ledger_event_unrecorded", kind=kind, port=event.port, error=str(exc))
 
     @staticmethod
     def _take_lock(path: Path) -> int:
@@ -164,6 +157,8 @@ class Station:
         self.pipeline.start()
         if self.drainer is not None:
             self.drainer.start()
+        if self.releaser is not None:
+            self.releaser.start()
         self._start_monitoring()
         for driver in self.drivers:
             driver.start(self.pipeline)
@@ -176,11 +171,10 @@ class Station:
             # --until-idle ticks faster so a one-shot run ends soon after its last file
             tick = 0.1 if self.until_idle else 0.5
             while not self.stop_requested.wait(tick):
-                status = self._write_status()
-                self.notifier.watchdog()
-                self.notifier.status(
-                    f"{status['active']} reading, {status['queued']} queued, "
-                    f"{status['handed_over']} handed over")
+                status = self._tick()
+                if status["healthy"]:
+                    self.notifier.watchdog()
+                self.notifier.status(_summary(status))
                 if self.until_idle:
                     idle = self.pipeline.idle() and all(d.idle() for d in self.drivers)
                     idle_ticks = idle_ticks + 1 if idle else 0
@@ -193,12 +187,44 @@ class Station:
             self.shutdown()
         failed = len(self.pipeline.quarantined)
         log.info("daemon_stopped", handed_over=self.pipeline.handed_over, failed=failed)
-        return 1 if failed else 0
+        return ExitCode.FAILED if failed else ExitCode.OK
+
+    def _tick(self) -> dict:
+        """One turn of the main loop; never raises (its top)."""
+        try:
+            self.pipeline.supervise()
+            return self._write_status()
+        except Exception as exc:  # noqa: BLE001 - the main loop must not end but by a signal
+            log.exception("main_loop_failed", error=str(exc))
+            return {"active": 0, "queued": 0, "handed_over": 0, "healthy": False}
+
+    def _threads(self) -> dict[str, bool]:
+        """Every long-running thread but the ingest workers (those are in ``workers``)."""
+        threads = {}
+        if self.drainer is not None and getattr(self.drainer, "_thread", None) is not None:
+            threads["spool-drainer"] = self.drainer._thread.is_alive()
+        if self.releaser is not None:
+            threads["device-release"] = self.releaser.alive()
+        for driver in self.drivers:
+            alive = getattr(driver, "alive", None)
+            if alive is not None:
+                threads[f"driver-{driver.name}"] = alive()
+        return threads
+
+    def _job_failed(self, event) -> None:
+        """A scheduler job raised past its own top: record it; the scheduler goes on."""
+        log.error("job_crashed", job=event.job_id, error=repr(event.exception))
+        try:
+            self.ledger.record("job_crashed", f"job:{event.job_id}", {
+                "job": event.job_id, "error": repr(event.exception)[:2000]})
+        except Exception as exc:  # noqa: BLE001 - the ledger may be what failed
+            log.error("ledger_event_unrecorded", kind="job_crashed", error=str(exc))
 
     def _start_monitoring(self) -> None:
         """The compliance checks on their schedule, and /metrics if enabled."""
         if self.until_idle:
             return  # a one-shot run: the checks run from cron ('evidock check') instead
+        self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
         self.scheduler.start()
         if self.config.metrics.enabled:
             collector = metrics.StationCollector(
@@ -226,10 +252,15 @@ class Station:
         self.pipeline.stop(grace_seconds=10.0)
         if self.drainer is not None:
             self.drainer.stop()
-        self._write_status()
-        self.ledger.record("daemon_stopped", f"station:{self.config.station.id}", {
-            "pid": os.getpid(), "handed_over": self.pipeline.handed_over,
-            "failed": len(self.pipeline.quarantined)})
+        if self.releaser is not None:
+            self.releaser.stop()
+        self._tick()
+        try:
+            self.ledger.record("daemon_stopped", f"station:{self.config.station.id}", {
+                "pid": os.getpid(), "handed_over": self.pipeline.handed_over,
+                "failed": len(self.pipeline.quarantined)})
+        except Exception as exc:  # noqa: BLE001 - stopping anyway; the log has it
+            log.error("ledger_event_unrecorded", kind="daemon_stopped", error=str(exc))
         self._anchor_now("stop")
 
     def _anchor_now(self, reason: str) -> None:
@@ -254,10 +285,37 @@ class Station:
                   "updated": time.time(), **self.pipeline.status()}
         if hasattr(self.store, "status"):
             status["store"] = self.store.status()
-        self._release_done(status)
+        status["threads"] = self._threads()
+        status["healthy"] = self.pipeline.healthy() and all(status["threads"].values())
+        if self.releaser is not None:
+            self.releaser.offer(status)
         self._anchor_handed_over(status)
         path = self.config.run_dir / STATUS_FILE
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(status))
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(status))
+            os.replace(tmp, path)
+        except OSError as exc:  # a full data directory: say so now and then, keep going
+            if time.monotonic() - self._status_failed > 60:
+                log.error("status_write_failed", file=str(path), error=str(exc),
+                          hint="free space in the data directory; the daemon keeps running")
+            self._status_failed = time.monotonic()
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        else:
+            if self._status_failed:
+                log.info("status_write_recovered", file=str(path))
+            self._status_failed = 0.0
         return status
+
+
+def _summary(status: dict) -> str:
+    text = (f"{status['active']} reading, {status['queued']} queued, "
+            f"{status['handed_over']} handed over")
+    if status.get("paused"):
+        text += f"; paused: {status['paused']['cause']} ({status['paused']['error']})"
+    if not status.get("healthy", True):
+        text += "; a worker is dead or stuck"
+    return text

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
-from evidock.drivers.safefs import open_regular
+from evidock.drivers.safefs import SourceFile, open_regular
 
 VIDEO = frozenset({".mp4", ".mov", ".avi", ".mkv", ".ts", ".mts", ".m2ts", ".264", ".h264",
                    ".265", ".h265", ".asf", ".wmv", ".3gp", ".flv"})
@@ -69,7 +69,9 @@ class MediaItem:
     def source_path(self) -> str:
         return self.relpath
 
-    def open(self) -> BinaryIO:
+    def open(self) -> SourceFile:
+        """The recording, read-only; every failure of it is a ``SourceError``
+        (``SourceVanished`` when the device went away) wherever it is raised."""
         return open_regular(self.root, self.relpath)
 
 

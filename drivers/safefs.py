@@ -4,22 +4,88 @@ Every path component is opened relative to its parent's file descriptor with
 ``O_NOFOLLOW``, so a symlink anywhere in the path, ``..``, or an absolute name is refused
 instead of followed.  Only regular files are opened for reading (a FIFO or device node would
 block or read something that is not a recording).
+
+A file opened here is a :class:`SourceFile`: its reads and ``fstat`` turn an ``OSError``
+into the right :class:`~evidock.daemon.errors.SourceError` where it happens
+(:func:`evidock.daemon.errors.source_error`), so a device that vanishes while a store pulls
+the stream reaches the pipeline as a source error, whatever code sits in between.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from evidock.daemon.errors import SourceMissing, SourceVanished, UnsafeSource
+from evidock.daemon.errors import (
+    VANISHED_ERRNOS,
+    SourceMissing,
+    SourceVanished,
+    UnsafeSource,
+    source_error,
+)
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = (os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
                | getattr(os, "O_NOATIME", 0))
-_GONE = {2, 5, 6, 19, 107, 116}  # ENOENT EIO ENXIO ENODEV ENOTCONN ESTALE
+_GONE = VANISHED_ERRNOS | {2}  # and ENOENT
+
+
+def printable(name: str) -> str:
+    """A name as text for people, logs and the ledger: bytes that are not UTF-8 (a GB18030
+    name from a Windows share) shown as ``\\xNN``; the ``str`` with surrogate escapes that
+    Python gives still opens the file (``os.fsencode`` gives back the original bytes)."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+class SourceFile(io.RawIOBase):
+    """A device file whose failures are source errors: the wrapper ``MediaItem.open()`` and
+    :func:`open_regular` return.  Reading never seeks.  ``close`` never raises: the file is
+    read-only, so a close that fails (ENOTCONN from a dead FUSE server) loses nothing."""
+
+    def __init__(self, raw: BinaryIO, name: str) -> None:
+        super().__init__()
+        self._raw = raw
+        self.name = printable(name)  # for messages and the ledger
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int | None:
+        try:
+            return self._raw.readinto(buffer)
+        except OSError as exc:
+            raise source_error(self.name, exc) from exc
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read(size)
+        except OSError as exc:
+            raise source_error(self.name, exc) from exc
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def fstat(self) -> os.stat_result:
+        try:
+            return os.fstat(self._raw.fileno())
+        except OSError as exc:
+            raise source_error(self.name, exc) from exc
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        super().close()
+        try:
+            self._raw.close()
+        except OSError:
+            pass  # read-only: nothing is lost, and a read already reported a dead device
 
 
 def _components(relpath: str) -> list[str]:
@@ -39,7 +105,7 @@ def _open_nofollow(name: str, flags: int, dir_fd: int) -> int:
         raise
 
 
-def open_regular(root: str, relpath: str) -> BinaryIO:
+def open_regular(root: str, relpath: str) -> SourceFile:
     """Open ``root/relpath`` for reading, refusing symlinks and anything but a regular file."""
     parts = _components(relpath)
     try:
@@ -65,7 +131,7 @@ def open_regular(root: str, relpath: str) -> BinaryIO:
         os.close(ffd)
         raise UnsafeSource(f"{relpath}: not a regular file (mode {stat.filemode(st.st_mode)})")
     os.set_blocking(ffd, True)
-    return os.fdopen(ffd, "rb", buffering=0)
+    return SourceFile(os.fdopen(ffd, "rb", buffering=0), relpath)
 
 
 def _classify(relpath: str, exc: OSError):

@@ -238,19 +238,36 @@ class UdevWatcher:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self, source: EventSource) -> None:
-        for props in source.present():
-            self._dispatch("present", props)
+        """The top of the watcher thread: a failure is logged and the watcher goes on."""
+        try:
+            for props in source.present():
+                self._dispatch("present", props)
+        except Exception:  # noqa: BLE001 - the next events still come
+            log.exception("udev_enumerate_failed")
         self.ready.set()
         while True:
-            readable, _, _ = select.select([source.fileno(), self._stop_r], [], [])
-            if self._stop_r in readable:
-                return
-            for action, props in source.receive():
-                self._dispatch(action, props)
+            try:
+                readable, _, _ = select.select([source.fileno(), self._stop_r], [], [])
+                if self._stop_r in readable:
+                    return
+                for action, props in source.receive():
+                    self._dispatch(action, props)
+            except Exception:  # noqa: BLE001 - top of the thread: log, pause, go on
+                log.exception("udev_watch_failed")
+                if select.select([self._stop_r], [], [], 1.0)[0]:
+                    return
 
     def _dispatch(self, action: str, props: dict[str, str]) -> None:
-        for event in self.tracker.feed(action, props):
+        try:
+            events = self.tracker.feed(action, props)
+        except Exception:  # noqa: BLE001 - one odd event must not stop the others
+            log.exception("udev_event_unparsed", action=action, devname=props.get("DEVNAME"))
+            return
+        for event in events:
             log.info(f"device_{event.kind}", port=event.port, devname=event.devname,
                      serial=event.props.get("ID_SERIAL_SHORT"), fs=event.fs_type or None,
                      profile=event.profile.name if event.profile else None)

@@ -26,6 +26,7 @@ from evidock.daemon.errors import EvidockError, SourceVanished
 from evidock.drivers.base import DeviceIdentity, IngestSink, MediaItem
 from evidock.drivers.mounts import Mounter
 from evidock.drivers.profiles import Profile
+from evidock.drivers.safefs import printable
 from evidock.drivers.udev import BlockTracker, DockEvent, PyudevSource, UdevWatcher
 from evidock.drivers.volume import identify, newest_mtime_offset, scan, with_offset
 
@@ -65,6 +66,7 @@ class UsbDriver:
         self.sessions: dict[str, Session] = {}  # devname -> session
         self._sink: IngestSink | None = None
         self._watcher: UdevWatcher | None = None
+        self._stopping = threading.Event()
 
     # -- Driver protocol ---------------------------------------------------------------------
 
@@ -76,6 +78,7 @@ class UsbDriver:
         self._watcher.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._watcher is not None:
             self._watcher.stop()
         with self._lock:
@@ -86,6 +89,10 @@ class UsbDriver:
             if s.mountpoint is not None:
                 self.mounter.unmount(s.mountpoint, lazy=True)
                 s.mountpoint = None
+
+    def alive(self) -> bool:
+        """The udev watcher thread runs (device threads end when their device is read)."""
+        return self._watcher is None or self._watcher.alive()
 
     def idle(self) -> bool:
         ready = self._watcher is not None and self._watcher.ready.is_set()
@@ -120,7 +127,7 @@ class UsbDriver:
             now = self.clock()
             identity, facts = identify(str(s.mountpoint), ev.profile, ev.props, now)
             s.identity = identity
-            self._sink.device_docked(identity, ev.port)
+            self._tell(s, self._sink.device_docked, identity, ev.port)
             items = list(scan(str(s.mountpoint), identity, ev.profile, facts, now, s.problems))
             if facts.clock_offset_s is None and (ahead := newest_mtime_offset(items, now)):
                 items = with_offset(items, ahead)
@@ -128,13 +135,13 @@ class UsbDriver:
             for item in items:
                 if s.gone:
                     return
-                self._sink.media_found(item)
+                self._tell(s, self._sink.media_found, item)
             for relpath, reason in s.problems:
                 log.warning("recording_unreadable", device_serial=identity.serial,
-                            file=relpath, reason=reason)
-                self._sink.source_problem(identity, ev.port, relpath, reason,
-                                          lost=not reason.startswith("not a regular file"))
-            self._sink.scan_finished(identity, ev.port, len(items))
+                            file=printable(relpath), reason=reason)
+                self._tell(s, self._sink.source_problem, identity, ev.port, relpath, reason,
+                           lost=not reason.startswith("not a regular file"))
+            self._tell(s, self._sink.scan_finished, identity, ev.port, len(items))
             log.info("device_scanned", device_serial=identity.serial, port=ev.port,
                      recordings=len(items), problems=len(s.problems),
                      clock_offset_s=items[0].clock_offset_s if items else facts.clock_offset_s)
@@ -148,6 +155,27 @@ class UsbDriver:
             log.exception("device_take_crashed", port=ev.port, devname=ev.devname)
             self.on_unknown(replace(ev, kind="unreadable_device",
                                     reason=f"unexpected {type(exc).__name__}: {exc}"))
+
+    RETRY_MAX_SECONDS = 30.0
+
+    def _tell(self, s: Session, call, *args, **kwargs) -> None:
+        """Tell the pipeline something about this device, again and again while it cannot
+        take it (its ledger's disk full) and the device is docked: a file is never dropped
+        because the pipeline refused it once."""
+        delay = 0.5
+        while True:
+            try:
+                call(*args, **kwargs)
+                return
+            except SourceVanished:
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried below
+                if s.gone or self._stopping.is_set():
+                    raise
+                log.error("pipeline_refused", port=s.port, call=call.__name__,
+                          error=f"{type(exc).__name__}: {exc}", retry_in_s=delay)
+            self._stopping.wait(delay)
+            delay = min(delay * 2, self.RETRY_MAX_SECONDS)
 
     def _undocked(self, event: DockEvent) -> None:
         with self._lock:

@@ -5,6 +5,13 @@ A file is handed to the pipeline only once it is stable: its size and mtime unch
 watchdog's events only wake the poller early; a periodic full rescan catches what a network
 file system never reported.  Files already there at start-up are found by the first scan.
 Nothing here ever writes to, moves or deletes a source file.
+
+Names are bytes on disk: a folder or file name that is not valid UTF-8 (GB18030 from a
+Windows share) is kept as the ``str`` with surrogate escapes Python gives, which opens the
+file, and shown as ``\\xNN`` (:func:`~evidock.drivers.safefs.printable`) wherever it becomes
+text: the device serial, logs, the ledger.  The poller's top catches, logs and goes on, and a
+file the pipeline could not take (the ledger's disk full) is offered again at the next scan:
+no file is lost because one delivery failed.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from watchdog.observers import Observer
 
 from evidock.daemon.errors import SourceVanished
 from evidock.drivers.base import DeviceIdentity, IngestSink, MediaItem, media_kind
-from evidock.drivers.safefs import walk_regular
+from evidock.drivers.safefs import printable, walk_regular
 
 log = structlog.get_logger("evidock.drivers.watch")
 
@@ -100,6 +107,9 @@ class WatchFolderDriver:
         with self._lock:
             return self._scanned and not self._pending and not self._delivering
 
+    def alive(self) -> bool:
+        return self._thread is None or self._thread.is_alive() or self._stop.is_set()
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -109,14 +119,21 @@ class WatchFolderDriver:
         next_scan = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
-            if now >= next_scan:
-                self._scan_all()
-                next_scan = now + self.rescan
-            self._settle()
+            try:
+                if now >= next_scan:
+                    next_scan = now + self.rescan
+                    self._scan_all()
+                if not self._settle():
+                    next_scan = min(next_scan, now + self._retry_seconds())
+            except Exception as exc:  # noqa: BLE001 - top of the thread: log and go on
+                log.exception("watch_loop_failed", error=str(exc))
+                next_scan = min(next_scan, now + self._retry_seconds())
+                self._stop.wait(1.0)
             with self._lock:
                 waiting = bool(self._pending)
             # poll pending files often enough to notice settling, otherwise sleep until woken
-            self._wake.wait(min(max(self.settle / 4, 0.2), 1.0) if waiting else self.rescan)
+            poll = min(max(self.settle / 4, 0.2), 1.0) if waiting else self.rescan
+            self._wake.wait(min(poll, max(next_scan - time.monotonic(), 0.05)))
             if self._wake.is_set() and not self._stop.is_set():
                 self._wake.clear()
                 next_scan = 0.0  # something changed: look now
@@ -133,7 +150,7 @@ class WatchFolderDriver:
                     continue
                 if path.is_symlink() or not path.is_dir():
                     if path.is_file() and not path.is_symlink():
-                        log.warning("file_outside_device_folder", file=str(path),
+                        log.warning("file_outside_device_folder", file=printable(str(path)),
                                     hint="put files under <folder>/<device serial>/")
                     continue
                 self._scan_device(folder, serial)
@@ -153,7 +170,8 @@ class WatchFolderDriver:
         for rel, reason in errors:
             if (str(folder), serial, rel) not in self._refused:  # say it once, not every rescan
                 self._refused.add((str(folder), serial, rel))
-                log.warning("file_not_taken", device_serial=serial, file=rel, reason=reason)
+                log.warning("file_not_taken", device_serial=printable(serial),
+                            file=printable(rel), reason=reason)
         key_dev = (str(folder), serial)
         with self._lock:
             for entry in entries:
@@ -166,10 +184,21 @@ class WatchFolderDriver:
             first = key_dev not in self._devices
             self._devices[key_dev] = len(entries)
         if first:
-            self._sink.device_docked(self._identity(serial), port=f"watch:{folder}")
+            try:
+                self._sink.device_docked(self._identity(serial), port=f"watch:{folder}")
+            except Exception:
+                with self._lock:  # told again at the next scan
+                    self._devices.pop(key_dev, None)
+                raise
 
-    def _settle(self) -> None:
+    def _retry_seconds(self) -> float:
+        return min(max(self.settle, 1.0), self.rescan)
+
+    def _settle(self) -> bool:
+        """Hand settled files to the pipeline; False if one could not be handed over (it is
+        offered again at the next scan)."""
         now = time.monotonic()
+        delivered = True
         ready = []
         with self._lock:
             for key, (size, mtime_ns, since) in list(self._pending.items()):
@@ -196,7 +225,15 @@ class WatchFolderDriver:
                     device=self._identity(serial), root=os.path.join(folder, serial),
                     relpath=rel, size=size, mtime_ns=mtime_ns, kind=media_kind(rel),
                     recorded_at=datetime.fromtimestamp(mtime_ns / 1e9, UTC),
+                    flags=("undecodable_name",) if _undecodable(serial, rel) else (),
                 ))
+            except Exception as exc:  # noqa: BLE001 - not taken now: offered again later
+                delivered = False
+                with self._lock:
+                    self._taken.pop((folder, serial, rel), None)
+                log.error("media_delivery_failed", device_serial=printable(serial),
+                          file=printable(rel), error=f"{type(exc).__name__}: {exc}",
+                          hint="offered again at the next scan")
             finally:
                 with self._lock:
                     self._delivering -= 1
@@ -204,7 +241,13 @@ class WatchFolderDriver:
             if ready and any(r[0] == folder and r[1] == serial for r in ready):
                 self._sink.scan_finished(self._identity(serial), f"watch:{folder}",
                                          self._devices[(folder, serial)])
+        return delivered
 
     @staticmethod
     def _identity(serial: str) -> DeviceIdentity:
-        return DeviceIdentity(serial=serial, source="watch")
+        """The folder's name is the serial; as text, undecodable bytes shown as ``\\xNN``."""
+        return DeviceIdentity(serial=printable(serial), source="watch")
+
+
+def _undecodable(*names: str) -> bool:
+    return any(printable(n) != n for n in names)

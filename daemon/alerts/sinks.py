@@ -22,13 +22,9 @@ from collections.abc import Callable
 import structlog
 
 from evidock.daemon.alerts.book import Alert
-from evidock.daemon.errors import EvidockError
+from evidock.daemon.errors import AlertDeliveryFailed
 
 log = structlog.get_logger("evidock.alerts")
-
-
-class AlertDeliveryFailed(EvidockError):
-    """An alert could not be delivered to a sink; the ledger still has it."""
 
 
 class LogSink:

@@ -22,18 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 
-from evidock.daemon.errors import EvidockError
+from evidock.daemon.errors import CaseImportError
 
 HEADER = ["case_id", "type", "officers", "subject", "start", "end", "status", "closed_at",
           "sensitivity"]
 SENSITIVITIES = ("normal", "confidential", "secret", "privacy")
 _MAX_SHOWN = 20
-
-
-class CaseImportError(EvidockError):
-    """A case file has bad rows; nothing of it was imported."""
-
-    exit_code = 6
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ log = structlog.get_logger("evidock.checks")
 
 #: The rule each check guards, for the alert raised when the check itself fails.
 RULE_OF = {"handover": "R1", "retention": "R3", "fixity": "R4", "archive": "R7",
-           "devices": "R12", "anchor": "R4", "inventory": "R4"}
+           "devices": "R12", "anchor": "R4", "inventory": "R4",
+           "workers": "R1"}
 NAMES = tuple(RULE_OF)
 
 

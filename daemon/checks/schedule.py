@@ -2,9 +2,10 @@
 
 handover: every ``handover_every_minutes``; retention and fixity: daily at their HH:MM
 (station local time); archive (R7, R10): every ``archive_every_hours``; the ledger's anchor
-every ``anchor_every_minutes`` and the store-to-ledger inventory daily at ``inventory_at``.
-Each job runs once at a time (``max_instances=1``, missed runs coalesce) and the first
-handover, archive and anchor runs come right after start-up.
+every ``anchor_every_minutes`` and the store-to-ledger inventory daily at ``inventory_at``;
+workers (a dead or stuck ingest worker, a paused pipeline): every minute.  Each job runs once
+at a time (``max_instances=1``, missed runs coalesce) and the first handover, archive and
+anchor runs come right after start-up.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def add_jobs(scheduler: BackgroundScheduler, runner: CheckRunner, checks: Checks
                       args=["handover"], id="handover", next_run_time=soon, **common)
     scheduler.add_job(runner.run, IntervalTrigger(minutes=checks.handover_every_minutes),
                       args=["devices"], id="devices", next_run_time=soon, **common)
+    scheduler.add_job(runner.run, IntervalTrigger(minutes=1), args=["workers"], id="workers",
+                      next_run_time=soon, **common)
     scheduler.add_job(runner.run, IntervalTrigger(hours=checks.archive_every_hours),
                       args=["archive"], id="archive", next_run_time=soon, **common)
     scheduler.add_job(runner.run, IntervalTrigger(minutes=checks.anchor_every_minutes),

@@ -6,6 +6,7 @@ from evidock.daemon.cases.importer import read_cases
 from evidock.daemon.cli.common import default_user, open_compliance
 from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
 from evidock.daemon.config import Config
+from evidock.daemon.errors import ExitCode
 
 
 def add_parsers(sub, common) -> None:
@@ -117,7 +118,7 @@ def cmd_link(args, config: Config) -> int:
         for media_id in pending:
             print(f"recording {media_id}: legal hold pending (not stored yet, or the store did "
                   "not confirm it); 'evidock check retention' places it")
-        return 1 if pending else 0
+        return ExitCode.FAILED if pending else ExitCode.OK
     return 0
 
 

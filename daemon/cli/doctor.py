@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from evidock.daemon.cli.output import json_lines, make_console
 from evidock.daemon.config import Config
+from evidock.daemon.errors import ExitCode
 
 MARK = {"ok": "[green]     ok[/]", "warning": "[yellow]warning[/]", "problem": "[red]PROBLEM[/]"}
 
@@ -76,4 +77,4 @@ def cmd_doctor(args, config: Config) -> int:
                           highlight=False)
         console.print("[red]the store is NOT fit for evidence: fix the problems above[/]"
                       if failed else "the store is fit for evidence")
-    return 1 if failed else 0
+    return ExitCode.FAILED if failed else ExitCode.OK

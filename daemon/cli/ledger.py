@@ -8,7 +8,7 @@ from pathlib import Path
 
 from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
 from evidock.daemon.config import Config
-from evidock.daemon.errors import EvidockError, NotFound, StoreError
+from evidock.daemon.errors import EvidockError, ExitCode, NotFound, StoreError
 from evidock.daemon.ledger.records import MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.ledger.verify import Report
@@ -170,7 +170,7 @@ def _print_verify(args, config: Config, report, found, note: str | None) -> int:
               file=sys.stderr)
     if note:
         print(f"  note: {note}", file=sys.stderr)
-    return 0 if report.ok else 5
+    return ExitCode.OK if report.ok else ExitCode.VERIFY_FAILED
 
 
 def cmd_rebuild(args, config: Config) -> int:
@@ -183,4 +183,4 @@ def cmd_rebuild(args, config: Config) -> int:
     else:
         for line in result.summary():
             print(line)
-    return 0 if result.ok else 5
+    return ExitCode.OK if result.ok else ExitCode.VERIFY_FAILED

@@ -14,7 +14,7 @@ from evidock.daemon.cli import doctor as doctor_cli
 from evidock.daemon.cli import ledger as ledger_cli
 from evidock.daemon.cli import report as report_cli
 from evidock.daemon.cli import station as station_cli
-from evidock.daemon.errors import ConfigError, EvidockError
+from evidock.daemon.errors import ConfigError, EvidockError, ExitCode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"evidock: what to do: {exc.hint}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -109,6 +109,24 @@ def _device_state(d: dict) -> str:
     return "[yellow]reading - do not undock[/]"
 
 
+def _health_lines(doc: dict) -> list[str]:
+    """A paused pipeline, and any worker or thread that is dead or stuck."""
+    lines = []
+    if paused := doc.get("paused"):
+        lines.append(f"[bold red]ingest PAUSED[/]: the {paused['cause']} failed "
+                     f"({paused['error']}); it resumes by itself once that is fixed")
+    for w in doc.get("workers", []):
+        if not w["alive"]:
+            lines.append(f"[bold red]worker {w['name']} is DEAD[/] (it is started again)")
+        elif w["stuck"]:
+            lines.append(f"[bold red]worker {w['name']} is STUCK[/] on recording "
+                         f"{w['media_id']}: no progress for {w['last_beat_age_s']:.0f} s")
+    for name, alive in doc.get("threads", {}).items():
+        if not alive:
+            lines.append(f"[bold red]thread {name} is DEAD[/]")
+    return lines
+
+
 def _status_view(doc: dict) -> list:
     """What an officer at the station needs: per device, how far, how long, may I unplug."""
     counts = doc["ledger"]
@@ -123,6 +141,8 @@ def _status_view(doc: dict) -> list:
               f"{human_bytes(d['bytes_done'])} / {human_bytes(d['bytes_total'])}",
               f"{human_bytes(d['rate_bps'])}/s", human_duration(d["eta_s"]),
               _device_state(d)] for d in doc.get("devices", []))))
+    if doc["running"]:
+        view += _health_lines(doc)
     spool = doc.get("store")
     if spool:
         age = spool["spool_oldest_age_s"]

@@ -67,6 +67,10 @@ class WormStore(Protocol):
     * Retention only ever grows: ``extend_retention`` to an earlier date raises
       ``RetentionError``.  Legal holds are set and released explicitly.
     * An unreachable or full store raises ``StoreUnavailable``: the caller retries.
+    * A ``SourceError`` raised by the stream (the device vanished while ``put`` pulled it:
+      ``SourceVanished``) passes through untouched: never relabelled as a store error, never
+      counted against the store's health (a spooling store does not mark S3 down for it),
+      and nothing is left under any final key.
     """
 
     name: str

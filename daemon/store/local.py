@@ -36,6 +36,7 @@ from evidock.daemon.errors import (
     ObjectConflict,
     ObjectMissing,
     RetentionError,
+    SourceError,
     StoreError,
     StoreUnavailable,
 )
@@ -150,6 +151,8 @@ class LocalWormStore(LocalRecords):
                 )
                 self._commit(tmp, key, info, metadata or {})
                 return StoredObject(key=key, digests=digests, info=info)
+        except SourceError:
+            raise  # the device failed while its stream was written: not the store's fault
         except OSError as exc:
             raise self._os_error(f"writing {stream.name}", exc) from exc
         finally:

@@ -42,7 +42,13 @@ from minio import Minio
 from minio.commonconfig import COMPLIANCE, REPLACE, CopySource
 from minio.retention import Retention
 
-from evidock.daemon.errors import IntegrityError, ObjectConflict, ObjectMissing, RetentionError
+from evidock.daemon.errors import (
+    IntegrityError,
+    ObjectConflict,
+    ObjectMissing,
+    RetentionError,
+    SourceError,
+)
 from evidock.daemon.hashing import HashingReader
 from evidock.daemon.store.base import RECORD_PREFIX, ObjectInfo, StoredObject, check_record_key
 from evidock.daemon.store.keys import PREFIX, object_key
@@ -113,6 +119,8 @@ class S3WormStore:
             sent = upload_stream(self.client, self._pool, self.bucket, staging, stream,
                                  part_size=self.part_size, concurrency=self.concurrency,
                                  headers=lock)
+        except SourceError:
+            raise  # the device failed, not S3: never relabelled, never marks S3 down
         except Exception as exc:
             raise store_error(exc, f"uploading {stream.name or 'a recording'}") from exc
         digests = stream.digests()

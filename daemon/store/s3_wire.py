@@ -26,6 +26,7 @@ from minio.error import InvalidResponseError, MinioException, S3Error, ServerErr
 from minio.helpers import md5sum_hash
 
 from evidock.daemon.errors import (
+    EvidockError,
     ObjectConflict,
     ObjectMissing,
     StoreError,
@@ -48,9 +49,14 @@ _CONFLICT = {"PreconditionFailed", "ConditionalRequestConflict"}
 
 
 def store_error(exc: BaseException, doing: str) -> StoreError:
-    """The evidock error for an SDK or network failure while ``doing`` something."""
+    """The evidock error for an SDK or network failure while ``doing`` something.
+
+    Only the store's own failures are classed here: any other evidock error (a device that
+    vanished while its stream was sent) is raised again unchanged, never relabelled."""
     if isinstance(exc, StoreError):
         return exc
+    if isinstance(exc, EvidockError):
+        raise exc
     if isinstance(exc, S3Error):
         code, status = exc.code or "", exc.response.status if exc.response else 0
         text = f"S3 {doing}: {code} ({exc.message})"

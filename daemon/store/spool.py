@@ -331,7 +331,12 @@ class Drainer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            moved = self.drain_once()
+            try:
+                moved = self.drain_once()
+            except Exception as exc:  # noqa: BLE001 - top of the thread: log and go on
+                self.failures += 1  # (a full ledger disk: the object stays spooled)
+                log.exception("spool_drain_crashed", error=str(exc), failures=self.failures)
+                moved = None
             delay = self.interval if self.failures == 0 else min(
                 self.interval * 2 ** min(self.failures, 16), self.max_backoff)
             if moved is None or not moved:

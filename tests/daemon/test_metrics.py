@@ -66,3 +66,19 @@ def test_device_state_and_spool_size(tmp_path, scrape):
     assert 1 == m[("evidock_device_state", (("serial", "DSJ-7"), ("state", "away")))]
     assert 0 == m[("evidock_device_state", (("serial", "DSJ-7"), ("state", "docked")))]
     assert 4096 == m[("evidock_spool_bytes", ())]
+
+
+def test_dead_and_stuck_workers_and_a_pause_are_served(tmp_path, scrape):
+    world = World(tmp_path)
+    live = {"queued": 0, "retrying": 1, "devices": [],
+            "paused": {"cause": "ledger", "error": "database or disk is full"},
+            "workers": [
+                {"name": "ingest-0", "alive": False, "stuck": False, "last_beat_age_s": 7.0},
+                {"name": "ingest-1", "alive": True, "stuck": True, "last_beat_age_s": 400.0},
+                {"name": "ingest-2", "alive": True, "stuck": False, "last_beat_age_s": 0.5}]}
+    m = scrape(world, status=lambda: live)
+    assert (2, 1, 1) == tuple(m[("evidock_workers", (("state", s),))]
+                              for s in ("alive", "dead", "stuck"))
+    assert 400.0 == m[("evidock_worker_heartbeat_age_seconds", (("worker", "ingest-1"),))]
+    assert (1, 0) == (m[("evidock_ingest_paused", (("cause", "ledger"),))],
+                      m[("evidock_ingest_paused", (("cause", "store"),))])

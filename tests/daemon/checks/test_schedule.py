@@ -19,8 +19,9 @@ def test_every_check_is_scheduled_with_its_configured_times():
                                                fixity_at="04:45", archive_every_hours=3))
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert {"handover", "devices", "retention", "fixity", "archive", "anchor",
-            "inventory"} == set(jobs)
+            "inventory", "workers"} == set(jobs)
     assert 120 == jobs["handover"].trigger.interval.total_seconds()
+    assert 60 == jobs["workers"].trigger.interval.total_seconds()
     assert 120 == jobs["devices"].trigger.interval.total_seconds()
     assert 3 * 3600 == jobs["archive"].trigger.interval.total_seconds()
     fields = {f.name: str(f) for f in jobs["retention"].trigger.fields}

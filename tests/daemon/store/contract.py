@@ -7,8 +7,10 @@ report one length and deliver another, or hand out digests that do not match the
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,9 +21,15 @@ from evidock.daemon.errors import (
     ObjectMissing,
     RetentionError,
     SizeMismatch,
+    SourceMissing,
+    SourceVanished,
 )
 from evidock.daemon.hashing import Digests, HashingReader, digest_file
+from evidock.daemon.ingest import Ingestor, RetryPolicy
+from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.store.keys import object_key
+from evidock.drivers.base import DeviceIdentity, MediaItem
+from evidock.drivers.safefs import SourceFile
 
 
 def reader(data: bytes, size: int | None = None, name: str = "clip.mp4") -> HashingReader:
@@ -41,16 +49,117 @@ class LyingDigestReader(HashingReader):
         return digest_file(io.BytesIO(self._claimed))
 
 
+class FailsAfter(io.RawIOBase):
+    """A device file that fails with ``err`` once ``after`` bytes were read (a yanked cable:
+    EIO from a USB disk, ENOTCONN from a FUSE mount whose server died)."""
+
+    def __init__(self, raw, after: int, err: int = errno.EIO) -> None:
+        self._raw, self._left, self._err = raw, after, err
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._left <= 0:
+            raise OSError(self._err, os.strerror(self._err))
+        n = self._raw.readinto(memoryview(buffer)[:self._left])
+        self._left -= n
+        return n
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def yanked(data: bytes, after: int, err: int = errno.EIO) -> HashingReader:
+    """A stream over a device file (wrapped at its source, as ``MediaItem.open`` does) that
+    fails after ``after`` bytes."""
+    return HashingReader(SourceFile(FailsAfter(io.BytesIO(data), after, err), "DCIM/yank.mp4"),
+                         len(data), name="DCIM/yank.mp4", chunk_size=64 * 1024)
+
+
+@dataclass(frozen=True)
+class YankedItem(MediaItem):
+    """A recording whose device goes away after ``after`` bytes, every time it is read."""
+
+    after: int = 0
+
+    def open(self) -> SourceFile:
+        raw = open(os.path.join(self.root, self.relpath), "rb", buffering=0)
+        return SourceFile(FailsAfter(raw, self.after), self.relpath)
+
+
 def later(days: float = 1) -> datetime:
     return datetime.now(UTC) + timedelta(days=days)
 
 
-class StoreContract:
-    """Behaviour shared by every store.  Subclasses provide the ``store`` fixture."""
+class SourceErrorContract:
+    """Errors by origin: a device error inside ``put`` stays a device error.  Part of
+    :class:`StoreContract`; a store that wraps others (the spooling store) runs it too."""
 
     def retain(self) -> datetime:
         """A retain-until for test objects; the S3 suite overrides it with seconds."""
         return later(1)
+
+    def _yank_sizes(self, store) -> tuple[int, int]:
+        """Big enough that a chunked store (S3: several parts) has sent something already."""
+        part = getattr(store, "part_size", None) or getattr(
+            getattr(store, "primary", None), "part_size", None) or 64 * 1024
+        return int(part * 2.5), int(part * 1.5)
+
+    @pytest.mark.parametrize("err, raised", [(errno.EIO, SourceVanished),
+                                             (errno.ENOTCONN, SourceVanished),
+                                             (errno.ENOENT, SourceMissing)])
+    def test_a_device_error_inside_put_stays_a_source_error(self, store, err, raised):
+        size, after = self._yank_sizes(store)
+        data = os.urandom(size)
+        with pytest.raises(raised) as caught:
+            store.put(yanked(data, after, err), retain_until=self.retain())
+        assert type(caught.value) is raised  # not relabelled by the store on the way
+        with pytest.raises(ObjectMissing):
+            store.stat(object_key(digest_file(io.BytesIO(data))))
+        assert 0 == store.recover()  # no half-written or open upload left behind
+
+    def test_a_device_error_inside_put_never_marks_the_store_down(self, store):
+        size, after = self._yank_sizes(store)
+        with pytest.raises(SourceVanished):
+            store.put(yanked(os.urandom(size), after), retain_until=self.retain())
+        assert False is getattr(store, "primary_down", lambda: False)()
+        data = os.urandom(20_000)  # and the next put goes where it always goes
+        got = store.put(reader(data), retain_until=self.retain())
+        assert not got.details.get("spooled", False)
+
+    def test_a_yanked_cameras_file_is_never_quarantined(self, store, tmp_path):
+        """A device that vanishes mid-file, again and again, uses up no attempts: the file
+        waits for the next dock however often it happens."""
+        ledger = SqliteLedger(tmp_path / "ledger.sqlite3", station="st")
+        ledger.ensure_device("CAM9", source="usb")
+        ingestor = Ingestor(ledger, store, retention_days=1, retry=RetryPolicy(2, 0.01, 0.05),
+                            chunk_size=64 * 1024)
+        size, after = self._yank_sizes(store)
+        (tmp_path / "dev").mkdir()
+        (tmp_path / "dev" / "a.mp4").write_bytes(os.urandom(size))
+        st = (tmp_path / "dev" / "a.mp4").stat()
+        item = YankedItem(DeviceIdentity("CAM9", source="usb"), str(tmp_path / "dev"), "a.mp4",
+                          size, st.st_mtime_ns, datetime.now(UTC), "video", after=after)
+        media, _ = ledger.register_media(device_serial="CAM9", source_path="a.mp4", size=size,
+                                         mtime_ns=st.st_mtime_ns, kind="video",
+                                         recorded_at=item.recorded_at, handover_hours=24)
+        for _ in range(4):  # twice max_attempts
+            outcome = ingestor.ingest(ledger.media(media.id), item)
+            assert ("failed", "source") == (outcome.state, outcome.cause), outcome
+            assert outcome.retry_at is not None
+        row = ledger.media(media.id)
+        assert ("failed", 4) == (row.state, row.attempts)
+        assert row.retry_at is not None and "free space" not in row.last_error
+        assert False is getattr(store, "primary_down", lambda: False)()
+
+
+class StoreContract(SourceErrorContract):
+    """Behaviour shared by every store.  Subclasses provide the ``store`` fixture."""
 
     def test_put_stores_bytes_under_their_content_key(self, store):
         data = os.urandom(300_000)
