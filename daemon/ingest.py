@@ -30,6 +30,7 @@ from evidock.daemon.errors import (
 from evidock.daemon.hashing import HashingReader
 from evidock.daemon.ledger.records import STORED, VERIFIED, MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.retry import RetryPolicy
 from evidock.daemon.store.base import WormStore
 from evidock.daemon.timeutil import Clock, parse, utcnow
 from evidock.drivers.base import MediaItem
@@ -41,21 +42,6 @@ _VANISHED = {errno.EIO, errno.ENXIO, errno.ENODEV, errno.ENOTCONN, errno.ESTALE}
 
 class ShutdownRequested(Exception):
     """Raised inside a read when the daemon is stopping; the attempt is parked, not failed."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    base_seconds: float = 2.0
-    max_seconds: float = 300.0
-
-    def next_try(self, attempts: int, action: Action, now: datetime, *,
-                 attempts_for_delay: int | None = None) -> datetime | None:
-        if action is not Action.RETRY or attempts >= self.max_attempts:
-            return None
-        n = attempts if attempts_for_delay is None else attempts_for_delay
-        delay = min(self.base_seconds * 2 ** max(n - 1, 0), self.max_seconds)
-        return now + timedelta(seconds=delay)
 
 
 @dataclass(frozen=True)
