@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from evidock.daemon.cli.common import open_ledger
 from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
 from evidock.daemon.config import Config
 from evidock.daemon.ledger.records import MediaRecord
@@ -49,8 +50,8 @@ def add_parsers(sub, common) -> None:
     vp.set_defaults(func=cmd_verify)
 
 
-def _ledger(config: Config) -> SqliteLedger:
-    return SqliteLedger(config.ledger_path, station=config.station.id)
+def _ledger(config: Config, *, may_be_new: bool = False) -> SqliteLedger:
+    return open_ledger(config, may_be_new=may_be_new)
 
 
 def cmd_list(args, config: Config) -> int:

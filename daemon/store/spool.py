@@ -7,11 +7,22 @@ from then on puts go to the spool: a :class:`LocalWormStore` on the station (fsy
 verified, locked read-only), which counts as the unit's dedicated storage, so the recording is
 handed over and the device may be released.
 
-A :class:`Drainer` thread moves spooled objects to S3, earliest handover deadline first, with
-exponential backoff while S3 stays down.  For each object it uploads the spooled bytes (hashed
-again on the way), checks that S3 holds the same digests under the same key, records the move in
-the ledger (``media_relocated``), and only then releases the spooled copy.  A crash between those
-steps leaves both copies, and the next pass finds the S3 copy already there (``existed``).
+A :class:`Drainer` thread moves spooled objects to S3, earliest handover deadline first, waiting
+by the one retry policy (daemon/retry.py) while S3 stays down.  For each object it uploads the
+spooled bytes (hashed again on the way), checks that S3 holds the same digests under the same
+key, records the move in the ledger (``media_relocated``), and only then releases the spooled
+copy.  A crash between those steps leaves both copies, and the next pass finds the S3 copy
+already there (``existed``).
+
+Releasing a spooled copy is the one place where a store removes a recording's bytes (the store
+contract in base.py says so): :meth:`Spool.release` refuses unless the proof it is given, what
+S3 reported for the same key, matches the spooled copy in size and SHA-256.
+
+S3 away at start-up (down, refusing the credentials, or no credentials at all) does not stop the
+daemon: the store starts marked away and the drainer proves the bucket's Object Lock set-up
+(``check_primary``) once S3 answers, before the first upload.  A bucket found without Object Lock
+then stops S3 uploads for good (``refused``; logged as an error and recorded in the ledger) and
+the spool keeps taking recordings.  The spool belongs to one daemon (:meth:`Spool.claim`).
 
 The spool is bounded (``max_gib``): past ``warn_fraction`` the daemon warns in its log and
 status; when full, puts raise ``StoreUnavailable`` and recordings wait on their devices.
@@ -19,9 +30,13 @@ status; when full, puts raise ``StoreUnavailable`` and recordings wait on their 
 
 from __future__ import annotations
 
+import fcntl
+import hmac
 import json
+import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,8 +44,15 @@ from typing import BinaryIO
 
 import structlog
 
-from evidock.daemon.errors import ObjectMissing, StoreError, StoreMisconfigured, StoreUnavailable
+from evidock.daemon.errors import (
+    EvidockError,
+    ObjectMissing,
+    StoreError,
+    StoreMisconfigured,
+    StoreUnavailable,
+)
 from evidock.daemon.hashing import HashingReader
+from evidock.daemon.retry import RetryPolicy
 from evidock.daemon.store.base import ObjectInfo, StoredObject, WormStore
 from evidock.daemon.store.local import LocalWormStore
 
@@ -47,10 +69,34 @@ class Spool(LocalWormStore):
         super().__init__(root, **kwargs)
         self.name = f"spool:{self.root}"
 
+    def claim(self) -> None:
+        """Take the spool for this daemon's lifetime.  Its drainer releases spooled copies and
+        records the move in its own ledger, so a second daemon draining the same spool would
+        release copies the first one's ledger still points at: it is refused, with what to do."""
+        path = self.root / ".daemon.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise EvidockError(
+                f"spool {self.root} belongs to another running evidock (pid {holder})",
+                hint="give each station its own spool (store.spool.path, default "
+                     "<data_dir>/spool), or stop the other daemon first") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._claim_fd = fd
+
     def release(self, key: str, proof: ObjectInfo) -> None:
-        """Remove the spooled copy of ``key``; ``proof`` is what the final store reported."""
+        """Remove the spooled copy of ``key``, the one way a store removes a recording's bytes.
+
+        ``proof`` is what the final store reported for its copy; unless it names the same key
+        with the same size and SHA-256 as the spooled copy, nothing is removed (``StoreError``).
+        """
         mine = self.stat(key)
-        if (proof.key, proof.size, proof.sha256) != (key, mine.size, mine.sha256):
+        if (proof.key, proof.size) != (key, mine.size) or not hmac.compare_digest(
+                str(proof.sha256), mine.sha256):
             raise StoreError(f"spool: not releasing {key}: the final copy does not match it")
         data = self._data_path(key)
         with self._commit_lock():
@@ -98,8 +144,14 @@ class SpoolLimits:
 class SpoolingStore:
     """S3 when it answers, the spool when it does not; reads look in both."""
 
-    def __init__(self, primary: WormStore, spool: Spool, limits: SpoolLimits) -> None:
+    def __init__(self, primary: WormStore, spool: Spool, limits: SpoolLimits, *,
+                 check_primary: Callable[[], bool] | None = None) -> None:
         self.primary, self.spool, self.limits = primary, spool, limits
+        #: proves the primary can hold evidence (S3: the bucket has Object Lock); raises while
+        #: the primary cannot be asked.  Asked once, before the first upload.
+        self._check_primary = check_primary
+        self._primary_fit = check_primary is None
+        self.refused: str | None = None  # why uploads to the primary stopped for good
         self.name = primary.name  # where a record is meant to end up; spooling is a detour
         #: every store name the ledger may give a recording this store can read back
         self.names = frozenset({primary.name, spool.name})
@@ -121,7 +173,42 @@ class SpoolingStore:
             log.warning("store_unavailable", store=self.primary.name, reason=reason,
                         fallback="spool")
 
+    def primary_ready(self) -> bool:
+        """True once the primary has proven it can hold evidence; False when it was found
+        unfit (uploads there stop for good).  Raises ``S3_AWAY`` while it cannot be asked."""
+        if self.refused is not None:
+            return False
+        if not self._primary_fit:
+            if not self._check_primary():
+                self.refuse(f"{self.primary.name} has no Object Lock: recordings stored there "
+                            "could be deleted or overwritten")
+                return False
+            self._primary_fit = True
+        return True
+
+    def start(self) -> bool | None:
+        """At the daemon's start: whether the primary can hold evidence (None: it cannot be
+        asked now; it is marked away, recordings go to the spool, the drainer asks again)."""
+        try:
+            return self.primary_ready()
+        except S3_AWAY as exc:
+            log.warning("store_unavailable_at_start", store=self.primary.name, error=str(exc),
+                        fallback="spool")
+            self.mark_down(str(exc))
+            return None
+
+    def refuse(self, reason: str) -> None:
+        """Stop every upload to the primary; the spool keeps taking recordings."""
+        self.refused = reason
+        with self._guard:
+            self._down = True
+        log.error("store_refused", store=self.primary.name, reason=reason, fallback="spool",
+                  hint="fix the bucket (run `evidock doctor`) and restart evidock; spooled "
+                  "recordings stay handed over meanwhile")
+
     def mark_up(self) -> None:
+        if self.refused is not None:
+            return
         with self._guard:
             was_down, self._down = self._down, False
         if was_down:
@@ -239,7 +326,7 @@ class SpoolingStore:
         count, used, age = self.spool.usage()
         return {"spool_files": count, "spool_bytes": used, "spool_max_bytes": self.limits.max_bytes,
                 "spool_oldest_age_s": None if age is None else round(age),
-                "primary_down": self.primary_down()}
+                "primary_down": self.primary_down(), "primary_refused": self.refused}
 
     def spool_warnings(self) -> list[str]:
         count, used, age = self.spool.usage()
@@ -254,15 +341,6 @@ class SpoolingStore:
         return out
 
 
-def drainer_for(store: WormStore, ledger, config) -> Drainer | None:
-    """The drainer the daemon runs beside a spooling store (None for other stores)."""
-    if not isinstance(store, SpoolingStore):
-        return None
-    spool = config.store.spool
-    return Drainer(store, ledger, interval=spool.drain_interval_seconds,
-                   max_backoff=spool.retry_max_seconds)
-
-
 class Drainer:
     """Moves spooled objects to S3, earliest deadline first; one pass at a time."""
 
@@ -270,6 +348,7 @@ class Drainer:
                  max_backoff: float = 300.0) -> None:
         self.store, self.ledger = store, ledger
         self.interval, self.max_backoff = interval, max_backoff
+        self.backoff = RetryPolicy(base_seconds=interval, max_seconds=max(interval, max_backoff))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
@@ -287,8 +366,7 @@ class Drainer:
     def _run(self) -> None:
         while not self._stop.is_set():
             moved = self.drain_once()
-            delay = self.interval if self.failures == 0 else min(
-                self.interval * 2 ** min(self.failures, 16), self.max_backoff)
+            delay = self.backoff.delay(self.failures + 1)  # no failure: the interval
             if moved is None or not moved:
                 self._stop.wait(delay)
 
@@ -296,6 +374,8 @@ class Drainer:
         """Move what can be moved now; returns how many, or None when S3 failed."""
         entries = sorted(self.store.spool.entries(), key=self._deadline)
         self._warn(self.store.spool_warnings())
+        if not self._ready():
+            return None
         if not entries:
             self._probe()
             return 0
@@ -318,6 +398,21 @@ class Drainer:
         self.failures = 0
         self.store.mark_up()
         return moved
+
+    def _ready(self) -> bool:
+        """Has S3 proven it can hold evidence?  Asked (once) when it answers again."""
+        refused = self.store.refused
+        try:
+            ready = self.store.primary_ready()
+        except S3_AWAY as exc:
+            self.failures += 1
+            self.store.mark_down(str(exc))
+            log.warning("spool_drain_failed", error=str(exc), failures=self.failures)
+            return False
+        if not ready and refused is None and self.ledger is not None:
+            self.ledger.record("store_refused", f"store:{self.store.primary.name}",
+                               {"reason": self.store.refused, "fallback": self.store.spool.name})
+        return ready
 
     def _warn(self, warnings: list[str]) -> None:
         """Log spool warnings when they change, and every ten minutes while they last."""
