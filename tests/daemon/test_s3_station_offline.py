@@ -47,7 +47,8 @@ def write_config(tmp_path, server, bucket: str) -> str:
         f'[ingest]\nretry_base_seconds = 0.2\nprobe = false\n'
         f'[store]\ntype = "s3"\nendpoint = "http://{server.endpoint}"\nbucket = "{bucket}"\n'
         f'part_size_mib = 5\ntimeout_seconds = 3\n'
-        f'[store.spool]\ndrain_interval_seconds = 0.3\nretry_max_seconds = 1\n')
+        f'[store.spool]\ndrain_interval_seconds = 0.3\nretry_max_seconds = 1\n'
+        f'[watch]\nrescan_seconds = 1\n')
     return str(path)
 
 

@@ -20,7 +20,7 @@ from .contract import StoreContract, reader
 STORE = Path(__file__).resolve().parents[3] / "daemon" / "store"
 REMOVERS = {"unlink", "remove", "rmtree", "rmdir", "remove_object", "remove_objects",
             "removedirs", "truncate", "delete", "delete_object"}
-ALLOWED = {("local.py", "_discard"), ("spool.py", "release"),
+ALLOWED = {("local.py", "_discard"), ("spooldir.py", "release"),
            ("s3_doctor.py", "probe_credentials")}
 
 
