@@ -239,7 +239,7 @@ class Wiring:
 
         spool = self.config.store.spool
         return Drainer(self.store, self.ledger, interval=spool.drain_interval_seconds,
-                       max_backoff=spool.retry_max_seconds)
+                       max_backoff=spool.retry_max_seconds, alerts=self.compliance.alerts)
 
     def _store_when_used(self):
         if "store" in self.__dict__:

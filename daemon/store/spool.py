@@ -271,8 +271,9 @@ class Drainer:
     """Moves spooled objects to S3, earliest deadline first; one pass at a time."""
 
     def __init__(self, store: SpoolingStore, ledger=None, *, interval: float = 10.0,
-                 max_backoff: float = 300.0) -> None:
-        self.store, self.ledger = store, ledger
+                 max_backoff: float = 300.0, alerts=None) -> None:
+        self.store, self.ledger, self.alerts = store, ledger, alerts
+        self._alerted: str | None = None  # the store state the open alert is about
         self.interval, self.max_backoff = interval, max_backoff
         self.backoff = RetryPolicy(base_seconds=interval, max_seconds=max(interval, max_backoff))
         self._stop = threading.Event()
@@ -291,10 +292,38 @@ class Drainer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            moved = self.drain_once()
+            try:  # the top of a thread: record and go on, never die
+                moved = self.drain_once()
+                self._alert()
+            except Exception as exc:  # noqa: BLE001
+                self.failures += 1
+                moved = None
+                log.error("spool_drainer_failed", error=f"{type(exc).__name__}: {exc}",
+                          failures=self.failures)
             delay = self.backoff.delay(self.failures + 1)  # no failure: the interval
             if moved is None or not moved:
                 self._stop.wait(delay)
+
+    def _alert(self) -> None:
+        """An alert while S3 is away (warning) or refused (critical), resolved when it is
+        back: spooled recordings are handed over, but only to the station's own disk."""
+        store = self.store
+        state = "refused" if store.refused else ("away" if store.primary_down() else None)
+        if self.alerts is None or state == self._alerted:
+            return
+        from evidock.daemon.alerts.book import Finding
+
+        subject = f"store:{store.primary.name}"
+        findings = [] if state is None else [Finding(
+            f"store:{state}", "R4", "critical" if state == "refused" else "warning", subject,
+            f"S3 ({store.primary.name}) refuses to hold evidence: {store.refused}; nothing is "
+            "uploaded and recordings stay in the spool. Fix the bucket (`evidock doctor`) and "
+            "restart evidock." if state == "refused" else
+            f"S3 ({store.primary.name}) cannot take recordings now (down, unreachable or "
+            "refusing the credentials): they go to the spool on this station's disk and move "
+            "to S3 once it answers. Check the connection, the credentials and `evidock status`.")]
+        self.alerts.sync("store", findings)
+        self._alerted = state
 
     def drain_once(self) -> int | None:
         """Move what can be moved now; returns how many, or None when S3 failed."""

@@ -52,6 +52,13 @@ def write_config(tmp_path, server, bucket: str) -> str:
     return str(path)
 
 
+def store_alerts(config: str) -> dict[str, str]:
+    """key -> state of the alerts about the store."""
+    out = evidock("alerts", "list", "--all", "--json", "--config", config).stdout
+    return {a["key"]: a["state"] for a in map(json.loads, out.splitlines())
+            if a["check_name"] == "store"}
+
+
 def rows(tmp_path) -> list[dict]:
     """The ledger's recordings, or none while the daemon has not created its ledger yet."""
     if not (tmp_path / "data" / "ledger.sqlite3").exists():
@@ -123,9 +130,13 @@ def test_wrong_credentials_at_start_spool_and_drain_once_they_are_fixed(tmp_path
         status = json.loads((tmp_path / "data" / "run" / "status.json").read_text())
         assert True is status["store"]["primary_down"]
         assert None is daemon.poll()  # still running: no exit, no restart loop
+        wait_for(lambda: store_alerts(config) == {"store:away": "raised"}, 30, 0.3,
+                 what="an alert that S3 is away")
         (creds / "s3-secret-key").write_text(up.secret_key)
         wait_for(lambda: stores(tmp_path) == {f"s3:{bucket}"}, 60, 0.2,
                  what="the spool drained to S3")
+        wait_for(lambda: store_alerts(config) == {"store:away": "resolved"}, 30, 0.3,
+                 what="the alert resolved once S3 took the recordings")
     finally:
         daemon.terminate()
         daemon.wait(30)
@@ -184,6 +195,8 @@ def test_a_bucket_found_without_object_lock_stops_uploads_and_keeps_spooling(
         assert {f"spool:{tmp_path / 'data' / 'spool'}"} == stores(tmp_path)
         status = json.loads((tmp_path / "data" / "run" / "status.json").read_text())
         assert "no Object Lock" in status["store"]["primary_refused"]
+        wait_for(lambda: store_alerts(config).get("store:refused") == "raised", 30, 0.3,
+                 what="a critical alert that the bucket is refused")
         assert [] == list(s3_client_for(up).list_objects("offline-unlocked", prefix="media/",
                                                            recursive=True))
         assert None is daemon.poll()
