@@ -1,4 +1,4 @@
-"""The [store] type = "s3" section: strict, documented, secrets read at load and never shown."""
+"""The [store] type = "s3" section: strict, documented; secrets read when S3 is used, not shown."""
 
 from __future__ import annotations
 
