@@ -19,13 +19,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
-from evidock.daemon.errors import ConfigError
+from evidock.daemon.errors import ConfigError, StoreMisconfigured
 from evidock.drivers.watchfolder import DEFAULT_IGNORE
 
 SYSTEM_CONFIG = Path("/etc/evidock/evidock.toml")
@@ -126,25 +124,20 @@ class S3StoreConfig(Section):
         "could then be deleted).")
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
 
-    _access_key: str = PrivateAttr("")
-    _secret_key: str = PrivateAttr("")
+    def credentials(self) -> tuple[str, str]:
+        """The access key and secret, read now from $CREDENTIALS_DIRECTORY or the environment.
 
-    @model_validator(mode="after")
-    def _read_secrets(self) -> S3StoreConfig:
-        """Read the credentials now, from $CREDENTIALS_DIRECTORY or the environment."""
+        Read when the S3 store talks to S3, never while the configuration is validated: a
+        command that needs only the ledger works on a station whose secrets it cannot see."""
         found = {name: read_secret(name, env) for name, env in (
             ("s3-access-key", self.access_key_env), ("s3-secret-key", self.secret_key_env))}
         missing = [n for n, v in found.items() if not v]
         if missing:
-            raise ValueError(
-                f"S3 credentials not found ({', '.join(missing)}): set {self.access_key_env} and "
-                f"{self.secret_key_env}, or give systemd LoadCredential=s3-access-key:FILE and "
-                "LoadCredential=s3-secret-key:FILE")
-        self._access_key, self._secret_key = found["s3-access-key"], found["s3-secret-key"]
-        return self
-
-    def credentials(self) -> tuple[str, str]:
-        return self._access_key, self._secret_key
+            raise StoreMisconfigured(
+                f"S3 credentials not found ({', '.join(missing)})",
+                hint=f"set {self.access_key_env} and {self.secret_key_env}, or give systemd "
+                "LoadCredential=s3-access-key:FILE and LoadCredential=s3-secret-key:FILE")
+        return found["s3-access-key"], found["s3-secret-key"]
 
     def host_and_tls(self) -> tuple[str, bool]:
         for scheme, tls in (("https://", True), ("http://", False)):
@@ -309,16 +302,10 @@ class AlertsConfig(Section):
         "EVIDOCK_WEBHOOK_SECRET", description="Env var with the key that signs each POST "
         "(HMAC-SHA256; or LoadCredential=webhook-secret:FILE); unset: POSTs are not signed.")
 
-    _webhook_secret: str = PrivateAttr("")
-
-    @model_validator(mode="after")
-    def _read_secret(self) -> AlertsConfig:
-        self._webhook_secret = read_secret("webhook-secret", self.webhook_secret_env)
-        return self
-
     @property
     def webhook_secret(self) -> str:
-        return self._webhook_secret
+        """Read when the webhook sink is built (not while the configuration is validated)."""
+        return read_secret("webhook-secret", self.webhook_secret_env)
 
 
 class MetricsConfig(Section):

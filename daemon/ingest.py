@@ -15,7 +15,6 @@ outcome asks the pipeline to pause (``Action.STOP``) until the ledger can be wri
 from __future__ import annotations
 
 import hmac
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +36,7 @@ from evidock.daemon.errors import (
 from evidock.daemon.hashing import HashingReader
 from evidock.daemon.ledger.records import COPYING, STORED, VERIFIED, MediaRecord, display_path
 from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.retry import RetryPolicy
 from evidock.daemon.store.base import WormStore
 from evidock.daemon.store.objmeta import media_metadata
 from evidock.daemon.timeutil import Clock, parse, utcnow
@@ -45,24 +45,6 @@ from evidock.drivers.base import MediaItem
 log = structlog.get_logger("evidock.ingest")
 
 __all__ = ["Ingestor", "Outcome", "RetryPolicy", "ShutdownRequested"]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    base_seconds: float = 2.0
-    max_seconds: float = 300.0
-
-    def next_try(self, attempts: int, action: Action, now: datetime, *,
-                 attempts_for_delay: int | None = None, limited: bool = True
-                 ) -> datetime | None:
-        """When to try again, or None to give up; ``limited=False``: never give up (the
-        failure was not the file's fault), only back off."""
-        if limited and (action is not Action.RETRY or attempts >= self.max_attempts):
-            return None
-        n = attempts if attempts_for_delay is None else attempts_for_delay
-        delay = min(self.base_seconds * 2 ** max(n - 1, 0), self.max_seconds)
-        return now + timedelta(seconds=delay)
 
 
 @dataclass(frozen=True)
@@ -124,10 +106,6 @@ class Ingestor:
             return Outcome(media.id, "parked")
         except EvidockError as exc:
             return self._fail(media.id, attempt, exc, bound)
-        except sqlite3.Error as exc:  # the ledger could not be written (disk full, locked ..)
-            return self._fail(media.id, attempt, LedgerError(
-                f"ledger: {exc}", hint="free space on the ledger's disk; ingest resumes by "
-                "itself"), bound)
         except Exception as exc:  # a bug must not kill the worker; it is recorded and retried
             bound.exception("ingest_crashed")
             err = EvidockError(f"{media.source_path}: unexpected {type(exc).__name__}: {exc}")

@@ -1,6 +1,6 @@
-"""``evidock run``: wire the parts together and keep the station going.
+"""``evidock run``: keep the station going, with the parts daemon/wiring.py builds.
 
-The only module that builds objects from configuration.  The main thread writes the status
+The main thread writes the status
 snapshot, restarts a dead worker, pings systemd's watchdog and waits for a signal; drivers,
 ingest workers, the spool drainer and device release (clear, unmount:
 :mod:`evidock.daemon.releaser`) run in their own threads.  The watchdog is pinged only while
@@ -24,23 +24,13 @@ from pathlib import Path
 
 import structlog
 from apscheduler.events import EVENT_JOB_ERROR
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
 from evidock.daemon import metrics
-from evidock.daemon.checks.schedule import add_jobs
-from evidock.daemon.compliance import build as build_compliance
 from evidock.daemon.config import Config
 from evidock.daemon.errors import EvidockError, ExitCode
-from evidock.daemon.ingest import Ingestor, RetryPolicy
-from evidock.daemon.ledger.sqlite import SqliteLedger
-from evidock.daemon.pipeline import Pipeline
-from evidock.daemon.probe import Prober
 from evidock.daemon.releaser import Releaser
 from evidock.daemon.sdnotify import Notifier
-from evidock.daemon.store.factory import open_store
-from evidock.daemon.store.spool import drainer_for
-from evidock.drivers.watchfolder import WatchFolderDriver
+from evidock.daemon.wiring import Wiring
 
 UNKNOWN_PROPS = ("ID_VENDOR", "ID_MODEL", "ID_VENDOR_ID", "ID_MODEL_ID", "ID_SERIAL_SHORT",
                  "ID_FS_TYPE", "ID_FS_LABEL")
@@ -50,65 +40,29 @@ log = structlog.get_logger("evidock.service")
 STATUS_FILE = "status.json"
 
 
-def open_ledger(config: Config) -> SqliteLedger:
-    return SqliteLedger(config.ledger_path, station=config.station.id)
-
-
 class Station:
-    def __init__(self, config: Config, *, until_idle: bool = False) -> None:
+    def __init__(self, config: Config, *, until_idle: bool = False,
+                 wiring: Wiring | None = None) -> None:
         self.config = config
         self.until_idle = until_idle
         self.stop_requested = threading.Event()
         self.notifier = Notifier()
         config.run_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = self._take_lock(config.run_dir / "daemon.lock")
-        self.ledger = open_ledger(config)
-        self.store = open_store(config)
-        self.drainer = drainer_for(self.store, self.ledger, config)
-        ingest = config.ingest
-        self.ingestor = Ingestor(
-            self.ledger, self.store, retention_days=config.policy.retention_days,
-            retry=RetryPolicy(ingest.max_attempts, ingest.retry_base_seconds,
-                              ingest.retry_max_seconds),
-            chunk_size=ingest.chunk_size)
-        self.compliance = build_compliance(config, self.ledger, self.store)
-        self.pipeline = Pipeline(self.ledger, self.ingestor, workers=ingest.workers,
-                                 handover_hours=config.policy.handover_hours,
-                                 adjust_deadline=self.compliance.exemptions.adjust,
-                                 stuck_seconds=ingest.stuck_seconds,
-                                 pause_base_seconds=ingest.retry_base_seconds,
-                                 pause_max_seconds=min(ingest.retry_max_seconds, 60.0))
-        self.scheduler = BackgroundScheduler(daemon=True)
-        add_jobs(self.scheduler, self.compliance.runner, config.checks)
-        self.prober = Prober(self.ledger, self.store) if ingest.probe else None
-        if self.prober is not None:
-            # below ingest: probes only while no device is being read, and stops when one is
-            self.scheduler.add_job(
-                self.prober.run, IntervalTrigger(seconds=15),
-                kwargs={"keep_going": lambda: self.pipeline.status()["active"] == 0},
-                id="probe", max_instances=1, coalesce=True)
+        self.wiring = wiring or Wiring(config, ledger_may_be_new=True, background_alerts=True)
+        self.ledger = self.wiring.ledger
+        self.store = self.wiring.start_store()  # S3 away: spools; no Object Lock: refuses
+        self.drainer = self.wiring.drainer
+        self.ingestor = self.wiring.ingestor
+        self.compliance = self.wiring.compliance
+        self.pipeline = self.wiring.pipeline
+        self.scheduler = self.wiring.scheduler
+        self.prober = self.wiring.prober
         self.metrics_server = None
-        self._anchored: set[tuple] = set()  # (device, files done) whose handover was anchored
-        self.drivers = []
-        if config.watch.folders:
-            self.drivers.append(WatchFolderDriver(
-                config.watch.folders, settle_seconds=config.watch.settle_seconds,
-                rescan_seconds=config.watch.rescan_seconds, ignore=config.watch.ignore))
-        self.usb = self._usb_driver(config) if config.usb.enabled else None
-        if self.usb is not None:
-            self.drivers.append(self.usb)
+        self.drivers, self.usb = self.wiring.drivers(on_unknown=self._unknown)
         self.releaser = Releaser(self.usb, self.ledger) if self.usb is not None else None
+        self._anchored: set[tuple] = set()  # (device, files done) whose handover was anchored
         self._status_failed = 0.0  # when a status write last failed (monotonic), 0: fine
-
-    def _usb_driver(self, config: Config):
-        from evidock.drivers.profiles import load_profiles
-        from evidock.drivers.usb import UsbDriver
-
-        folder = config.usb.profiles_dir
-        if folder is None and config.source not in ("embedded defaults", ""):
-            folder = Path(config.source).parent / "profiles"
-        return UsbDriver(config.data_dir, load_profiles(folder),
-                         allow_generic=config.usb.generic_cameras, on_unknown=self._unknown)
 
     def _unknown(self, event) -> None:
         """A USB disk that is not a camera evidock takes, or a camera that could not be read
@@ -244,6 +198,7 @@ class Station:
         self.notifier.stopping()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self.wiring.close()  # the webhook sender: what the checks raised goes out first
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()

@@ -109,7 +109,7 @@ def _time(text: str, tz) -> datetime:
 
 
 def cmd_exempt_add(args, config: Config) -> int:
-    _, c = open_compliance(config)
+    _, c = open_compliance(config, ledger_may_be_new=True)
     ex = c.exemptions.add(officer_id=args.officer, device_serial=args.device,
                           start=_time(args.start, c.time_zone), end=_time(args.end, c.time_zone),
                           reason=args.reason, note=args.note, by=args.by)

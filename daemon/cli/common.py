@@ -1,22 +1,32 @@
-"""What the compliance commands share: opening the ledger, the store and the objects built
-on them, the same way the daemon does."""
+"""What the commands share: their parts come from the composition root (daemon/wiring.py), built
+the same way as the daemon's and only as far as the command needs them."""
 
 from __future__ import annotations
 
 import getpass
 
 from evidock.daemon import logging as evidock_logging
-from evidock.daemon.compliance import Compliance, build
 from evidock.daemon.config import Config
 from evidock.daemon.ledger.sqlite import SqliteLedger
-from evidock.daemon.store.factory import open_store
+from evidock.daemon.wiring import Compliance, Wiring
 
 
-def open_compliance(config: Config, *, repair: bool = True) -> tuple[SqliteLedger, Compliance]:
+def wiring(config: Config, *, ledger_may_be_new: bool = False, repair: bool = True) -> Wiring:
+    """The parts of a command.  Only commands that register something may create the ledger
+    (``ledger_may_be_new``); for every other one a missing ledger is an error."""
     # log events (alerts raised, holds placed) go to stderr: stdout is the command's output
     evidock_logging.configure(config.log.level, config.log.format)
-    ledger = SqliteLedger(config.ledger_path, station=config.station.id)
-    return ledger, build(config, ledger, open_store(config), repair=repair)
+    return Wiring(config, ledger_may_be_new=ledger_may_be_new, repair=repair)
+
+
+def open_ledger(config: Config, *, may_be_new: bool = False) -> SqliteLedger:
+    return wiring(config, ledger_may_be_new=may_be_new).ledger
+
+
+def open_compliance(config: Config, *, repair: bool = True,
+                    ledger_may_be_new: bool = False) -> tuple[SqliteLedger, Compliance]:
+    parts = wiring(config, ledger_may_be_new=ledger_may_be_new, repair=repair)
+    return parts.ledger, parts.compliance
 
 
 def default_user() -> str:

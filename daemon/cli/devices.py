@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from evidock.daemon.cli.common import open_ledger
 from evidock.daemon.cli.output import json_lines, table
 from evidock.daemon.config import Config
 from evidock.daemon.ledger import devices as registry
@@ -33,8 +34,8 @@ def add_parsers(sub, common) -> None:
     ip.set_defaults(func=cmd_import)
 
 
-def _ledger(config: Config) -> SqliteLedger:
-    return SqliteLedger(config.ledger_path, station=config.station.id)
+def _ledger(config: Config, *, may_be_new: bool = False) -> SqliteLedger:
+    return open_ledger(config, may_be_new=may_be_new)
 
 
 def cmd_list(args, config: Config) -> int:
@@ -52,7 +53,7 @@ def cmd_list(args, config: Config) -> int:
 
 
 def cmd_assign(args, config: Config) -> int:
-    d = registry.assign(_ledger(config), registry.Assignment(
+    d = registry.assign(_ledger(config, may_be_new=True), registry.Assignment(
         args.serial, officer_id=args.officer, officer_name=args.name, unit=args.unit,
         model=args.model))
     print(f"device {d.serial} is assigned to {d.officer_id}"
@@ -61,6 +62,6 @@ def cmd_assign(args, config: Config) -> int:
 
 
 def cmd_import(args, config: Config) -> int:
-    done = registry.import_registry(_ledger(config), args.file)
+    done = registry.import_registry(_ledger(config, may_be_new=True), args.file)
     print(f"{len(done)} device(s) registered from {args.file}")
     return 0

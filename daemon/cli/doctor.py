@@ -28,18 +28,18 @@ def findings(config: Config, write_probe: bool) -> list[dict]:
     from evidock.daemon.store.s3_doctor import FAIL, OK, WARN, diagnose
 
     if config.store.type != "s3":
-        from evidock.daemon.store.factory import open_store
+        from evidock.daemon.wiring import Wiring
 
-        problems = open_store(config).check()
+        problems = Wiring(config).store.check()
         return [{"level": WARN, "check": "local_store", "message": p} for p in problems] or [
             {"level": OK, "check": "local_store", "message": f"local store {config.store_path} "
              "is writable and has room"}]
     from evidock.daemon.errors import StoreError
-    from evidock.daemon.store.s3_setup import make_client
+    from evidock.daemon.wiring import make_s3_client
 
     cfg = config.store
     try:
-        found = diagnose(make_client(cfg), cfg.bucket, station=config.station.id,
+        found = diagnose(make_s3_client(cfg), cfg.bucket, station=config.station.id,
                          min_days=config.policy.retention_days, write_probe=write_probe)
         rows = [{"level": f.level, "check": f.check, "message": f.message} for f in found]
     except StoreError as exc:

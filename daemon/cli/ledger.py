@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from evidock.daemon.cli.common import open_ledger, wiring
 from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
 from evidock.daemon.config import Config
 from evidock.daemon.errors import EvidockError, ExitCode, NotFound, StoreError
@@ -62,8 +63,8 @@ def add_parsers(sub, common) -> None:
     rp.set_defaults(func=cmd_rebuild)
 
 
-def _ledger(config: Config) -> SqliteLedger:
-    return SqliteLedger(config.ledger_path, station=config.station.id)
+def _ledger(config: Config, *, may_be_new: bool = False) -> SqliteLedger:
+    return open_ledger(config, may_be_new=may_be_new)
 
 
 def cmd_list(args, config: Config) -> int:
@@ -108,10 +109,8 @@ def cmd_show(args, config: Config) -> int:
 
 def _store_for_verify(config: Config):
     """The store, or why it cannot be compared with (no credentials, unreachable)."""
-    from evidock.daemon.store.factory import open_store
-
     try:
-        return open_store(config), None
+        return wiring(config).store, None
     except EvidockError as exc:
         return None, f"not compared with the store's anchors: {exc}"
 
@@ -175,9 +174,7 @@ def _print_verify(args, config: Config, report, found, note: str | None) -> int:
 
 def cmd_rebuild(args, config: Config) -> int:
     from evidock.daemon.ledger.rebuild import rebuild
-    from evidock.daemon.store.factory import open_store
-
-    result = rebuild(open_store(config), args.into, station=config.station.id)
+    result = rebuild(wiring(config).store, args.into, station=config.station.id)
     if args.json:
         json_lines([result.as_dict()])
     else:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from evidock.daemon.cli.common import open_ledger
 from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
 from evidock.daemon.config import Config
-from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.report import annual
 
 
@@ -21,7 +21,7 @@ def add_parsers(sub, common) -> None:
 
 
 def cmd_annual(args, config: Config) -> int:
-    doc = annual(SqliteLedger(config.ledger_path, station=config.station.id), args.year)
+    doc = annual(open_ledger(config), args.year)
     if args.json:
         json_lines([doc])
         return 0

@@ -89,9 +89,9 @@ def _status_doc(config: Config) -> dict:
         status = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):  # ValueError: caught mid-replace on a slow disk
         status = None
-    from evidock.daemon.service import open_ledger
+    from evidock.daemon.wiring import Wiring
 
-    counts = open_ledger(config).counts()
+    counts = Wiring(config).ledger.counts()
     fresh = (status is not None and daemon_running(config)
              and time.time() - status.get("updated", 0) < 10)
     return {"running": fresh, "ledger": counts, **((status or {}) if fresh else {})}

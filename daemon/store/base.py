@@ -1,8 +1,21 @@
 """The write-once store contract.
 
-Every store (the local WORM store, S3 with Object Lock) implements :class:`WormStore` and
-passes the same contract suite in ``tests/daemon/store/contract.py``.  There is no delete:
-nothing in evidock removes evidence, and a store must not offer a way to.
+Every store (the local WORM store, S3 with Object Lock, and the spooling store that puts the
+local spool in front of S3) implements :class:`WormStore` and passes the same contract suite in
+``tests/daemon/store/contract.py``.  There is no delete: nothing in evidock removes evidence, and
+a store must not offer a way to.
+
+Bytes leave a store in exactly two places, and ``tests/daemon/store/test_no_removal.py`` proves
+there is no third:
+
+* ``recover()`` (through ``LocalWormStore._discard``) removes temporary data only: what an
+  interrupted put left in ``.incoming`` by a process that is gone (never a live process's
+  upload in flight), and metadata whose data never arrived.  Neither is evidence: the device
+  copy is still the original.
+* ``Spool.release(key, proof)`` removes a spooled copy, and only once the final store (S3)
+  holds a verified copy: ``proof`` is what the final store reported, and it must name the same
+  key with the same size and SHA-256, or nothing is removed.  ``Spool.release_record`` is the
+  same step for a spooled ledger anchor (a record under ``ledger/``), with the same proof.
 """
 
 from __future__ import annotations

@@ -4,12 +4,19 @@ Layout under the store root (daemon/FORMATS.md has the details)::
 
     media/b3/<aa>/<bb>/<blake3>        the recording, mode 0444, never rewritten
     media/b3/<aa>/<bb>/<blake3>.json   what the store knows of it: size, digests, retention, hold
-    .incoming/                         puts in progress (removed by recover() after a crash)
+    .incoming/<owner>-<uuid>.part      puts in progress (removed by recover() once <owner> is gone)
+    .owners/<owner>.lock               held (flock) by the live process <owner> for its lifetime
 
 A put writes under a temporary name, fsyncs, re-reads what reached the disk and hashes it,
 then *links* the file to its content key: ``link`` fails if the key exists, so no code path
 can overwrite a stored recording.  The metadata file goes first, the data last, so a crash
 leaves either a complete object or an orphan metadata file that ``recover()`` removes.
+
+Several processes may share one store (two data directories on one store path, a command
+placing a hold while the daemon runs): commits are serialised by ``.lock``, and each process
+names its temporary files after itself and holds ``.owners/<owner>.lock`` while it lives, so
+``recover()`` at one daemon's start removes only what a process that is gone left behind, never
+another live process's upload in flight.
 
 The lock holds against evidock, not against root on the host: protect the store's file system
 (a dedicated volume, no shell users) as the README explains.
@@ -68,7 +75,11 @@ class LocalWormStore(LocalRecords):
         self.verify_after_write = verify_after_write
         self.name = f"local:{self.root}"
         self._incoming = self.root / ".incoming"
+        self._owners = self.root / ".owners"
         self._thread_lock = threading.Lock()
+        self._owner_lock = threading.Lock()
+        self._owner: str | None = None  # taken on the first write (reads never create files)
+        self._owner_fd: int | None = None
         try:
             self._incoming.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -88,6 +99,40 @@ class LocalWormStore(LocalRecords):
     @staticmethod
     def _meta_path(data: Path) -> Path:
         return data.with_name(data.name + ".json")
+
+    def _temp(self, suffix: str) -> Path:
+        """A new temporary path in ``.incoming`` named after this process (its owner)."""
+        return self._incoming / f"{self._claim_owner()}-{uuid.uuid4().hex}{suffix}"
+
+    def _claim_owner(self) -> str:
+        """This process's owner name, whose lock it holds until it exits.  The lock file is
+        locked under a temporary name and then renamed, so ``recover()`` never sees an owner
+        lock that is not held yet."""
+        with self._owner_lock:
+            if self._owner is None:
+                self._owners.mkdir(exist_ok=True)
+                owner = f"{os.getpid()}x{uuid.uuid4().hex[:12]}"
+                tmp = self._owners / f"{owner}.new"
+                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                os.rename(tmp, self._owners / f"{owner}.lock")
+                self._owner, self._owner_fd = owner, fd
+            return self._owner
+
+    def _owner_alive(self, owner: str) -> bool:
+        if owner == self._owner:
+            return True
+        try:
+            fd = os.open(self._owners / f"{owner}.lock", os.O_RDWR | os.O_CLOEXEC)
+        except (FileNotFoundError, ValueError):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     @contextmanager
     def _commit_lock(self):
@@ -110,7 +155,7 @@ class LocalWormStore(LocalRecords):
         legal_hold: bool = False,
         metadata: dict[str, str] | None = None,
     ) -> StoredObject:
-        tmp = self._incoming / f"{uuid.uuid4().hex}.part"
+        tmp = self._temp(".part")
         try:
             size, in_memory_b3 = self._write_temp(tmp, stream)
             digests = stream.digests()
@@ -156,10 +201,7 @@ class LocalWormStore(LocalRecords):
         except OSError as exc:
             raise self._os_error(f"writing {stream.name}", exc) from exc
         finally:
-            try:
-                tmp.unlink()
-            except FileNotFoundError:
-                pass
+            self._discard(tmp)
 
     def _write_temp(self, tmp: Path, stream: HashingReader) -> tuple[int, str | None]:
         """Write the stream to ``tmp`` and fsync it.  Without a re-read from disk the store
@@ -211,9 +253,9 @@ class LocalWormStore(LocalRecords):
         meta_tmp = tmp.with_suffix(".json")
         self._dump_meta(meta_tmp, info, metadata)
         if meta.exists():  # orphan from a crash between the two links: no data, not evidence
-            meta.unlink()
+            self._discard(meta)
         os.link(meta_tmp, meta)
-        meta_tmp.unlink()
+        self._discard(meta_tmp)
         os.chmod(tmp, 0o444)
         os.link(tmp, data)  # EEXIST here means a concurrent writer: never overwrite
         for directory in [data.parent, *created[::-1]]:
@@ -258,7 +300,7 @@ class LocalWormStore(LocalRecords):
             legal_hold=info.legal_hold if legal_hold is None else legal_hold,
             lock_mode="LOCAL",
         )
-        tmp = self._incoming / f"{uuid.uuid4().hex}.json"
+        tmp = self._temp(".json")
         self._dump_meta(tmp, new, old.get("metadata", {}))
         os.replace(tmp, meta)
         _fsync_dir(meta.parent)
@@ -324,18 +366,36 @@ class LocalWormStore(LocalRecords):
             return self._write_meta(key, info, legal_hold=on)
 
     def recover(self) -> int:
-        """Remove incomplete puts and metadata files whose data never arrived."""
+        """Remove what interrupted puts left: temporary files of processes that are gone (a
+        live one's upload in flight is left alone) and metadata whose data never arrived."""
         leftovers = 0
         with self._commit_lock():
             for entry in self._incoming.iterdir():
-                entry.unlink()
-                leftovers += 1
+                owner = entry.name.split("-", 1)[0] if "-" in entry.name else ""
+                if not self._owner_alive(owner) and self._discard(entry):
+                    leftovers += 1
+            for lock in self._owners.glob("*.lock") if self._owners.exists() else ():
+                if not self._owner_alive(lock.name.removesuffix(".lock")):
+                    self._discard(lock)  # an owner that is gone: nothing of it is left
             for top in (self.root / "media", self.root / RECORD_PREFIX):
                 for meta in top.rglob("*.json") if top.exists() else ():
-                    if not meta.with_suffix("").exists():
-                        meta.unlink()
+                    if not meta.with_suffix("").exists() and self._discard(meta):
                         leftovers += 1
         return leftovers
+
+    def _discard(self, path: Path) -> bool:
+        """Remove temporary data, the only thing this store ever removes: a file in
+        ``.incoming`` or ``.owners``, or a metadata file whose data never arrived.  Anything
+        else is refused (``StoreError``): a stored recording is never removed here (only the
+        spool's ``release`` removes a copy, once the final store holds a verified one)."""
+        orphan_meta = path.suffix == ".json" and not path.with_suffix("").exists()
+        if path.parent not in (self._incoming, self._owners) and not orphan_meta:
+            raise StoreError(f"local store: refusing to remove {path}: not temporary data")
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def check(self) -> list[str]:
         problems = []

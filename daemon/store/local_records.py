@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -30,7 +29,7 @@ def _fsync_dir(path) -> None:
 
 
 class LocalRecords:
-    """Needs from its store: ``root``, ``_incoming``, ``_data_path``, ``_meta_path``,
+    """Needs from its store: ``root``, ``_temp``, ``_discard``, ``_data_path``, ``_meta_path``,
     ``_commit_lock``, ``_dump_meta``, ``_os_error`` and ``stat``."""
 
     def put_record(self, key: str, data: bytes, *, retain_until: datetime) -> ObjectInfo:
@@ -41,7 +40,7 @@ class LocalRecords:
         info = ObjectInfo(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
                           retain_until=retain_until.astimezone(UTC), legal_hold=False,
                           lock_mode="LOCAL")
-        tmp = self._incoming / f"{uuid.uuid4().hex}.record"
+        tmp = self._temp(".record")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
             try:
@@ -64,9 +63,9 @@ class LocalRecords:
                 meta_tmp = tmp.with_suffix(".json")
                 self._dump_meta(meta_tmp, info, {}, kind="evidock.local-record/1")
                 if meta.exists():  # orphan from a crash before the data was linked
-                    meta.unlink()
+                    self._discard(meta)
                 os.link(meta_tmp, meta)
-                meta_tmp.unlink()
+                self._discard(meta_tmp)
                 os.link(tmp, path)
                 for directory in {path.parent, *created, *(c.parent for c in created)}:
                     _fsync_dir(directory)
@@ -74,10 +73,7 @@ class LocalRecords:
         except OSError as exc:
             raise self._os_error(f"writing the record {key}", exc) from exc
         finally:
-            try:
-                tmp.unlink()
-            except FileNotFoundError:
-                pass
+            self._discard(tmp)
 
     def _record_info(self, key: str) -> ObjectInfo:
         path = self._data_path(check_record_key(key))

@@ -7,11 +7,22 @@ from then on puts go to the spool: a :class:`LocalWormStore` on the station (fsy
 verified, locked read-only), which counts as the unit's dedicated storage, so the recording is
 handed over and the device may be released.
 
-A :class:`Drainer` thread moves spooled objects to S3, earliest handover deadline first, with
-exponential backoff while S3 stays down.  For each object it uploads the spooled bytes (hashed
-again on the way), checks that S3 holds the same digests under the same key, records the move in
-the ledger (``media_relocated``), and only then releases the spooled copy.  A crash between those
-steps leaves both copies, and the next pass finds the S3 copy already there (``existed``).
+A :class:`Drainer` thread moves spooled objects to S3, earliest handover deadline first, waiting
+by the one retry policy (daemon/retry.py) while S3 stays down.  For each object it uploads the
+spooled bytes (hashed again on the way), checks that S3 holds the same digests under the same
+key, records the move in the ledger (``media_relocated``), and only then releases the spooled
+copy.  A crash between those steps leaves both copies, and the next pass finds the S3 copy
+already there (``existed``).
+
+Releasing a spooled copy is the one place where a store removes a recording's bytes (the store
+contract in base.py says so): :meth:`Spool.release` refuses unless the proof it is given, what
+S3 reported for the same key, matches the spooled copy in size and SHA-256.
+
+S3 away at start-up (down, refusing the credentials, or no credentials at all) does not stop the
+daemon: the store starts marked away and the drainer proves the bucket's Object Lock set-up
+(``check_primary``) once S3 answers, before the first upload.  A bucket found without Object Lock
+then stops S3 uploads for good (``refused``; logged as an error and recorded in the ledger) and
+the spool keeps taking recordings.  The spool belongs to one daemon (:meth:`Spool.claim`).
 
 The spool is bounded (``max_gib``): past ``warn_fraction`` the daemon warns in its log and
 status; when full, puts raise ``StoreUnavailable`` and recordings wait on their devices.
@@ -19,83 +30,33 @@ status; when full, puts raise ``StoreUnavailable`` and recordings wait on their 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import BinaryIO
 
 import structlog
 
-from evidock.daemon.errors import ObjectMissing, StoreError, StoreMisconfigured, StoreUnavailable
+from evidock.daemon.errors import (
+    ObjectMissing,
+    StoreError,
+    StoreMisconfigured,
+    StoreUnavailable,
+)
 from evidock.daemon.hashing import HashingReader
+from evidock.daemon.retry import RetryPolicy
 from evidock.daemon.store.base import RECORD_PREFIX, ObjectInfo, StoredObject, WormStore
-from evidock.daemon.store.local import LocalWormStore
+from evidock.daemon.store.spooldir import Spool, spool_entries, spool_usage
 
 log = structlog.get_logger("evidock.spool")
 
+__all__ = ["S3_AWAY", "Drainer", "Spool", "SpoolLimits", "SpoolingStore", "spool_entries",
+           "spool_usage"]
+
 #: S3 cannot take anything now (down, full, or refusing the daemon's credentials): spool.
 S3_AWAY = (StoreUnavailable, StoreMisconfigured)
-
-
-class Spool(LocalWormStore):
-    """A local WORM store whose objects may be released once a verified copy exists elsewhere."""
-
-    def __init__(self, root, **kwargs) -> None:
-        super().__init__(root, **kwargs)
-        self.name = f"spool:{self.root}"
-
-    def release(self, key: str, proof: ObjectInfo) -> None:
-        """Remove the spooled copy of ``key``; ``proof`` is what the final store reported."""
-        mine = self.stat(key)
-        if (proof.key, proof.size, proof.sha256) != (key, mine.size, mine.sha256):
-            raise StoreError(f"spool: not releasing {key}: the final copy does not match it")
-        data = self._data_path(key)
-        with self._commit_lock():
-            data.unlink()  # data first: a crash leaves an orphan .json that recover() removes
-            self._meta_path(data).unlink()
-
-    def release_record(self, key: str, proof: ObjectInfo) -> None:
-        """Remove the spooled copy of the record ``key`` once ``proof`` (what the final store
-        reported after writing it) shows the same bytes; the record's twin of :meth:`release`."""
-        mine = self._record_info(key)
-        if (proof.key, proof.size, proof.sha256) != (key, mine.size, mine.sha256):
-            raise StoreError(f"spool: not releasing the record {key}: the final copy differs")
-        data = self._data_path(key)
-        with self._commit_lock():
-            data.unlink()
-            self._meta_path(data).unlink()
-
-    def entries(self) -> list[dict]:
-        return spool_entries(self.root)
-
-    def usage(self) -> tuple[int, int, float | None]:
-        return spool_usage(self.root)
-
-
-def spool_entries(root: Path) -> list[dict]:
-    """Every spooled object under ``root``: key, size, mtime, the metadata it was put with."""
-    media = Path(root) / "media"
-    out = []
-    for meta in media.rglob("*.json") if media.exists() else ():
-        data = meta.with_suffix("")
-        try:
-            doc, st = json.loads(meta.read_text()), data.stat()
-        except (OSError, ValueError):
-            continue  # half-released or half-written: recover() deals with it
-        out.append({"key": doc["key"], "size": st.st_size, "mtime": st.st_mtime,
-                    "metadata": doc.get("metadata", {})})
-    return out
-
-
-def spool_usage(root: Path) -> tuple[int, int, float | None]:
-    """(objects, bytes, age in seconds of the oldest) of the spool at ``root``."""
-    entries = spool_entries(root)
-    oldest = min((e["mtime"] for e in entries), default=None)
-    return (len(entries), sum(e["size"] for e in entries),
-            None if oldest is None else time.time() - oldest)
 
 
 @dataclass
@@ -109,8 +70,14 @@ class SpoolLimits:
 class SpoolingStore:
     """S3 when it answers, the spool when it does not; reads look in both."""
 
-    def __init__(self, primary: WormStore, spool: Spool, limits: SpoolLimits) -> None:
+    def __init__(self, primary: WormStore, spool: Spool, limits: SpoolLimits, *,
+                 check_primary: Callable[[], bool] | None = None) -> None:
         self.primary, self.spool, self.limits = primary, spool, limits
+        #: proves the primary can hold evidence (S3: the bucket has Object Lock); raises while
+        #: the primary cannot be asked.  Asked once, before the first upload.
+        self._check_primary = check_primary
+        self._primary_fit = check_primary is None
+        self.refused: str | None = None  # why uploads to the primary stopped for good
         self.name = primary.name  # where a record is meant to end up; spooling is a detour
         #: every store name the ledger may give a recording this store can read back
         self.names = frozenset({primary.name, spool.name})
@@ -132,7 +99,42 @@ class SpoolingStore:
             log.warning("store_unavailable", store=self.primary.name, reason=reason,
                         fallback="spool")
 
+    def primary_ready(self) -> bool:
+        """True once the primary has proven it can hold evidence; False when it was found
+        unfit (uploads there stop for good).  Raises ``S3_AWAY`` while it cannot be asked."""
+        if self.refused is not None:
+            return False
+        if not self._primary_fit:
+            if not self._check_primary():
+                self.refuse(f"{self.primary.name} has no Object Lock: recordings stored there "
+                            "could be deleted or overwritten")
+                return False
+            self._primary_fit = True
+        return True
+
+    def start(self) -> bool | None:
+        """At the daemon's start: whether the primary can hold evidence (None: it cannot be
+        asked now; it is marked away, recordings go to the spool, the drainer asks again)."""
+        try:
+            return self.primary_ready()
+        except S3_AWAY as exc:
+            log.warning("store_unavailable_at_start", store=self.primary.name, error=str(exc),
+                        fallback="spool")
+            self.mark_down(str(exc))
+            return None
+
+    def refuse(self, reason: str) -> None:
+        """Stop every upload to the primary; the spool keeps taking recordings."""
+        self.refused = reason
+        with self._guard:
+            self._down = True
+        log.error("store_refused", store=self.primary.name, reason=reason, fallback="spool",
+                  hint="fix the bucket (run `evidock doctor`) and restart evidock; spooled "
+                  "recordings stay handed over meanwhile")
+
     def mark_up(self) -> None:
+        if self.refused is not None:
+            return
         with self._guard:
             was_down, self._down = self._down, False
         if was_down:
@@ -284,7 +286,7 @@ class SpoolingStore:
         count, used, age = self.spool.usage()
         return {"spool_files": count, "spool_bytes": used, "spool_max_bytes": self.limits.max_bytes,
                 "spool_oldest_age_s": None if age is None else round(age),
-                "primary_down": self.primary_down()}
+                "primary_down": self.primary_down(), "primary_refused": self.refused}
 
     def spool_warnings(self) -> list[str]:
         count, used, age = self.spool.usage()
@@ -299,22 +301,15 @@ class SpoolingStore:
         return out
 
 
-def drainer_for(store: WormStore, ledger, config) -> Drainer | None:
-    """The drainer the daemon runs beside a spooling store (None for other stores)."""
-    if not isinstance(store, SpoolingStore):
-        return None
-    spool = config.store.spool
-    return Drainer(store, ledger, interval=spool.drain_interval_seconds,
-                   max_backoff=spool.retry_max_seconds)
-
-
 class Drainer:
     """Moves spooled objects to S3, earliest deadline first; one pass at a time."""
 
     def __init__(self, store: SpoolingStore, ledger=None, *, interval: float = 10.0,
-                 max_backoff: float = 300.0) -> None:
-        self.store, self.ledger = store, ledger
+                 max_backoff: float = 300.0, alerts=None) -> None:
+        self.store, self.ledger, self.alerts = store, ledger, alerts
+        self._alerted: str | None = None  # the store state the open alert is about
         self.interval, self.max_backoff = interval, max_backoff
+        self.backoff = RetryPolicy(base_seconds=interval, max_seconds=max(interval, max_backoff))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
@@ -331,21 +326,45 @@ class Drainer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
+            try:  # the top of a thread: record and go on, never die
                 moved = self.drain_once()
-            except Exception as exc:  # noqa: BLE001 - top of the thread: log and go on
-                self.failures += 1  # (a full ledger disk: the object stays spooled)
-                log.exception("spool_drain_crashed", error=str(exc), failures=self.failures)
+                self._alert()
+            except Exception as exc:  # noqa: BLE001
+                self.failures += 1
                 moved = None
-            delay = self.interval if self.failures == 0 else min(
-                self.interval * 2 ** min(self.failures, 16), self.max_backoff)
+                log.error("spool_drainer_failed", error=f"{type(exc).__name__}: {exc}",
+                          failures=self.failures)
+            delay = self.backoff.delay(self.failures + 1)  # no failure: the interval
             if moved is None or not moved:
                 self._stop.wait(delay)
+
+    def _alert(self) -> None:
+        """An alert while S3 is away (warning) or refused (critical), resolved when it is
+        back: spooled recordings are handed over, but only to the station's own disk."""
+        store = self.store
+        state = "refused" if store.refused else ("away" if store.primary_down() else None)
+        if self.alerts is None or state == self._alerted:
+            return
+        from evidock.daemon.alerts.book import Finding
+
+        subject = f"store:{store.primary.name}"
+        findings = [] if state is None else [Finding(
+            f"store:{state}", "R4", "critical" if state == "refused" else "warning", subject,
+            f"S3 ({store.primary.name}) refuses to hold evidence: {store.refused}; nothing is "
+            "uploaded and recordings stay in the spool. Fix the bucket (`evidock doctor`) and "
+            "restart evidock." if state == "refused" else
+            f"S3 ({store.primary.name}) cannot take recordings now (down, unreachable or "
+            "refusing the credentials): they go to the spool on this station's disk and move "
+            "to S3 once it answers. Check the connection, the credentials and `evidock status`.")]
+        self.alerts.sync("store", findings)
+        self._alerted = state
 
     def drain_once(self) -> int | None:
         """Move what can be moved now; returns how many, or None when S3 failed."""
         entries = sorted(self.store.spool.entries(), key=self._deadline)
         self._warn(self.store.spool_warnings())
+        if not self._ready():
+            return None
         if not entries and not self.store.spool.list_records(RECORD_PREFIX):
             self._probe()
             return 0
@@ -389,6 +408,21 @@ class Drainer:
             log.info("spool_record_moved", key=key, size=info.size)
             moved += 1
         return moved
+
+    def _ready(self) -> bool:
+        """Has S3 proven it can hold evidence?  Asked (once) when it answers again."""
+        refused = self.store.refused
+        try:
+            ready = self.store.primary_ready()
+        except S3_AWAY as exc:
+            self.failures += 1
+            self.store.mark_down(str(exc))
+            log.warning("spool_drain_failed", error=str(exc), failures=self.failures)
+            return False
+        if not ready and refused is None and self.ledger is not None:
+            self.ledger.record("store_refused", f"store:{self.store.primary.name}",
+                               {"reason": self.store.refused, "fallback": self.store.spool.name})
+        return ready
 
     def _warn(self, warnings: list[str]) -> None:
         """Log spool warnings when they change, and every ten minutes while they last."""

@@ -1,4 +1,4 @@
-"""The [store] type = "s3" section: strict, documented, secrets read at load and never shown."""
+"""The [store] type = "s3" section: strict, documented; secrets read when S3 is used, not shown."""
 
 from __future__ import annotations
 
@@ -40,12 +40,19 @@ def test_systemd_credentials_win_over_the_environment(tmp_path, env_keys, monkey
     assert ("AKIDSYSTEMD", "systemd-secret") == cfg.store.credentials()
 
 
-def test_missing_credentials_say_where_to_put_them(tmp_path, monkeypatch):
+def test_missing_credentials_are_no_config_error_but_say_where_to_put_them(tmp_path,
+                                                                          monkeypatch):
+    """Secrets are read when S3 is talked to: a station whose secrets a command cannot see
+    still has a valid configuration (``ledger list`` works), and S3 says what is missing."""
+    from evidock.daemon.errors import StoreMisconfigured
+
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     monkeypatch.delenv("EVIDOCK_S3_ACCESS_KEY", raising=False)
     monkeypatch.delenv("EVIDOCK_S3_SECRET_KEY", raising=False)
-    with pytest.raises(ConfigError, match="LoadCredential=s3-access-key"):
-        config_mod.load(write(tmp_path))
+    cfg = config_mod.load(write(tmp_path))
+    with pytest.raises(StoreMisconfigured, match="S3 credentials not found") as caught:
+        cfg.store.credentials()
+    assert "LoadCredential=s3-access-key" in caught.value.hint
 
 
 def test_secrets_never_appear_in_the_effective_configuration(tmp_path, env_keys):

@@ -7,11 +7,11 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from evidock.daemon.compliance import build
 from evidock.daemon.config import Config
 from evidock.daemon.ingest import Ingestor, RetryPolicy
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.store.local import LocalWormStore
+from evidock.daemon.wiring import build_compliance
 from evidock.drivers.base import DeviceIdentity, MediaItem
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -42,7 +42,8 @@ class World:
                                              **(config or {})})
         self.ledger = SqliteLedger(root / "ledger.sqlite3", station="st-test", clock=self.clock)
         self.store = LocalWormStore(root / "store")
-        self.c = build(self.config, self.ledger, self.store, sinks=[] if sinks is None else sinks)
+        self.c = build_compliance(self.config, self.ledger, self.store,
+                                  sinks=[] if sinks is None else sinks)
         self.ingestor = Ingestor(self.ledger, self.store,
                                  retention_days=self.config.policy.retention_days,
                                  retry=RetryPolicy(), clock=self.clock)

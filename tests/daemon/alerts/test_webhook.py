@@ -58,12 +58,12 @@ def test_without_a_secret_posts_carry_no_signature(tmp_path):
 
 
 def test_the_secret_is_read_from_systemd_credentials(tmp_path, monkeypatch):
-    from evidock.daemon.compliance import sinks_for
     from evidock.daemon.config import Config
+    from evidock.daemon.wiring import Wiring
 
     (tmp_path / "webhook-secret").write_text("from-creds\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
     config = Config.model_validate({"alerts": {"webhook_url": "http://127.0.0.1:9/x"}})
-    (webhook,) = [s for s in sinks_for(config) if isinstance(s, WebhookSink)]
+    (webhook,) = [s for s in Wiring(config).sinks if isinstance(s, WebhookSink)]
     assert "from-creds" == webhook.secret
     assert "from-creds" not in str(config.model_dump())

@@ -3,10 +3,10 @@ reaches them and the fixity audit re-hashes them, instead of reporting them as e
 
 from __future__ import annotations
 
-from evidock.daemon.compliance import build
 from evidock.daemon.ingest import Ingestor, RetryPolicy
 from evidock.daemon.store.local import LocalWormStore
 from evidock.daemon.store.spool import Spool, SpoolingStore, SpoolLimits
+from evidock.daemon.wiring import build_compliance
 
 from ..world import World
 
@@ -17,7 +17,7 @@ def spooled_world(tmp_path):
     front = SpoolingStore(primary, Spool(tmp_path / "spool"), SpoolLimits(max_bytes=1 << 30))
     front.mark_down("test: S3 away")
     world.store = front
-    world.c = build(world.config, world.ledger, front, sinks=[])
+    world.c = build_compliance(world.config, world.ledger, front, sinks=[])
     world.ingestor = Ingestor(world.ledger, front, retention_days=730, retry=RetryPolicy(),
                               clock=world.clock)
     return world

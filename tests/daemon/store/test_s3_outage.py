@@ -198,7 +198,7 @@ def test_the_daemon_hands_over_to_the_spool_while_s3_is_down_and_the_ledger_foll
     from evidock.daemon import config as config_mod
     from evidock.daemon.cli.main import main
     from evidock.daemon.ledger.sqlite import SqliteLedger
-    from evidock.daemon.store.s3_setup import open_s3
+    from evidock.daemon.wiring import Wiring
 
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     monkeypatch.setenv("EVIDOCK_S3_ACCESS_KEY", server.access_key)
@@ -227,7 +227,7 @@ def test_the_daemon_hands_over_to_the_spool_while_s3_is_down_and_the_ledger_foll
     server.start()
     config = config_mod.load(config_file)
     ledger = SqliteLedger(config.ledger_path, station="st2")
-    front = open_s3(config)
+    front = Wiring(config).store
     assert 2 == Drainer(front, ledger).drain_once()
     assert {("verified", "s3:outage")} == set(db.execute("SELECT state, store FROM media"))
     assert ledger.verify().ok

@@ -1,0 +1,363 @@
+"""The composition root: the one module that builds the station's objects from its configuration.
+
+Every other module receives what it needs.  :class:`Wiring` builds each part on first use
+(``functools.cached_property``), so a command gets exactly what it asks for and nothing more:
+
+    config ─> ledger                                      (every command; nothing else for reads)
+          └─> store ─> spool + drainer                    (S3: secrets read here, not before)
+          └─> retry ─> ingestor ─> pipeline               (the daemon)
+          └─> sinks ─> compliance: holds, cases, exemptions, alerts, checks ─> scheduler
+
+``evidock ledger list`` opens the ledger only; ``evidock cases show`` builds the case book, whose
+hold keeper gets the store *when it first uses it* (:class:`_StoreWhenUsed`), so no S3 client
+is made and no secret is read unless a hold is placed.  A command that only reads never creates
+a ledger: a mistyped ``--data-dir`` is an error, not a new empty ledger reported as fine.
+
+Start-up with a broken store: wrong credentials, missing credentials or S3 down do not stop
+the daemon.  The S3 store starts marked away, recordings go to the spool, and the drainer
+proves the bucket's Object Lock set-up once S3 answers before it uploads anything.  Only a
+configuration that can never hold evidence stops the daemon: a bucket found without Object
+Lock at start-up (found later, S3 uploads stop for good and the spool keeps taking recordings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from evidock.daemon.alerts.book import AlertBook
+from evidock.daemon.alerts.sinks import LogSink, WebhookSender, WebhookSink
+from evidock.daemon.cases.book import CaseBook
+from evidock.daemon.cases.holds import HoldKeeper
+from evidock.daemon.checks.anchor import AnchorCheck
+from evidock.daemon.checks.archive import ArchiveCheck
+from evidock.daemon.checks.devices import DevicesCheck
+from evidock.daemon.checks.fixity import FixityCheck
+from evidock.daemon.checks.handover import HandoverCheck
+from evidock.daemon.checks.inventory import InventoryCheck
+from evidock.daemon.checks.retention import RetentionCheck
+from evidock.daemon.checks.runner import CheckRunner
+from evidock.daemon.checks.workers import WorkersCheck
+from evidock.daemon.config import Config, S3StoreConfig
+from evidock.daemon.errors import StoreMisconfigured
+from evidock.daemon.exemptions import Exemptions
+from evidock.daemon.ledger.anchor import Anchorer
+from evidock.daemon.ledger.sqlite import SqliteLedger
+from evidock.daemon.retry import RetryPolicy
+
+log = structlog.get_logger("evidock.wiring")
+
+
+@dataclass
+class Compliance:
+    holds: HoldKeeper
+    cases: CaseBook
+    exemptions: Exemptions
+    alerts: AlertBook
+    runner: CheckRunner
+    time_zone: ZoneInfo
+    anchorer: Anchorer
+
+
+def build_compliance(config: Config, ledger: SqliteLedger, store, *, sinks: list,
+                     repair: bool = True) -> Compliance:
+    """Cases, holds, exemptions, alerts and the checks, on ``ledger`` and ``store``."""
+    policy, checks, cases_cfg = config.policy, config.checks, config.cases
+    holds = HoldKeeper(ledger, store, retention_days=policy.retention_days,
+                       retention_days_by_type=cases_cfg.retention_days_by_type)
+    cases = CaseBook(ledger, holds, auto_link=cases_cfg.auto_link)
+    exemptions = Exemptions(ledger, handover_hours=policy.handover_hours,
+                            reasons=checks.exemption_reasons)
+    alerts = AlertBook(ledger, sinks)
+    anchorer = Anchorer(ledger, store, station=config.station.id,
+                        retention_days=policy.retention_days, clock=ledger.clock)
+    runner = CheckRunner(ledger, alerts, {
+        "handover": HandoverCheck(ledger, exemptions, lead_hours=checks.handover_lead_hours,
+                                  handover_hours=policy.handover_hours),
+        "retention": RetentionCheck(ledger, store, holds, lead_days=checks.retention_lead_days,
+                                    repair=repair),
+        "fixity": FixityCheck(ledger, store, cycle_days=checks.fixity_cycle_days),
+        "archive": ArchiveCheck(ledger, archive_days=cases_cfg.archive_days,
+                                full_process_types=cases_cfg.full_process_types,
+                                handover_hours=policy.handover_hours),
+        "devices": DevicesCheck(ledger, lookback_hours=checks.device_lookback_hours),
+        "anchor": AnchorCheck(anchorer),
+        "inventory": InventoryCheck(ledger, store, station=config.station.id),
+        "workers": WorkersCheck(config.run_dir / "status.json"),
+    }, cases=cases, clock=ledger.clock)
+    return Compliance(holds, cases, exemptions, alerts, runner, ZoneInfo(cases_cfg.time_zone),
+                      anchorer)
+
+
+def webhook_sink(config: Config) -> WebhookSink | None:
+    """The configured webhook (its signing secret read now), or None."""
+    alerts = config.alerts
+    if not alerts.webhook_url:
+        return None
+    return WebhookSink(alerts.webhook_url, station=config.station.id,
+                       retries=alerts.webhook_retries, timeout=alerts.webhook_timeout_seconds,
+                       backoff=alerts.webhook_backoff_seconds,
+                       secret=alerts.webhook_secret or None)
+
+
+class _SecretsProvider:
+    """S3 credentials read from systemd credentials or the environment at each request, so
+    that secrets are read only when S3 is talked to, and credentials fixed (or given) later
+    are taken without a restart.  Missing ones raise ``StoreMisconfigured``: S3 is away."""
+
+    def __init__(self, cfg: S3StoreConfig) -> None:
+        self.cfg = cfg
+
+    def retrieve(self):
+        from minio.credentials import Credentials
+
+        return Credentials(*self.cfg.credentials())
+
+
+def make_s3_client(cfg: S3StoreConfig):
+    """A minio client for the configured endpoint; it talks to no one until it is used."""
+    from minio import Minio
+
+    from evidock.daemon.store.s3_wire import http_client
+
+    host, tls = cfg.host_and_tls()
+    return Minio(host, credentials=_SecretsProvider(cfg), secure=tls, region=cfg.region,
+                 http_client=http_client(ca_bundle=str(cfg.ca_bundle) if cfg.ca_bundle else None,
+                                         timeout=cfg.timeout_seconds,
+                                         pool_size=cfg.concurrency * 2 + 2))
+
+
+class _StoreWhenUsed:
+    """Stands for the store until something uses it: the compliance objects of a command
+    that only reads (``cases show``) hold a store they never call, and building it could mean
+    an S3 client, secrets and a network round trip."""
+
+    def __init__(self, build) -> None:
+        self._build = build
+
+    def __getattr__(self, name: str):
+        return getattr(self._build(), name)
+
+
+class Wiring:
+    """The station's parts, each built from ``config`` on first use.
+
+    ``ledger_may_be_new``: only the daemon and the commands that register something
+    (``devices assign|import``, ``cases import``, ``exemptions add``) may create the ledger;
+    every other command needs one that exists.  ``background_alerts``: the daemon delivers
+    webhook alerts from a sender thread; commands deliver them before they end.  ``sinks``
+    replaces the configured alert sinks (tests).
+    """
+
+    def __init__(self, config: Config, *, ledger_may_be_new: bool = False,
+                 background_alerts: bool = False, sinks: list | None = None,
+                 repair: bool = True) -> None:
+        self.config = config
+        self.ledger_may_be_new = ledger_may_be_new
+        self.background_alerts = background_alerts
+        self.repair = repair
+        self._sinks = sinks
+
+    # -- the ledger --------------------------------------------------------------------------
+
+    @cached_property
+    def ledger(self) -> SqliteLedger:
+        """A command that may not create the ledger gets ``LedgerMissing`` ("no ledger at
+        PATH") for a mistyped data directory, and nothing is created."""
+        return SqliteLedger(self.config.ledger_path, station=self.config.station.id,
+                            create=self.ledger_may_be_new)
+
+    # -- the store ---------------------------------------------------------------------------
+
+    @cached_property
+    def s3_client(self):
+        if self.config.store.type != "s3":
+            raise AssertionError("no S3 client for a local store")
+        return make_s3_client(self.config.store)
+
+    @cached_property
+    def primary(self):
+        """The store recordings are meant to end up in (for S3: without the spool)."""
+        cfg = self.config.store
+        if cfg.type == "local":
+            from evidock.daemon.store.local import LocalWormStore
+
+            return LocalWormStore(self.config.store_path,
+                                  verify_after_write=cfg.verify_after_write)
+        from evidock.daemon.store.s3 import S3WormStore
+        from evidock.daemon.store.s3_wire import MiB
+
+        return S3WormStore(self.s3_client, cfg.bucket, station=self.config.station.id,
+                           part_size=cfg.part_size_mib * MiB, concurrency=cfg.concurrency,
+                           staging_retention=timedelta(hours=cfg.staging_retention_hours))
+
+    @cached_property
+    def store(self):
+        """The store the station writes to: local, or S3 behind its spool."""
+        cfg = self.config.store
+        if cfg.type == "local":
+            return self.primary
+        from evidock.daemon.store.s3_doctor import object_lock_enabled
+        from evidock.daemon.store.spool import Spool, SpoolingStore, SpoolLimits
+
+        spool = cfg.spool
+        limits = SpoolLimits(int(spool.max_gib * (1 << 30)), spool.warn_fraction,
+                             spool.max_age_hours * 3600,
+                             timedelta(minutes=spool.deadline_margin_minutes))
+
+        def fit() -> bool:
+            """Can the bucket hold evidence?  Raises while S3 cannot be asked."""
+            locked = object_lock_enabled(self.s3_client, cfg.bucket)
+            if not locked and cfg.allow_unlocked_bucket:
+                log.warning("store_without_object_lock", store=self.primary.name)
+            return locked or cfg.allow_unlocked_bucket
+
+        return SpoolingStore(self.primary, Spool(self.config.spool_path), limits,
+                             check_primary=fit)
+
+    def start_store(self):
+        """The store as the daemon starts it: the spool claimed for this daemon's lifetime
+        and the bucket's set-up proven if S3 answers.  Refuses (``StoreMisconfigured``) only
+        a bucket found without Object Lock; S3 away, or refusing the credentials, is no
+        reason to stop: the spool takes the recordings meanwhile."""
+        store = self.store
+        if self.config.store.type == "local":
+            return store
+        store.spool.claim()
+        if store.start() is False:
+            cfg = self.config.store
+            raise StoreMisconfigured(
+                f"bucket {cfg.bucket!r} has no Object Lock: recordings stored there could be "
+                "deleted or overwritten, so evidock will not start",
+                hint="create a bucket with Object Lock enabled (run `evidock doctor`), or for a "
+                "test set store.allow_unlocked_bucket = true")
+        return store
+
+    @cached_property
+    def drainer(self):
+        """The thread that moves spooled recordings to S3 (None for a local store)."""
+        if self.config.store.type == "local":
+            return None
+        from evidock.daemon.store.spool import Drainer
+
+        spool = self.config.store.spool
+        return Drainer(self.store, self.ledger, interval=spool.drain_interval_seconds,
+                       max_backoff=spool.retry_max_seconds, alerts=self.compliance.alerts)
+
+    def _store_when_used(self):
+        if "store" in self.__dict__:
+            return self.store
+        return _StoreWhenUsed(lambda: self.store)
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    @cached_property
+    def retry(self) -> RetryPolicy:
+        ingest = self.config.ingest
+        return RetryPolicy(ingest.max_attempts, ingest.retry_base_seconds,
+                           ingest.retry_max_seconds)
+
+    @cached_property
+    def ingestor(self):
+        from evidock.daemon.ingest import Ingestor
+
+        return Ingestor(self.ledger, self.store, retention_days=self.config.policy.retention_days,
+                        retry=self.retry, chunk_size=self.config.ingest.chunk_size)
+
+    @cached_property
+    def pipeline(self):
+        from evidock.daemon.pipeline import Pipeline
+
+        ingest = self.config.ingest
+        return Pipeline(self.ledger, self.ingestor, workers=ingest.workers,
+                        handover_hours=self.config.policy.handover_hours,
+                        adjust_deadline=self.compliance.exemptions.adjust,
+                        stuck_seconds=ingest.stuck_seconds,
+                        pause_base_seconds=ingest.retry_base_seconds,
+                        pause_max_seconds=min(ingest.retry_max_seconds, 60.0))
+
+    @cached_property
+    def prober(self):
+        from evidock.daemon.probe import Prober
+
+        return Prober(self.ledger, self.store) if self.config.ingest.probe else None
+
+    # -- compliance --------------------------------------------------------------------------
+
+    @cached_property
+    def alert_sender(self) -> WebhookSender | None:
+        """The daemon's webhook thread (None without a webhook, or for a command)."""
+        hook = webhook_sink(self.config)
+        if hook is None or not self.background_alerts:
+            return None
+        return WebhookSender(AlertBook(self.ledger, [hook]))
+
+    @cached_property
+    def sinks(self) -> list:
+        if self._sinks is not None:
+            return list(self._sinks)
+        sinks: list = [LogSink()] if self.config.alerts.log else []
+        if self.alert_sender is not None:
+            sinks.append(self.alert_sender.handoff)
+        elif (hook := webhook_sink(self.config)) is not None:
+            sinks.append(hook)
+        return sinks
+
+    @cached_property
+    def compliance(self) -> Compliance:
+        return build_compliance(self.config, self.ledger, self._store_when_used(),
+                                sinks=self.sinks, repair=self.repair)
+
+    @cached_property
+    def scheduler(self):
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from evidock.daemon.checks.schedule import add_jobs
+
+        scheduler = BackgroundScheduler(daemon=True)
+        add_jobs(scheduler, self.compliance.runner, self.config.checks)
+        if self.prober is not None:
+            pipeline = self.pipeline
+            # below ingest: probes only while no device is being read, and stops when one is
+            scheduler.add_job(
+                self.prober.run, IntervalTrigger(seconds=15),
+                kwargs={"keep_going": lambda: pipeline.status()["active"] == 0},
+                id="probe", max_instances=1, coalesce=True)
+        return scheduler
+
+    # -- drivers -----------------------------------------------------------------------------
+
+    def drivers(self, *, on_unknown) -> tuple[list, object | None]:
+        """The configured device drivers, and the USB one among them (or None).
+        ``on_unknown`` receives the USB disks and cameras evidock does not take."""
+        config = self.config
+        drivers: list = []
+        if config.watch.folders:
+            from evidock.drivers.watchfolder import WatchFolderDriver
+
+            drivers.append(WatchFolderDriver(
+                config.watch.folders, settle_seconds=config.watch.settle_seconds,
+                rescan_seconds=config.watch.rescan_seconds, ignore=config.watch.ignore))
+        usb = None
+        if config.usb.enabled:
+            from evidock.drivers.profiles import load_profiles
+            from evidock.drivers.usb import UsbDriver
+
+            folder = config.usb.profiles_dir
+            if folder is None and config.source not in ("embedded defaults", ""):
+                folder = Path(config.source).parent / "profiles"
+            usb = UsbDriver(config.data_dir, load_profiles(folder),
+                            allow_generic=config.usb.generic_cameras, on_unknown=on_unknown)
+            drivers.append(usb)
+        return drivers, usb
+
+    def close(self) -> None:
+        """Stop the threads the wiring started itself (the webhook sender)."""
+        if self.__dict__.get("alert_sender") is not None:
+            self.alert_sender.stop()
