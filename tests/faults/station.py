@@ -197,3 +197,17 @@ def stations(tmp_path):
     yield make
     for station in made:
         station.kill_all()
+
+
+def s3_store(endpoint: str, bucket: str, **extra) -> str:
+    """The ``[store]`` table of an S3 station on the test server (spool drained quickly)."""
+    knobs = {"part_size_mib": 5, "timeout_seconds": 5, **extra}
+    return (f"[store]\ntype = \"s3\"\nendpoint = {toml_str('http://' + endpoint)}\n"
+            f"bucket = {toml_str(bucket)}\n"
+            + "".join(f"{k} = {json.dumps(v)}\n" for k, v in knobs.items())
+            + "[store.spool]\ndrain_interval_seconds = 0.5\nretry_max_seconds = 1\n")
+
+
+def s3_env(server) -> dict:
+    return {"EVIDOCK_S3_ACCESS_KEY": server.access_key,
+            "EVIDOCK_S3_SECRET_KEY": server.secret_key, "CREDENTIALS_DIRECTORY": ""}

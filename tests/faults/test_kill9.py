@@ -20,10 +20,16 @@ FILES = {"DCIM/big.mp4": 3 * MiB, "DCIM/a.mp4": 200_000, "AUDIO/b.wav": 50_000}
 
 
 def stage(station: Station, objects) -> tuple[str | None, bool]:
-    """(the furthest state a recording reached in the ledger, whether the store holds any)."""
-    states = {r["state"] for r in station.rows()}
-    furthest = next((s for s in reversed(ORDER) if s in states), None)
-    return furthest, bool(objects())
+    """(the state of the recording in flight, whether the store holds a copy of it).
+
+    In flight: the one recording ``copying`` or ``stored``; with none, the furthest state
+    any reached.  ``objects()`` gives the content keys the store holds."""
+    rows = station.rows()
+    inflight = [r["state"] for r in rows if r["state"] in ("copying", "stored")]
+    states = {r["state"] for r in rows}
+    state = inflight[0] if inflight else next((s for s in reversed(ORDER) if s in states), None)
+    done = {r["object_key"] for r in rows if r["state"] == "verified"}
+    return state, bool(set(objects()) - done)
 
 
 def restart_and_check(station: Station, **kw) -> list[dict]:
