@@ -12,7 +12,9 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,14 +31,20 @@ def toml_str(value: str | Path) -> str:
 
 
 def footage(folder: Path | bytes, serial: str | bytes, files: dict[str | bytes, int]) -> dict:
-    """Random recordings under ``folder/serial``; names may be bytes (any encoding)."""
+    """Random recordings under ``folder/serial``; names may be bytes (any encoding).
+
+    Each file is written under a hidden name and renamed into place, so a running daemon
+    (with no settle time) never sees it half-written."""
     made = {}
     for rel, size in files.items():
         path = os.path.join(os.fsencode(folder), os.fsencode(serial), os.fsencode(rel))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        parent, name = os.path.split(path)
+        os.makedirs(parent, exist_ok=True)
         data = os.urandom(size)
-        with open(path, "wb") as fh:
+        tmp = os.path.join(parent, b"." + name + b".writing")
+        with open(tmp, "wb") as fh:
             fh.write(data)
+        os.rename(tmp, path)
         made[os.fsencode(rel)] = hashlib.sha256(data).hexdigest()
     return made
 
@@ -211,3 +219,42 @@ def s3_store(endpoint: str, bucket: str, **extra) -> str:
 def s3_env(server) -> dict:
     return {"EVIDOCK_S3_ACCESS_KEY": server.access_key,
             "EVIDOCK_S3_SECRET_KEY": server.secret_key, "CREDENTIALS_DIRECTORY": ""}
+
+
+class Notifications:
+    """A stand-in for systemd's notify socket: what the daemon tells systemd (READY=1,
+    WATCHDOG=1, STATUS=...), one datagram per message."""
+
+    def __init__(self, station: Station) -> None:
+        self.path = station.root / "notify.sock"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.path))
+        station.env["NOTIFY_SOCKET"] = str(self.path)
+
+    def drain(self) -> None:
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.sock.recv(4096)
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
+
+    def wait(self, field: str, count: int = 1, timeout: float = 10) -> None:
+        """Block until ``count`` messages carrying ``field`` arrived (AssertionError if not)."""
+        end = time.monotonic() + timeout
+        seen = 0
+        while seen < count:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{seen} of {count} {field} messages in {timeout} s")
+            self.sock.settimeout(left)
+            try:
+                message = self.sock.recv(4096).decode()
+            except TimeoutError:
+                continue
+            seen += field in message.splitlines()
+
+    def close(self) -> None:
+        self.sock.close()
