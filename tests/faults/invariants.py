@@ -125,11 +125,13 @@ def waiting_with_retry(station: Station, row: dict) -> bool:
 
 
 def assert_nothing_lost(station: Station, *folders: Path | bytes, s3: S3View | None = None,
-                        waiting: frozenset[bytes] = frozenset()) -> list[dict]:
+                        waiting: frozenset[bytes] = frozenset(),
+                        sharing: tuple[Station, ...] = ()) -> list[dict]:
     """The fault matrix's invariant (module docstring); returns the ledger rows.
 
     ``waiting`` names source paths (raw bytes, relative to their serial folder) that may
-    still be waiting for a retry instead of being verified."""
+    still be waiting for a retry instead of being verified; ``sharing`` names stations whose
+    recordings the same store holds too."""
     srcs = sources(*(folders or (station.watch,)))
     assert srcs, "the case made no source files"
     assert len({s.sha256 for s in srcs}) == len(srcs), "sources must differ (random bytes)"
@@ -169,6 +171,8 @@ def assert_nothing_lost(station: Station, *folders: Path | bytes, s3: S3View | N
     s3_keys = s3.media_keys() if s3 is not None else []
     verified = [r for r in rows if r["state"] == "verified"]
     want_keys = {key_for_blake3(r["blake3"]) for r in verified}
+    for other in sharing:
+        want_keys |= {r["object_key"] for r in other.rows() if r["state"] == "verified"}
     for row in verified:
         key = row["object_key"]
         assert key_for_blake3(row["blake3"]) == key, f"not under its content key: {row}"

@@ -40,10 +40,6 @@ class SmallFs:
     def free(self) -> None:
         self.filler.unlink(missing_ok=True)
 
-    def is_full(self) -> bool:
-        st = os.statvfs(self.path)
-        return st.f_bavail == 0
-
 
 def _mount_tmpfs(path: Path, size_mib: int) -> None:
     proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0755",

@@ -258,3 +258,21 @@ class Notifications:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def catch_put(store_root: Path, proc: subprocess.Popen, timeout: float = 30) -> str:
+    """Stop ``proc`` (SIGSTOP) while it writes a recording into ``store_root``'s .incoming;
+    returns the name of the partial file.  The caller sends SIGCONT."""
+    incoming = store_root / ".incoming"
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        assert proc.poll() is None, "the daemon ended before it wrote to the store"
+        parts = [n for n in (os.listdir(incoming) if incoming.exists() else ())
+                 if n.endswith(".part")]
+        if parts:
+            os.kill(proc.pid, signal.SIGSTOP)
+            if (incoming / parts[0]).exists():
+                return parts[0]
+            os.kill(proc.pid, signal.SIGCONT)  # it finished meanwhile: wait for the next one
+        time.sleep(0.0005)
+    raise AssertionError(f"no put into {store_root} in {timeout} s")
