@@ -50,12 +50,17 @@ def footage(folder: Path | bytes, serial: str | bytes, files: dict[str | bytes, 
 
 
 class Station:
-    """One station's files: ``root/evidock.toml``, ``root/in`` (watch), ``root/data``."""
+    """One station's files: ``root/evidock.toml``, ``root/in`` (watch), ``root/data``.
+
+    USB is off unless ``usb_profiles`` names a folder of device profiles; then only the
+    cameras those profiles cover are taken (not the generic profile), so a case never reads
+    a camera that another test on the same machine docked."""
 
     def __init__(self, root: Path, *, station_id: str = "faults", store: str = "",
                  ledger_path: Path | None = None, data_dir: Path | None = None,
                  store_path: Path | None = None, ingest: dict | None = None,
-                 env: dict | None = None, usb: bool = False, watch: bool = True) -> None:
+                 env: dict | None = None, usb_profiles: Path | None = None,
+                 watch: bool = True) -> None:
         self.root = root
         self.watch = root / "in"
         self.data = data_dir or root / "data"
@@ -73,7 +78,9 @@ class Station:
                  "probe": False, **(ingest or {})}
         lines = [f"[station]\nid = {toml_str(station_id)}\ndata_dir = {toml_str(self.data)}",
                  "[ingest]", *(f"{k} = {json.dumps(v)}" for k, v in knobs.items()),
-                 f"[usb]\nenabled = {json.dumps(usb)}", "[metrics]\nenabled = false",
+                 "[usb]\n" + (f"profiles_dir = {toml_str(usb_profiles)}\ngeneric_cameras = false"
+                               if usb_profiles else "enabled = false"),
+                 "[metrics]\nenabled = false",
                  '[log]\nlevel = "debug"\nformat = "json"']
         if watch:
             lines.append(f"[watch]\nfolders = [{toml_str(self.watch)}]\nsettle_seconds = 0\n"
@@ -205,6 +212,17 @@ def stations(tmp_path):
     yield make
     for station in made:
         station.kill_all()
+    unmount_below(tmp_path)
+
+
+def unmount_below(folder: Path) -> None:
+    """Lazily unmount what a killed daemon left mounted under ``folder`` (camera volumes)."""
+    top = os.fsencode(os.path.realpath(folder)) + b"/"
+    with open("/proc/self/mounts", "rb") as fh:
+        points = [line.split()[1].replace(b"\\040", b" ") for line in fh if len(line.split()) > 1]
+    for point in sorted((p for p in points if p.startswith(top)), key=len, reverse=True):
+        if b"/data/mounts/" in point:
+            subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
 
 
 def s3_store(endpoint: str, bucket: str, **extra) -> str:
