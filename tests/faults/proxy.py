@@ -45,6 +45,10 @@ class ThrottlingProxy:
 
     def close(self) -> None:
         self._closed = True
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() below
+        except OSError:
+            pass
         self._listener.close()
         with self._cond:
             conns, self._conns = self._conns, []
