@@ -65,3 +65,13 @@ def test_killed_inside_the_ledger_commit_of_an_s3_copy_keeps_one_version(s3_stat
     assert 0 == station.run_until_idle(), station.log_tail()
     rows = assert_nothing_lost(station, s3=view)
     assert {f"s3:{view.bucket}"} == {r["store"] for r in rows}
+
+
+def test_killed_before_verifying_an_s3_copy_verifies_it_after_the_restart(s3_station):
+    station = s3_station()
+    footage(station.watch, "CAM1", {"DCIM/a.mp4": 6 * MiB, "DCIM/b.mp4": 100_000})
+    station.killed_by_fault("before_verify")
+    assert ("stored", True) == stage(station, lambda: in_s3(station))
+    assert 0 == station.run_until_idle(), station.log_tail()
+    rows = assert_nothing_lost(station, s3=station.s3)
+    assert [1, 1] == sorted(r["attempts"] for r in rows)  # verified without a new upload
