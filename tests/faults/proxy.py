@@ -1,9 +1,9 @@
 """A small TCP proxy on loopback between the daemon and the S3 server, for "S3 is slow".
 
-It forwards bytes both ways and can hold the upload direction to a rate (bytes per second,
-per connection); it counts the bytes sent upstream so a case can wait for "an upload is under
-way" instead of sleeping.  A connection whose upstream cannot be reached is closed, as a
-router would.
+It forwards bytes both ways, can hold the upload direction to a rate (bytes per second,
+per connection) or stop forwarding altogether (a stall: no error, no answer), and counts the
+bytes sent upstream, so a case can wait for "an upload is under way" instead of sleeping.  A
+connection whose upstream cannot be reached is closed, as a router would.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ class ThrottlingProxy:
         self.port = self._listener.getsockname()[1]
         self._conns: list[socket.socket] = []
         self._closed = False
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._thread = threading.Thread(target=self._accept, name="proxy", daemon=True)
 
     @property
@@ -43,7 +45,15 @@ class ThrottlingProxy:
                 raise AssertionError(f"only {self.sent_up - target + nbytes} of {nbytes} bytes "
                                      f"went to S3 in {timeout} s")
 
+    def hold(self) -> None:
+        """Stop forwarding, both ways, connections left open: S3 stalls without an error."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
+
     def close(self) -> None:
+        self._flowing.set()
         self._closed = True
         try:
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() below
@@ -79,6 +89,7 @@ class ThrottlingProxy:
     def _pump(self, src: socket.socket, dst: socket.socket, up: bool) -> None:
         try:
             while data := src.recv(self.CHUNK):
+                self._flowing.wait()
                 dst.sendall(data)
                 if up:
                     with self._cond:

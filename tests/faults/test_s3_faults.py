@@ -119,3 +119,21 @@ def test_s3_refusing_the_credentials_mid_upload_spools_until_they_are_fixed(
     assert 0 == station.stop(daemon)
     assert 0 == station.run_until_idle(), station.log_tail()  # recovery aborts the cut upload
     assert_nothing_lost(station, s3=view)
+
+
+def test_s3_stalling_mid_upload_past_its_timeout_the_recording_is_spooled(s3_station):
+    """S3 stops answering (no error, no bytes) longer than ``timeout_seconds``: the upload
+    counts as S3 down, the recording goes to the spool, and reaches S3 once it answers."""
+    station, proxy, view = s3_station(rate=4 * MiB)
+    daemon = started(station)
+    footage(station.watch, "CAM1", {"DCIM/big.mp4": 12 * MiB})
+    proxy.wait_sent(2 * MiB)
+    proxy.hold()
+    try:
+        station.wait_rows(in_store("spool:", 1), 90, what="the recording in the spool")
+    finally:
+        proxy.release()
+    station.wait_rows(in_store("s3:", 1), 60, what="the spool to drain to S3")
+    assert 0 == station.stop(daemon)
+    assert 0 == station.run_until_idle(), station.log_tail()  # recovery aborts the cut upload
+    assert_nothing_lost(station, s3=view)
