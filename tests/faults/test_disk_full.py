@@ -51,8 +51,6 @@ def test_store_disk_full_then_space_returns_the_running_daemon_hands_over(statio
     assert_nothing_lost(station)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: a recording given up on during a store "
-                   "outage is never retried by the running daemon once space is back")
 def test_store_full_past_the_last_attempt_is_retried_once_space_returns(stations, small_fs):
     fs = small_fs(16, "store-fs")
     station = stations(store_path=fs.path / "store", ingest={"max_attempts": 2})
@@ -67,8 +65,6 @@ def test_store_full_past_the_last_attempt_is_retried_once_space_returns(stations
     assert_nothing_lost(station)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: 'database or disk is full' kills the watch "
-                   "thread, which stays dead after space returns")
 def test_ledger_disk_full_then_space_returns_the_daemon_goes_on(stations, small_fs, tmp_path):
     fs = small_fs(8, "ledger-fs")
     station = stations(ledger_path=fs.path / "ledger.sqlite3")
@@ -88,8 +84,6 @@ def test_ledger_disk_full_then_space_returns_the_daemon_goes_on(stations, small_
     assert_nothing_lost(station)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: writing run/status.json on a full data "
-                   "directory crashes the daemon's main loop")
 def test_full_data_directory_the_daemon_keeps_running(stations, small_fs, tmp_path):
     fs = small_fs(4, "data-fs")
     station = stations(data_dir=fs.path / "data", ledger_path=tmp_path / "ledger" / "l.sqlite3",

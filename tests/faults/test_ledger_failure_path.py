@@ -18,8 +18,6 @@ from .test_disk_full import log_size, logged_since, started
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: a ledger error while recording a failure "
-                   "kills the ingest worker; the next file stays queued for ever")
 def test_a_ledger_error_while_a_file_fails_kills_no_worker(stations, small_fs):
     store_fs, ledger_fs = small_fs(96, "store-fs"), small_fs(16, "ledger-fs")
     station = stations(store_path=store_fs.path / "store",

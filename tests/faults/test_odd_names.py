@@ -38,8 +38,6 @@ def test_non_utf8_file_names_are_handed_over_and_kept_as_bytes(stations):
     hand_over(stations(), {b"CAM-1": FILES}, 30)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: a device folder name that is not UTF-8 raises "
-                   "UnicodeEncodeError in the watch thread; no file is taken again")
 def test_non_utf8_device_folders_do_not_stop_the_other_devices(stations):
     hand_over(stations(), {"执法仪-0042".encode(GB): FILES, b"CAM-latin1-\xe9": {
         b"a.mp4": 10_000}, b"CAM-utf8": {b"b.mp4": 20_000}}, 10)

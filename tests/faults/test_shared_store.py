@@ -17,8 +17,6 @@ from .station import MiB, catch_put, footage
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: two data directories on one store path are "
-                   "not locked against each other; one's recovery deletes the other's upload")
 def test_a_second_data_dir_on_the_same_store_leaves_the_others_upload_alone(
         stations, tmp_path):
     shared = tmp_path / "shared-store"

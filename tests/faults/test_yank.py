@@ -78,9 +78,6 @@ def test_a_camera_yanked_mid_file_is_not_given_up_and_is_taken_at_the_next_dock(
 
 
 @pytest.mark.s3
-@pytest.mark.xfail(strict=True, reason="issue 8: a device read error inside the S3 put is "
-                   "relabelled a store error and marks S3 down; the files of the vanished mount "
-                   "fail as missing and are quarantined before the undock is seen")
 def test_a_camera_yanked_mid_upload_to_s3_does_not_mark_s3_down(
         stations, dock_sim, tmp_path, s3_server):
     src, img, profiles = camera(dock_sim, tmp_path)
