@@ -28,7 +28,6 @@ from apscheduler.events import EVENT_JOB_ERROR
 from evidock.daemon import metrics
 from evidock.daemon.config import Config
 from evidock.daemon.errors import EvidockError, ExitCode
-from evidock.daemon.releaser import Releaser
 from evidock.daemon.sdnotify import Notifier
 from evidock.daemon.wiring import Wiring
 
@@ -60,7 +59,7 @@ class Station:
         self.prober = self.wiring.prober
         self.metrics_server = None
         self.drivers, self.usb = self.wiring.drivers(on_unknown=self._unknown)
-        self.releaser = Releaser(self.usb, self.ledger) if self.usb is not None else None
+        self.releaser = self.wiring.releaser(self.usb)
         self._anchored: set[tuple] = set()  # (device, files done) whose handover was anchored
         self._status_failed = 0.0  # when a status write last failed (monotonic), 0: fine
 

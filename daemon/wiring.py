@@ -357,6 +357,15 @@ class Wiring:
             drivers.append(usb)
         return drivers, usb
 
+    def releaser(self, usb):
+        """The thread that clears (if configured) and unmounts handed-over devices, off the
+        main loop that pings the watchdog; None without USB docking."""
+        if usb is None:
+            return None
+        from evidock.daemon.releaser import Releaser
+
+        return Releaser(usb, self.ledger)
+
     def close(self) -> None:
         """Stop the threads the wiring started itself (the webhook sender)."""
         if self.__dict__.get("alert_sender") is not None:

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from evidock.daemon.retry import RetryPolicy
+
 
 @dataclass
 class Beat:
@@ -94,6 +96,7 @@ class Pause:
     def __init__(self, base_seconds: float = 2.0, max_seconds: float = 300.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.base, self.max = base_seconds, max_seconds
+        self.backoff = RetryPolicy(base_seconds=base_seconds, max_seconds=max_seconds)
         self.clock = clock
         self.cause: str | None = None
         self.error: str | None = None
@@ -117,7 +120,7 @@ class Pause:
             else:
                 self.probes += 1  # back right after a resume: keep backing off
             self.since = now
-            self.next_probe = now + min(self.base * 2 ** self.probes, self.max)
+            self.next_probe = now + self.backoff.delay(self.probes + 1)
         self.cause, self.error = cause, error
         return first
 
@@ -135,7 +138,7 @@ class Pause:
             return
         self.probes += 1
         self.error = error or self.error
-        self.next_probe = self.clock() + min(self.base * 2 ** self.probes, self.max)
+        self.next_probe = self.clock() + self.backoff.delay(self.probes + 1)
 
     def snapshot(self) -> dict | None:
         if not self.active:

@@ -80,10 +80,10 @@ class WebhookSink:
         body = json.dumps({"change": change, "station": self.station, "alert": alert.as_dict()},
                           ensure_ascii=False).encode("utf-8")
         try:
-            for attempt in self.policy.retrying(retry_on=_Refused, sleep=self.sleep):
+            for attempt in self.policy.retrying(retry_on=AlertDeliveryFailed, sleep=self.sleep):
                 with attempt:
                     self._post(body)
-        except _Refused as exc:
+        except AlertDeliveryFailed as exc:
             raise AlertDeliveryFailed(
                 f"webhook {self.url}: alert {alert.id} ({change}) not delivered after "
                 f"{self.retries + 1} tries: {exc}",
@@ -97,13 +97,9 @@ class WebhookSink:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
-            raise _Refused(f"HTTP {exc.code} {exc.reason}") from exc
+            raise AlertDeliveryFailed(f"HTTP {exc.code} {exc.reason}") from exc
         except (urllib.error.URLError, OSError) as exc:
-            raise _Refused(str(getattr(exc, "reason", exc))) from exc
-
-
-class _Refused(Exception):
-    """One POST failed; the retry policy decides whether another follows."""
+            raise AlertDeliveryFailed(str(getattr(exc, "reason", exc))) from exc
 
 
 class WebhookSender:

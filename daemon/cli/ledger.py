@@ -108,9 +108,15 @@ def cmd_show(args, config: Config) -> int:
 
 
 def _store_for_verify(config: Config):
-    """The store, or why it cannot be compared with (no credentials, unreachable)."""
+    """The store, or why it cannot be compared with (no credentials, unreachable).  Looking
+    creates nothing: a local store or a spool that is not there is not opened."""
+    if config.store.type == "local" and not config.store_path.exists():
+        return None, f"not compared with the store's anchors: no store at {config.store_path}"
     try:
-        return wiring(config).store, None
+        parts = wiring(config)
+        if config.store.type == "s3" and not config.spool_path.exists():
+            return parts.primary, None  # no spool, so no anchor waiting in one
+        return parts.store, None
     except EvidockError as exc:
         return None, f"not compared with the store's anchors: {exc}"
 

@@ -72,8 +72,9 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin):
         self._write_lock = threading.RLock()
         if not create and not self.path.is_file():
             raise LedgerMissing(f"no ledger at {self.path}",
-                                hint="check --data-dir / station.data_dir; a read command "
-                                     "never creates a ledger")
+                                hint="check --data-dir (or ledger.path in the configuration); "
+                                     "a station's ledger is created by its first `evidock run`, "
+                                     "never by a command that reads")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self._conn()

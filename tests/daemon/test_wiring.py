@@ -9,7 +9,7 @@ import json
 import pytest
 
 from evidock.daemon.config import Config
-from evidock.daemon.errors import LedgerError
+from evidock.daemon.errors import ExitCode, LedgerMissing
 from evidock.daemon.wiring import Wiring
 
 from ..daemon_proc import evidock
@@ -23,7 +23,7 @@ READS = [("ledger", "list"), ("ledger", "verify"), ("ledger", "show", "1"), ("al
 def test_a_read_command_on_a_mistyped_data_dir_says_there_is_no_ledger(tmp_path, command):
     nowhere = tmp_path / "typo"
     proc = evidock(*command, "--data-dir", str(nowhere), check=False)
-    assert 3 == proc.returncode, proc.stderr
+    assert ExitCode.NOT_FOUND == proc.returncode, proc.stderr
     assert f"no ledger at {nowhere / 'ledger.sqlite3'}" in proc.stderr
     assert "check --data-dir" in proc.stderr
     assert not nowhere.exists()  # nothing created, no empty ledger to report as OK
@@ -50,7 +50,7 @@ def test_cases_show_builds_the_compliance_objects_without_the_store(tmp_path, mo
 
 
 def test_the_ledger_of_a_read_command_must_exist(tmp_path):
-    with pytest.raises(LedgerError, match="no ledger at"):
+    with pytest.raises(LedgerMissing, match="no ledger at"):
         Wiring(s3_config(tmp_path)).ledger  # noqa: B018
     assert [] == list(tmp_path.iterdir())
 

@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 
+from tests.daemon_proc import wait_for
 from tests.s3_fixture import s3_client_for, start_server
 
 from .invariants import S3View, assert_nothing_lost
@@ -69,7 +70,9 @@ def test_s3_stopped_mid_upload_the_recording_is_spooled_then_reaches_s3(s3_stati
     proxy.wait_sent(2 * MiB)  # the upload is under way
     server.stop(signal.SIGKILL)
     station.wait_rows(in_store("spool:", 2), 60, what="both recordings handed over to the spool")
-    assert True is station.status()["store"]["primary_down"]
+    # the status file is rewritten every tick: wait for the one written after the spooling
+    wait_for(lambda: (station.status() or {}).get("store", {}).get("primary_down"), 10,
+             what="the station's status to say S3 is away")
     server.start()
     station.wait_rows(in_store("s3:", 2), 60, what="the spool to drain to S3")
     assert 0 == station.stop(daemon)
@@ -110,7 +113,9 @@ def test_s3_refusing_the_credentials_mid_upload_spools_until_they_are_fixed(
         server.start()
         footage(station.watch, "CAM1", {"DCIM/next.mp4": 200_000})
         station.wait_rows(in_store("spool:", 2), 60, what="both recordings in the spool")
-        assert True is station.status()["store"]["primary_down"]
+        # the status file is rewritten every tick: wait for one written after the spooling
+        wait_for(lambda: (station.status() or {}).get("store", {}).get("primary_down"), 10,
+                 what="the station's status to say S3 is away")
     finally:
         server.stop()
         server.secret_key = right  # the keys are fixed
