@@ -42,6 +42,28 @@ def start_server(data_dir: Path):
     return tool.TestServer(data_dir).start()
 
 
+def module_server(label: str, *, bucket: str | None = None):
+    """The ``server`` and ``up`` fixtures of a module whose tests stop and restart a server of
+    their own (outages): ``server, up = module_server("s3-outage")``.  ``up`` starts it again
+    when a test left it stopped; ``bucket`` is made with Object Lock once."""
+
+    @pytest.fixture(scope="module", name="server")
+    def server(tmp_path_factory):
+        started = start_server(tmp_path_factory.mktemp(label))
+        if bucket:
+            started.make_lock_bucket(bucket)
+        yield started
+        started.stop(timeout=5)
+
+    @pytest.fixture(name="up")
+    def up(server):
+        if server.proc is None:
+            server.start()
+        return server
+
+    return server, up
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("s3-server"))

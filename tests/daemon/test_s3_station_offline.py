@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.s3_fixture import start_server
+from tests.s3_fixture import module_server
 
 from ..daemon_proc import evidock, ledger_rows, start_daemon, wait_for
 from .test_service import make_footage
@@ -19,19 +19,8 @@ from .test_service import make_footage
 pytestmark = pytest.mark.s3
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A server of this module's own: these tests stop and start it."""
-    server = start_server(tmp_path_factory.mktemp("s3-offline"))
-    yield server
-    server.stop(timeout=5)
-
-
-@pytest.fixture
-def up(server):
-    if server.proc is None:
-        server.start()
-    return server
+# A server of this module's own: these tests stop and start it.
+server, up = module_server("s3-offline")
 
 
 @pytest.fixture

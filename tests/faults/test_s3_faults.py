@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from tests.daemon_proc import wait_for
-from tests.s3_fixture import s3_client_for, start_server
+from tests.s3_fixture import module_server, s3_client_for
 
 from .invariants import S3View, assert_nothing_lost
 from .proxy import ThrottlingProxy
@@ -26,19 +26,8 @@ from .test_disk_full import started
 pytestmark = [pytest.mark.slow, pytest.mark.s3]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A server of this module's own: these cases stop it and change its keys."""
-    server = start_server(tmp_path_factory.mktemp("s3-faults"))
-    yield server
-    server.stop(timeout=5)
-
-
-@pytest.fixture
-def up(server):
-    if server.proc is None:
-        server.start()
-    return server
+# A server of this module's own: these cases stop it and change its keys.
+server, up = module_server("s3-faults")
 
 
 @pytest.fixture

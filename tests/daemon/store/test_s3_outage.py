@@ -19,7 +19,7 @@ from evidock.daemon.errors import ObjectMissing, StoreUnavailable
 from evidock.daemon.hashing import HashingReader
 from evidock.daemon.store.s3 import S3WormStore
 from evidock.daemon.store.spool import Drainer, Spool, SpoolingStore, SpoolLimits
-from tests.s3_fixture import s3_client_for, start_server
+from tests.s3_fixture import module_server, s3_client_for
 
 from .contract import reader
 
@@ -32,20 +32,8 @@ def soon(seconds: float = 300) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A server of this module's own: these tests stop and start it."""
-    server = start_server(tmp_path_factory.mktemp("s3-outage"))
-    server.make_lock_bucket("outage")
-    yield server
-    server.stop(timeout=5)
-
-
-@pytest.fixture
-def up(server):
-    if server.proc is None:
-        server.start()
-    return server
+# A server of this module's own: these tests stop and start it.
+server, up = module_server("s3-outage", bucket="outage")
 
 
 @pytest.fixture
