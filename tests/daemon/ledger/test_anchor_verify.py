@@ -18,15 +18,7 @@ from evidock.daemon.ledger.chain import GENESIS, event_hash
 from ...daemon_proc import evidock, ledger_rows, start_daemon, wait_for
 from ..test_service import make_footage
 
-
-@pytest.fixture(autouse=True)
-def station(tmp_path, monkeypatch):
-    """This station's configuration for every command: USB off, so that a camera another test
-    docks on this machine is not taken by these daemons."""
-    config = tmp_path / "evidock.toml"
-    config.write_text('[station]\nid = "st-anchor"\n[usb]\nenabled = false\n')
-    monkeypatch.setenv("EVIDOCK_CONFIG", str(config))
-    return config
+pytestmark = pytest.mark.usefixtures("station")  # conftest.py: USB off
 
 
 def run_once(tmp_path: Path, files: dict[str, int], serial: str = "CAM1") -> Path:

@@ -12,15 +12,7 @@ import pytest
 from ...daemon_proc import evidock, ledger_rows
 from ..test_service import make_footage
 
-
-@pytest.fixture(autouse=True)
-def station(tmp_path, monkeypatch):
-    """This station's configuration for every command: USB off, so that a camera another test
-    docks on this machine is not taken by these daemons."""
-    config = tmp_path / "evidock.toml"
-    config.write_text('[station]\nid = "st-anchor"\n[usb]\nenabled = false\n')
-    monkeypatch.setenv("EVIDOCK_CONFIG", str(config))
-    return config
+pytestmark = pytest.mark.usefixtures("station")  # conftest.py: USB off
 
 KEEP = ("id", "device_serial", "source_path", "size", "blake3", "sha256", "state", "store",
         "object_key", "recorded_at", "deadline_at", "found_at", "officer_id")
