@@ -28,6 +28,7 @@ from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.records import STORED, VERIFIED, MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.progress import DeviceProgress
+from evidock.daemon.schedule import Queued, ReadyQueue
 from evidock.daemon.timeutil import Clock, parse, utcnow
 from evidock.daemon.workers import Heartbeats, Pause
 from evidock.drivers.base import DeviceIdentity, MediaItem
@@ -50,8 +51,8 @@ class Pipeline:
         self.handover_hours = handover_hours
         self.clock = clock
         self._cond = threading.Condition()
-        self._ready: list[tuple[str, int]] = []  # heap of (deadline, media_id)
-        self._waiting: list[tuple[datetime, int]] = []  # heap of (retry_at, media_id)
+        self._queue = ReadyQueue()  # files ready to be read, per device, by deadline
+        self._waiting: list[tuple[datetime, int, Queued]] = []  # heap of (retry_at, id, entry)
         self._items: dict[int, MediaItem] = {}
         self._busy_devices: set[str] = set()
         self._active = 0
@@ -151,13 +152,31 @@ class Pipeline:
 
     # -- scheduling --------------------------------------------------------------------------
 
+    @property
+    def _ready(self) -> list[tuple[str, int]]:
+        """``(deadline, media_id)`` of the files ready to be read.  Holds the lock."""
+        return self._queue.snapshot()
+
+    @staticmethod
+    def _entry(media: MediaRecord, *, stored: bool | None = None) -> Queued:
+        return Queued(media.id, media.deadline_at, media.device_serial,
+                      media.state == STORED if stored is None else stored)
+
+    def _hold(self, retry_at: datetime, entry: Queued) -> None:
+        """Keep a file out of the queue until ``retry_at``.  Holds the lock."""
+        heapq.heappush(self._waiting, (retry_at, entry.media_id, entry))
+
     def _schedule(self, media: MediaRecord) -> None:
         """Queue a file by its deadline, or hold it until its retry time.  Holds the lock."""
         if media.state == "failed" and media.retry_at and parse(media.retry_at) > self.clock():
-            heapq.heappush(self._waiting, (parse(media.retry_at), media.id))
+            self._hold(parse(media.retry_at), self._entry(media))
         else:
-            heapq.heappush(self._ready, (media.deadline_at, media.id))
+            self._queue.push(self._entry(media))
         self._cond.notify()
+
+    def _usable(self, entry: Queued) -> bool:
+        """A queued file can be taken while its device is docked, or once it is stored."""
+        return entry.stored or entry.media_id in self._items
 
     def _is_running(self, media_id: int) -> bool:
         return any(d.current == str(media_id) for d in self._devices.values())
@@ -175,32 +194,26 @@ class Pipeline:
                 continue
             now = self.clock()
             while self._waiting and self._waiting[0][0] <= now:
-                _, media_id = heapq.heappop(self._waiting)
-                heapq.heappush(self._ready, (self._deadline(media_id), media_id))
-            skipped, found = [], None
-            while self._ready:
-                entry = heapq.heappop(self._ready)
-                media_id = entry[1]
+                self._queue.push(heapq.heappop(self._waiting)[2])
+            found = None
+            # the ledger is read only for the file taken: one lookup per file, not per
+            # queued file (see schedule.py)
+            while (entry := self._queue.take(self._busy_devices, self._usable)) is not None:
+                media_id = entry.media_id
                 item = self._items.get(media_id)
                 try:
                     media = self.ledger.media(media_id)
                 except Exception as exc:  # noqa: BLE001 - the ledger cannot be read now
                     log.error("queue_read_failed", media_id=media_id, error=str(exc))
-                    skipped.append(entry)
+                    self._queue.push(entry)
                     self.pause.trip("ledger", f"reading the queue: {exc}")
                     break
                 if media.state == VERIFIED or (item is None and media.state != STORED):
                     self._items.pop(media_id, None)
                     continue  # handed over meanwhile, or its device left
-                serial = media.device_serial
-                if serial in self._busy_devices:
-                    skipped.append(entry)
-                    continue
                 found = (media, item)
-                self._busy_devices.add(serial)
+                self._busy_devices.add(media.device_serial)
                 break
-            for entry in skipped:
-                heapq.heappush(self._ready, entry)
             if found:
                 self._active += 1
                 return found
@@ -209,12 +222,6 @@ class Pipeline:
                 timeout = min(max((self._waiting[0][0] - now).total_seconds(), 0.01), 1.0)
             self._cond.wait(timeout)
         return None
-
-    def _deadline(self, media_id: int) -> str:
-        try:
-            return self.ledger.media(media_id).deadline_at
-        except Exception:  # noqa: BLE001 - ordered last; _take meets the ledger error again
-            return "9999"
 
     def _worker(self) -> None:
         """The top of a worker: whatever happens to one file, the worker goes on."""
@@ -256,7 +263,7 @@ class Pipeline:
                 self._active -= 1
                 if not settled:  # the worker is going down mid-file: the file stays queued
                     retry = self.clock() + timedelta(seconds=self.pause.base)
-                    heapq.heappush(self._waiting, (retry, media.id))
+                    self._hold(retry, self._entry(media, stored=True))  # state unknown
                 self._cond.notify_all()
         return True
 
@@ -336,7 +343,7 @@ class Pipeline:
             prog.failed.add(media.id)
             if not prog.docked and self._items.get(media.id) is item:
                 del self._items[media.id]  # its device left while it was read: next dock
-            heapq.heappush(self._waiting, (outcome.retry_at, media.id))
+            self._hold(outcome.retry_at, self._entry(media, stored=False))
         elif outcome.state == "quarantined":
             self._items.pop(media.id, None)
             self.quarantined.add(media.id)
@@ -395,13 +402,13 @@ class Pipeline:
     def idle(self) -> bool:
         """Nothing queued, nothing being read, no retry pending."""
         with self._cond:
-            return not self._ready and not self._waiting and self._active == 0
+            return not self._queue and not self._waiting and self._active == 0
 
     def status(self) -> dict:
         with self._cond:
             return {
                 "devices": [p.snapshot() for p in self._devices.values()],
-                "queued": len(self._ready),
+                "queued": len(self._queue),
                 "retrying": len(self._waiting),
                 "active": self._active,
                 "handed_over": self.handed_over,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import structlog
@@ -79,27 +80,46 @@ class Prober:
         names = sorted(audited_names(self.store))
         return self.ledger.unprobed(names, limit)
 
-    def run(self, limit: int = 50, *, keep_going=lambda: True) -> int:
-        """Probe up to ``limit`` recordings while ``keep_going()``; returns how many."""
+    def run(self, limit: int = 50, *, keep_going=lambda: True, parallel: int = 1,
+            batch: int = 1) -> int:
+        """Probe up to ``limit`` recordings while ``keep_going()`` (asked before each batch);
+        returns how many.  ``parallel`` ffprobes run at once and each ``batch`` of results
+        is recorded in one ledger transaction: a one-shot run of thousands of files is not
+        one ffprobe and one synced commit after the other.  The defaults (one at a time)
+        suit the background job, which must stop as soon as a device is being read."""
+        pending = self.pending(limit)
         done = 0
-        for media_id, key in self.pending(limit):
-            if not keep_going():
-                break
-            self.probe_one(media_id, key)
-            done += 1
+        with ThreadPoolExecutor(max(parallel, 1), thread_name_prefix="probe") as pool:
+            for start in range(0, len(pending), max(batch, 1)):
+                if not keep_going():
+                    break
+                chunk = pending[start:start + max(batch, 1)]
+                results = list(pool.map(lambda job: self._probe(*job), chunk))
+                self.ledger.record_probes([(media_id, asdict(result)) for (media_id, _), result
+                                           in zip(chunk, results, strict=True)])
+                for (media_id, _), result in zip(chunk, results, strict=True):
+                    self._log(media_id, result)
+                done += len(chunk)
         return done
 
-    def probe_one(self, media_id: int, key: str) -> Probe:
+    def _probe(self, media_id: int, key: str) -> Probe:
         source = source_for(self.store, key)
-        result = (ffprobe(source, timeout=self.timeout) if source is not None
-                  else Probe(error=f"store {self.store.name} offers no way to probe {key}"))
+        return (ffprobe(source, timeout=self.timeout) if source is not None
+                else Probe(error=f"store {self.store.name} offers no way to probe {key}"))
+
+    def probe_one(self, media_id: int, key: str) -> Probe:
+        result = self._probe(media_id, key)
         self.ledger.record_probe(media_id, asdict(result))
+        self._log(media_id, result)
+        return result
+
+    @staticmethod
+    def _log(media_id: int, result: Probe) -> None:
         if result.error:
             log.warning("probe_failed", media_id=media_id, error=result.error)
         else:
             log.info("media_probed", media_id=media_id, duration_s=result.duration_s,
                      video_codec=result.video_codec, audio_codec=result.audio_codec)
-        return result
 
     def of(self, media_id: int) -> dict | None:
         return self.ledger.probe(media_id)

@@ -133,7 +133,8 @@ class Station:
                     idle_ticks = idle_ticks + 1 if idle else 0
                     if idle_ticks >= 3:  # idle for three ticks in a row: nothing about to land
                         if self.prober is not None:  # a one-shot run leaves nothing unprobed
-                            self.prober.run(limit=1_000_000,
+                            self.prober.run(limit=1_000_000, parallel=os.cpu_count() or 1,
+                                            batch=64,
                                             keep_going=lambda: not self.stop_requested.is_set())
                         break
         finally:

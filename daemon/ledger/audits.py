@@ -94,10 +94,15 @@ class AuditsMixin:
 
     def record_probe(self, media_id: int, probe: dict) -> None:
         """What ffprobe said of the stored copy (the fields of ``media_probe``)."""
+        self.record_probes([(media_id, probe)])
+
+    def record_probes(self, results: list[tuple[int, dict]]) -> None:
+        """Several probes in one transaction: one synced commit for the batch."""
         with self._transaction() as conn:
-            self._emit(conn, "media_probed", f"media:{media_id}", {
-                "media_id": media_id, **{k: probe.get(k) for k in _PROBE_FIELDS},
-                "probed_at": self.now()})
+            for media_id, probe in results:
+                self._emit(conn, "media_probed", f"media:{media_id}", {
+                    "media_id": media_id, **{k: probe.get(k) for k in _PROBE_FIELDS},
+                    "probed_at": self.now()})
 
     def probe(self, media_id: int) -> dict | None:
         row = self._one(f"SELECT probed_at, {', '.join(_PROBE_FIELDS)} FROM media_probe "

@@ -62,3 +62,37 @@ def test_the_annual_report_adds_up_probed_hours(tmp_path):
     doc = annual(world.ledger, T0.year)
     assert "" == doc["hours_note"]
     assert 1.9 < doc["footage_seconds"] < 2.2
+
+
+def test_a_one_shot_run_probes_in_parallel_and_records_each_batch_in_one_transaction(
+        tmp_path, monkeypatch):
+    world = World(tmp_path)
+    video = clip(tmp_path)
+    good = [world.handed_over(data=video + bytes([n]), recorded_at=T0) for n in range(3)]
+    bad = [world.handed_over(data=b"not a video %d" % n * 50) for n in range(4)]
+    transactions = []
+    opened = world.ledger._transaction
+
+    def counted():
+        transactions.append(1)
+        return opened()
+
+    monkeypatch.setattr(world.ledger, "_transaction", counted)
+    prober = Prober(world.ledger, world.store)
+    assert 7 == prober.run(parallel=3, batch=4)
+    assert 2 == len(transactions)  # batches of 4 and 3
+    assert all(prober.of(m.id)["video_codec"] == "h264" for m in good)
+    assert all(prober.of(m.id)["error"] for m in bad)
+    assert [] == prober.pending()
+    assert world.ledger.verify().ok
+
+
+def test_a_batched_run_stops_between_batches_when_asked(tmp_path):
+    world = World(tmp_path)
+    for n in range(5):
+        world.handed_over(data=b"not a video %d" % n * 50)
+    asked = []
+    prober = Prober(world.ledger, world.store)
+    assert 2 == prober.run(batch=2, parallel=2, keep_going=lambda: not asked.append(1)
+                           and len(asked) < 2)
+    assert 3 == len(prober.pending())

@@ -137,6 +137,9 @@ def populate(ledger: Ledger) -> dict:
         "deadline_at": "2026-03-02T08:00:00.000000Z",
         "handed_over_at": "2026-03-02T09:00:00.000000Z", "late_seconds": 3600.25}])
     step(["check_failed"], ledger.record, "check_failed", "check:x", {"error": "e"})
+    step(["media_probed", "media_probed"], ledger.record_probes, [
+        (a, {"duration_s": 3.0, "container": "wav", "audio_codec": "pcm_s16le"}),
+        (b, {"error": "Invalid data found when processing input"})])
     step(["media_probed"], ledger.record_probe, a, {
         "duration_s": 12.5, "container": "mov", "video_codec": "h264", "width": 1920,
         "height": 1080, "audio_codec": "aac", "error": "none"})
