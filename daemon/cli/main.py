@@ -9,6 +9,7 @@ import sys
 from evidock.daemon import config as config_mod
 from evidock.daemon.cli import alerts as alerts_cli
 from evidock.daemon.cli import cases as cases_cli
+from evidock.daemon.cli import derivatives as derivatives_cli
 from evidock.daemon.cli import devices as devices_cli
 from evidock.daemon.cli import doctor as doctor_cli
 from evidock.daemon.cli import ledger as ledger_cli
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ledger_cli.add_parsers(sub, common)
     devices_cli.add_parsers(sub, common)
+    derivatives_cli.add_parsers(sub, common)
     cases_cli.add_parsers(sub, common)
     alerts_cli.add_parsers(sub, common)
     report_cli.add_parsers(sub, common)
