@@ -15,7 +15,9 @@ put repeated after a crash stores nothing twice).
 from __future__ import annotations
 
 import hmac
+import os
 import shutil
+import signal
 import tempfile
 import threading
 from collections.abc import Callable
@@ -72,12 +74,33 @@ class Deriver:
         """At start: interrupted derivatives back to pending (or failed, attempts used up),
         and what a killed run left in the work directory removed (temporary output only,
         never evidence)."""
+        for pid in self._orphans():  # an ffmpeg of a daemon killed with -9 (own session)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                log.warning("derivative_orphan_stopped", pid=pid)
+            except ProcessLookupError:
+                pass
         if self.work_dir.exists():
             shutil.rmtree(self.work_dir, ignore_errors=True)
         back, failed = self.ledger.recover_derivatives(self.cfg.max_attempts)
         if back or failed:
             log.warning("derivatives_interrupted", pending_again=back, failed=failed)
         return back, failed
+
+    def _orphans(self) -> list[int]:
+        """Processes writing into the work directory: only ffmpeg runs of this station's
+        derivatives have it on their command line."""
+        mark = os.fsencode(str(self.work_dir.resolve())) + b"/"
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if mark in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return found
 
     # -- the queue ---------------------------------------------------------------------------
 
@@ -131,7 +154,7 @@ class Deriver:
         tmp = None
         try:
             self.work_dir.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f"d{item['id']}-", dir=self.work_dir))
+            tmp = Path(tempfile.mkdtemp(prefix=f"d{item['id']}-", dir=self.work_dir.resolve()))
             out = self._make(item, tmp / f"out{commands.SUFFIX[item['kind']]}", bound)
             self._store(item, out, bound)
             return "done"
