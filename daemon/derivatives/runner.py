@@ -18,38 +18,20 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from evidock.daemon.errors import EvidockError
+from evidock.daemon.errors import (
+    DerivativeCancelled as Cancelled,
+)
+from evidock.daemon.errors import (
+    FfmpegError,
+    FfmpegMissing,
+    FfmpegRefused,
+    FfmpegTimedOut,
+)
+
+__all__ = ["Cancelled", "FfmpegError", "FfmpegMissing", "FfmpegRefused", "FfmpegTimedOut",
+           "explain", "niced", "run", "stop"]
 
 TERMINATE_GRACE_SECONDS = 5.0
-
-
-class FfmpegError(EvidockError):
-    """An ffmpeg run that did not make its output.  ``permanent``: the file itself is what
-    ffmpeg refused (trying again gives the same answer)."""
-
-    permanent = False
-
-    def __init__(self, message: str, *, stderr: str = "", hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.stderr = stderr
-
-
-class FfmpegRefused(FfmpegError):
-    """ffmpeg ran and exited with an error: the file is damaged, empty or not supported."""
-
-    permanent = True
-
-
-class FfmpegTimedOut(FfmpegError):
-    """ffmpeg ran longer than the timeout allows and was stopped."""
-
-
-class FfmpegMissing(FfmpegError):
-    """The ffmpeg (or ffprobe) program is not installed."""
-
-
-class Cancelled(FfmpegError):
-    """The daemon is stopping: the run was ended before it finished."""
 
 
 def niced(args: list[str], *, nice: int = 19, ionice_idle: bool = True,
