@@ -9,9 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 
 from evidock.daemon.config import DerivativesConfig
 from evidock.daemon.derivatives.queue import Deriver
+from evidock.daemon.metrics import StationCollector, registry_for
 
 from ..world import World
 
@@ -104,6 +106,8 @@ def test_damaged_files_are_handed_over_bit_exact_and_fail_once_with_a_reason(tmp
     assert {1} == {r["attempts"] for r in by.values()}
     assert 0 == d.run()  # never tried again by itself
     assert world.ledger.verify().ok
+    scraped = generate_latest(registry_for(StationCollector(world.ledger, world.c.alerts)))
+    assert b'evidock_derivatives{state="failed"} 4.0' in scraped
 
 
 def test_audio_gets_an_aac_proxy_and_a_still_a_thumbnail(tmp_path):
