@@ -183,6 +183,39 @@ class IngestConfig(Section):
         "shows in status, /metrics and an alert, and systemd's watchdog is no longer pinged.")
 
 
+class DerivativesConfig(Section):
+    enabled: bool = Field(
+        True, description="Make review derivatives of each handed-over recording (video: an "
+        "H.264/AAC proxy MP4 and a JPEG poster; audio: an AAC proxy; stills: a JPEG "
+        "thumbnail), as separate write-once objects, below ingest: only while no device is "
+        "being read, niced and in the idle I/O class. Needs the ffmpeg package.")
+    concurrency: int = Field(1, ge=1, le=8, description="ffmpeg processes at once.")
+    max_attempts: int = Field(
+        3, ge=1, le=20, description="Starts of one derivative (a crash counts) before it is "
+        "given up as failed; a file ffmpeg refuses fails at the first attempt.")
+    timeout_seconds: float = Field(
+        1800.0, ge=10, le=86400, description="Longest one ffmpeg run may take (time paused "
+        "while a device is read does not count); then it is stopped and the attempt fails.")
+    proxy_width: int = Field(640, ge=64, le=3840,
+                             description="Proxy frame width (height for a portrait video).")
+    proxy_height: int = Field(360, ge=64, le=2160,
+                              description="Proxy frame height (width for a portrait video).")
+    proxy_video_kbps: int = Field(700, ge=100, le=20000,
+                                  description="Proxy video bitrate, kbit/s.")
+    proxy_audio_kbps: int = Field(64, ge=16, le=320,
+                                  description="Proxy (and audio proxy) AAC bitrate, kbit/s.")
+    proxy_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast",
+                          "medium"] = Field(
+        "veryfast", description="x264 preset of the proxy: faster presets cost less CPU and "
+        "look worse at the same bitrate.")
+    poster_width: int = Field(640, ge=64, le=3840,
+                              description="Width of a poster frame or a still's thumbnail.")
+    nice: int = Field(19, ge=0, le=19, description="Niceness of each ffmpeg process.")
+    ionice_idle: bool = Field(
+        True, description="Run ffmpeg in the idle I/O class (ionice -c3), so a device "
+        "being read keeps the disk.")
+
+
 class WatchConfig(Section):
     folders: list[Path] = Field(
         default_factory=list,
@@ -328,6 +361,7 @@ class Config(Section):
     store: StoreConfig = Field(default_factory=LocalStoreConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    derivatives: DerivativesConfig = Field(default_factory=DerivativesConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
     usb: UsbConfig = Field(default_factory=UsbConfig)
     log: LogConfig = Field(default_factory=LogConfig)

@@ -236,6 +236,37 @@ class Rule:
 R, Q, S = Action.RETRY, Action.QUARANTINE, Action.STOP
 
 #: class -> (action, exit code, counts towards quarantine); a class not listed inherits.
+# -- derivatives (daemon/derivatives/): ffmpeg runs, recorded on the derivative, never the file
+
+class FfmpegError(EvidockError):
+    """An ffmpeg run that did not make its derivative.  ``permanent``: the file itself is
+    what ffmpeg refused (trying again gives the same answer)."""
+
+    permanent = False
+
+    def __init__(self, message: str, *, stderr: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.stderr = stderr
+
+
+class FfmpegRefused(FfmpegError):
+    """ffmpeg ran and exited with an error: the file is damaged, empty or not supported."""
+
+    permanent = True
+
+
+class FfmpegTimedOut(FfmpegError):
+    """ffmpeg ran longer than derivatives.timeout_seconds allows and was stopped."""
+
+
+class FfmpegMissing(FfmpegError):
+    """The ffmpeg (or ffprobe) program is not installed."""
+
+
+class DerivativeCancelled(FfmpegError):
+    """The daemon is stopping: an ffmpeg run was ended before it finished."""
+
+
 TABLE: dict[type[EvidockError], Rule] = {
     EvidockError: Rule(S, ExitCode.FAILED, False),
     ConfigError: Rule(S, ExitCode.CONFIG, False),
@@ -267,6 +298,12 @@ TABLE: dict[type[EvidockError], Rule] = {
     LedgerMissing: Rule(S, ExitCode.NOT_FOUND, False),
     CaseImportError: Rule(S, ExitCode.CASE_IMPORT, False),
     AlertDeliveryFailed: Rule(R, ExitCode.FAILED, False),
+    # derivatives: the original is handed over already; the derivative's attempts count
+    FfmpegError: Rule(R, ExitCode.FAILED, True),
+    FfmpegRefused: Rule(Q, ExitCode.FAILED, True),
+    FfmpegTimedOut: Rule(R, ExitCode.FAILED, True),
+    FfmpegMissing: Rule(R, ExitCode.FAILED, True),
+    DerivativeCancelled: Rule(R, ExitCode.FAILED, False),
 }
 
 for _cls, _rule in TABLE.items():

@@ -57,6 +57,19 @@ class StationCollector:
         age.add_metric([], (self.clock() - parse(oldest)).total_seconds() if oldest else 0)
         yield age
 
+        derived = self.ledger.derivative_counts()
+        dstates = GaugeMetricFamily("evidock_derivatives",
+                                    "Review derivatives (proxies, posters ...) by state",
+                                    labels=["state"])
+        for state in ("pending", "running", "done", "failed"):
+            dstates.add_metric([state], derived[state])
+        yield dstates
+        dold = derived["oldest_pending"]
+        dage = GaugeMetricFamily("evidock_oldest_pending_derivative_age_seconds",
+                                 "Age of the oldest derivative not yet made (0: none)")
+        dage.add_metric([], (self.clock() - parse(dold)).total_seconds() if dold else 0)
+        yield dage
+
         first = figures["first_deadline"]
         if first:
             nxt = GaugeMetricFamily("evidock_next_handover_deadline_seconds",

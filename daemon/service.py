@@ -57,6 +57,7 @@ class Station:
         self.pipeline = self.wiring.pipeline
         self.scheduler = self.wiring.scheduler
         self.prober = self.wiring.prober
+        self.deriver = self.wiring.deriver
         self.metrics_server = None
         self.drivers, self.usb = self.wiring.drivers(on_unknown=self._unknown)
         self.releaser = self.wiring.releaser(self.usb)
@@ -107,6 +108,8 @@ class Station:
         self.ledger.record("daemon_started", f"station:{self.config.station.id}", {
             "pid": os.getpid(), "custodian": self.config.station.custodian,
             "config": self.config.source, "store": self.store.name})
+        if self.deriver is not None:
+            self.deriver.recover()  # interrupted derivatives back to pending
         self.pipeline.start()
         if self.drainer is not None:
             self.drainer.start()
@@ -136,6 +139,8 @@ class Station:
                             self.prober.run(limit=1_000_000, parallel=os.cpu_count() or 1,
                                             batch=64,
                                             keep_going=lambda: not self.stop_requested.is_set())
+                        if self.deriver is not None:  # nor without its derivatives
+                            self.deriver.run(keep_going=lambda: not self.stop_requested.is_set())
                         break
         finally:
             self.shutdown()
@@ -196,6 +201,8 @@ class Station:
 
     def shutdown(self) -> None:
         self.notifier.stopping()
+        if self.deriver is not None:
+            self.deriver.stop()  # a transcode in flight ends now, back to pending
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.wiring.close()  # the webhook sender: what the checks raised goes out first

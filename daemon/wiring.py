@@ -6,6 +6,7 @@ Every other module receives what it needs.  :class:`Wiring` builds each part on 
     config ─> ledger                                      (every command; nothing else for reads)
           └─> store ─> spool + drainer                    (S3: secrets read here, not before)
           └─> retry ─> ingestor ─> pipeline               (the daemon)
+                                   └─> prober, deriver    (below ingest, on the scheduler)
           └─> sinks ─> compliance: holds, cases, exemptions, alerts, checks ─> scheduler
 
 ``evidock ledger list`` opens the ledger only; ``evidock cases show`` builds the case book, whose
@@ -287,6 +288,19 @@ class Wiring:
 
         return Prober(self.ledger, self.store) if self.config.ingest.probe else None
 
+    @cached_property
+    def deriver(self):
+        """The derivative queue's worker (None when ``derivatives.enabled`` is false): below
+        ingest, it starts nothing and pauses its ffmpeg while a device is being read."""
+        cfg = self.config.derivatives
+        if not cfg.enabled:
+            return None
+        from evidock.daemon.derivatives.queue import Deriver
+
+        pipeline = self.pipeline
+        return Deriver(self.ledger, self.store, cfg, work_dir=self.config.data_dir / "derive",
+                       busy=lambda: pipeline.status()["active"] > 0)
+
     # -- compliance --------------------------------------------------------------------------
 
     @cached_property
@@ -329,6 +343,12 @@ class Wiring:
                 self.prober.run, IntervalTrigger(seconds=15),
                 kwargs={"keep_going": lambda: pipeline.status()["active"] == 0},
                 id="probe", max_instances=1, coalesce=True)
+        if self.deriver is not None:
+            pipeline = self.pipeline
+            scheduler.add_job(
+                self.deriver.run, IntervalTrigger(seconds=15),
+                kwargs={"keep_going": lambda: pipeline.status()["active"] == 0},
+                id="derivatives", max_instances=1, coalesce=True)
         return scheduler
 
     # -- drivers -----------------------------------------------------------------------------

@@ -51,6 +51,7 @@ class InventoryCheck:
 
     def audit(self) -> Inventory:
         keys = {m.object_key for m in self.ledger.list_media() if m.object_key}
+        keys |= self.ledger.derivative_keys()  # review proxies, posters ...
         inv = Inventory()
         for info in self.store.list_objects():
             inv.objects += 1

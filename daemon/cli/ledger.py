@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from evidock.daemon.cli.common import open_ledger, wiring
+from evidock.daemon.cli.derivatives import derivative_rows
 from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
 from evidock.daemon.config import Config
 from evidock.daemon.errors import EvidockError, ExitCode, NotFound, StoreError
@@ -86,6 +87,7 @@ def cmd_show(args, config: Config) -> int:
     doc = _row(media)
     doc["attempt_history"] = ledger.attempts(media.id)
     doc["probe"] = Prober(ledger, None).of(media.id)
+    doc["derivatives"] = ledger.derivatives(media_id=media.id)
     doc["events"] = [
         {"seq": e.seq, "at": e.at, "kind": e.kind, "data": json.loads(e.data), "hash": e.hash}
         for e in ledger.events(subject=f"media:{media.id}")
@@ -95,12 +97,13 @@ def cmd_show(args, config: Config) -> int:
         return 0
     console = make_console()
     for key, value in doc.items():
-        if key in ("attempt_history", "events"):
+        if key in ("attempt_history", "events", "derivatives"):
             continue
         console.print(f"[bold]{key:>15}[/bold]  {'' if value is None else value}")
     table("attempts", ["id", "station", "started", "ended", "outcome", "bytes", "error"],
           ([a["id"], a["station"], a["started_at"], a["ended_at"], a["outcome"], a["bytes"],
             a["error"]] for a in doc["attempt_history"]), console=console)
+    derivative_rows(doc["derivatives"], console=console, title="derivatives")
     table("events", ["seq", "at", "kind", "hash"],
           ([e["seq"], e["at"], e["kind"], e["hash"][:16]] for e in doc["events"]),
           console=console)

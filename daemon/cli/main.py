@@ -9,6 +9,7 @@ import sys
 from evidock.daemon import config as config_mod
 from evidock.daemon.cli import alerts as alerts_cli
 from evidock.daemon.cli import cases as cases_cli
+from evidock.daemon.cli import derivatives as derivatives_cli
 from evidock.daemon.cli import devices as devices_cli
 from evidock.daemon.cli import doctor as doctor_cli
 from evidock.daemon.cli import ledger as ledger_cli
@@ -37,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="override watch.settle_seconds")
     rp.add_argument("--until-idle", action="store_true",
                     help="exit once every file found is handed over (status 1 if any failed)")
+    rp.add_argument("--no-derivatives", action="store_true",
+                    help="make no review derivatives (proxies, posters); overrides "
+                         "derivatives.enabled")
     rp.set_defaults(func=station_cli.cmd_run)
 
     cp = sub.add_parser("config", help="configuration")
@@ -54,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ledger_cli.add_parsers(sub, common)
     devices_cli.add_parsers(sub, common)
+    derivatives_cli.add_parsers(sub, common)
     cases_cli.add_parsers(sub, common)
     alerts_cli.add_parsers(sub, common)
     report_cli.add_parsers(sub, common)
@@ -67,6 +72,8 @@ def load_config(args) -> config_mod.Config:
         overrides["station.data_dir"] = args.data_dir
     if getattr(args, "watch", None):
         overrides["watch.folders"] = args.watch
+    if getattr(args, "no_derivatives", False):
+        overrides["derivatives.enabled"] = False
     if getattr(args, "settle", None) is not None:
         overrides["watch.settle_seconds"] = args.settle
     return config_mod.load(args.config, overrides=overrides)

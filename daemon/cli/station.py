@@ -91,10 +91,13 @@ def _status_doc(config: Config) -> dict:
         status = None
     from evidock.daemon.wiring import Wiring
 
-    counts = Wiring(config).ledger.counts()
+    ledger = Wiring(config).ledger
+    counts = ledger.counts()
+    derivatives = ledger.derivative_counts()
     fresh = (status is not None and daemon_running(config)
              and time.time() - status.get("updated", 0) < 10)
-    return {"running": fresh, "ledger": counts, **((status or {}) if fresh else {})}
+    return {"running": fresh, "ledger": counts, "derivatives": derivatives,
+            **((status or {}) if fresh else {})}
 
 
 def _device_state(d: dict) -> str:
@@ -143,6 +146,12 @@ def _status_view(doc: dict) -> list:
               _device_state(d)] for d in doc.get("devices", []))))
     if doc["running"]:
         view += _health_lines(doc)
+    queue = doc.get("derivatives")
+    if queue:
+        view.append(f"derivatives: {queue['pending'] + queue['running']} in the queue "
+                    f"({queue['running']} running), {queue['done']} done, {queue['failed']} "
+                    "failed" + (f"; oldest waiting since {queue['oldest_pending']}"
+                                if queue["oldest_pending"] else ""))
     spool = doc.get("store")
     if spool:
         age = spool["spool_oldest_age_s"]

@@ -299,6 +299,51 @@ class Ledger(Protocol):
 
     def probe(self, media_id: int) -> dict | None: ...
 
+    # -- derivatives (the queue below handover: ledger/derivatives.py) ------------------------
+
+    def underived(self, stores: list[str], kinds: dict[str, list[str]],
+                  limit: int = 100) -> list[int]:
+        """Verified recordings in these stores lacking a derivative row of a kind they get."""
+        ...
+
+    def queue_derivatives(self, media_id: int, kinds: list[str]) -> list[int]:
+        """One ``derivative_queued`` per kind not yet queued (none: no event); only for a
+        verified recording, else ``InvalidTransition``."""
+        ...
+
+    def start_derivative(self, derivative_id: int) -> int:
+        """pending -> running (``derivative_started``); returns the attempt number."""
+        ...
+
+    def finish_derivative(self, derivative_id: int, digests: Digests, *, store: str,
+                          object_key: str, retain_until: datetime) -> None:
+        """running -> done (``derivative_stored``)."""
+        ...
+
+    def fail_derivative(self, derivative_id: int, error: str, *, give_up: bool) -> str:
+        """running -> failed or pending (``derivative_failed``); returns the new state."""
+        ...
+
+    def recover_derivatives(self, max_attempts: int) -> tuple[list[int], list[int]]:
+        """Every running derivative back to pending (``derivative_interrupted``) or, with
+        its attempts used up, failed (``derivative_failed``), in one transaction."""
+        ...
+
+    def retry_derivative(self, derivative_id: int, *, by: str) -> None:
+        """failed -> pending, attempts from zero (``derivative_retried``)."""
+        ...
+
+    def derivative(self, derivative_id: int) -> dict: ...
+
+    def derivatives(self, *, media_id: int | None = None, state: str | None = None,
+                    limit: int | None = None) -> list[dict]: ...
+
+    def next_derivatives(self, limit: int) -> list[dict]: ...
+
+    def derivative_counts(self) -> dict: ...
+
+    def derivative_keys(self) -> set[str]: ...
+
     def station_figures(self) -> dict: ...
 
     def annual_figures(self, start: str, end: str) -> dict: ...

@@ -26,6 +26,7 @@ TABLES: dict[str, str] = {
     "devices": "serial", "media": "id", "attempts": "id", "cases": "case_id",
     "case_links": "id", "legal_holds": "media_id", "exemptions": "id", "alerts": "id",
     "fixity": "media_id", "late_handovers": "media_id", "media_probe": "media_id",
+    "derivatives": "id",
 }
 LOOSE_SECONDS = 1.0
 
@@ -211,6 +212,57 @@ def _media_probed(conn, a: Applied) -> None:
         "media_id": d["media_id"], "probed_at": a.time("probed_at", "media_probe", d["media_id"]),
         **{k: d.get(k) for k in ("duration_s", "container", "video_codec", "width", "height",
                                  "audio_codec", "error")}}, upsert_on="media_id")
+
+
+# -- derivatives (ledger/derivatives.py) ----------------------------------------------------
+
+
+@projects("derivative_queued")
+def _derivative_queued(conn, a: Applied) -> None:
+    d = a.d
+    _insert(conn, "derivatives", {
+        "id": d["derivative_id"], "media_id": d["media_id"], "kind": d["kind"],
+        "state": "pending", "attempts": 0, "source_blake3": d["source_blake3"],
+        "source_sha256": d["source_sha256"], "queued_at": d["queued_at"]})
+
+
+@projects("derivative_started")
+def _derivative_started(conn, a: Applied) -> None:
+    d = a.d
+    _update(conn, "derivatives", "id", d["derivative_id"], {
+        "state": "running", "attempts": d["attempt"], "started_at": d["started_at"],
+        "ended_at": None, "error": None})
+
+
+@projects("derivative_stored")
+def _derivative_stored(conn, a: Applied) -> None:
+    d = a.d
+    _update(conn, "derivatives", "id", d["derivative_id"], {
+        "state": "done", "ended_at": d["ended_at"], "error": None,
+        **{k: d[k] for k in ("store", "object_key", "blake3", "sha256", "size",
+                             "retain_until")}})
+
+
+@projects("derivative_failed")
+def _derivative_failed(conn, a: Applied) -> None:
+    d = a.d
+    _update(conn, "derivatives", "id", d["derivative_id"], {
+        "state": "pending" if d["retry"] else "failed", "ended_at": d["ended_at"],
+        "error": d["error"]})
+
+
+@projects("derivative_interrupted")
+def _derivative_interrupted(conn, a: Applied) -> None:
+    d = a.d
+    _update(conn, "derivatives", "id", d["derivative_id"], {
+        "state": "pending", "ended_at": d["ended_at"],
+        "error": "interrupted (the daemon stopped or crashed while making it)"})
+
+
+@projects("derivative_retried")
+def _derivative_retried(conn, a: Applied) -> None:
+    _update(conn, "derivatives", "id", a.d["derivative_id"], {"state": "pending",
+                                                               "attempts": 0})
 
 
 # -- cases, links, holds, exemptions ---------------------------------------------------------

@@ -7,7 +7,8 @@ the chain into a fresh database.  Writers take SQLite's write lock up front
 (``BEGIN IMMEDIATE``), which also serialises the chain between processes.  No ``sqlite3``
 error leaves this package: each is turned into a :class:`LedgerError` by what failed.
 
-The methods are grouped by area in mixins (media.py, casework.py, alerting.py, audits.py);
+The methods are grouped by area in mixins (media.py, casework.py, alerting.py, audits.py,
+derivatives.py);
 this module holds the connection, the transaction, the chain and the whole-ledger calls.
 """
 
@@ -35,6 +36,7 @@ from evidock.daemon.ledger.alerting import AlertsMixin
 from evidock.daemon.ledger.audits import AuditsMixin
 from evidock.daemon.ledger.casework import CaseworkMixin
 from evidock.daemon.ledger.chain import GENESIS, canonical, event_hash
+from evidock.daemon.ledger.derivatives import DerivativesMixin
 from evidock.daemon.ledger.media import MediaMixin
 from evidock.daemon.ledger.records import Event
 from evidock.daemon.timeutil import Clock, stamp, utcnow
@@ -59,7 +61,7 @@ def translate(path: Path, exc: sqlite3.Error, doing: str) -> LedgerError:
     return LedgerError(where, hint="check the path, its permissions and free space")
 
 
-class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin):
+class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, DerivativesMixin):
     """Thread-safe: each thread gets its own connection; writes are serialised."""
 
     def __init__(self, path: str | os.PathLike, *, station: str, clock: Clock = utcnow,

@@ -37,8 +37,13 @@ def test_show_finds_a_recording_by_hash(tmp_path):
                                "--data-dir", data).stdout)
     assert row["id"] == shown["id"]
     assert ["media_seen", "attempt_started", "media_stored", "media_verified",
-            "media_probed"] == [
+            "media_probed", "derivative_queued", "derivative_queued", "derivative_started",
+            "derivative_failed", "derivative_started", "derivative_failed"] == [
         e["kind"] for e in shown["events"]]
+    # the footage is not real video: its derivatives are listed, failed once with the reason
+    assert [("proxy", "failed", 1), ("poster", "failed", 1)] == [
+        (d["kind"], d["state"], d["attempts"]) for d in shown["derivatives"]]
+    assert "damaged or not a recording" in shown["derivatives"][0]["error"]
 
 
 def test_show_of_an_unknown_recording_says_so(tmp_path):

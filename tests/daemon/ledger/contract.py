@@ -140,10 +140,24 @@ def populate(ledger: Ledger) -> dict:
     step(["media_probed", "media_probed"], ledger.record_probes, [
         (a, {"duration_s": 3.0, "container": "wav", "audio_codec": "pcm_s16le"}),
         (b, {"error": "Invalid data found when processing input"})])
+    [proxy, poster] = step(["derivative_queued"] * 2, ledger.queue_derivatives, a,
+                           ["proxy", "poster"])
+    step([], ledger.queue_derivatives, a, ["proxy"])
+    step(["derivative_started"], ledger.start_derivative, proxy)
+    step(["derivative_stored"], ledger.finish_derivative, proxy, digests(9),
+         store="local", object_key="media/b3/99/99/" + "9" * 64,
+         retain_until=T0 + timedelta(days=800))
+    step(["derivative_started"], ledger.start_derivative, poster)
+    step(["derivative_failed"], ledger.fail_derivative, poster, "moov atom not found",
+         give_up=True)
+    step(["derivative_retried"], ledger.retry_derivative, poster, by="li")
+    step(["derivative_started"], ledger.start_derivative, poster)
+    step(["derivative_interrupted"], ledger.recover_derivatives, 3)
     step(["media_probed"], ledger.record_probe, a, {
         "duration_s": 12.5, "container": "mov", "video_codec": "h264", "width": 1920,
         "height": 1080, "audio_codec": "aac", "error": "none"})
-    return {"media": ids, "alert": alert, "exemption": exemption}
+    return {"media": ids, "alert": alert, "exemption": exemption,
+            "derivatives": [proxy, poster]}
 
 
 def table_rows(ledger: Ledger) -> dict[str, list[dict]]:
@@ -158,6 +172,7 @@ ALLOWED = {
     ("case_links", "kind"): ["candidate", "evidence"],
     ("alerts", "severity"): ["info", "warning", "critical"],
     ("alerts", "state"): ["raised", "acknowledged", "resolved"],
+    ("derivatives", "state"): ["pending", "running", "done", "failed"],
 }
 
 

@@ -1,0 +1,253 @@
+"""Work the ledger's derivative queue (ledger/derivatives.py), below ingest.
+
+A recording gets its derivative rows once its original is verified (``enqueue``); ``run``
+makes pending ones, at most ``concurrency`` ffmpeg processes at once, each from the stored
+copy (a local file, or a short-lived S3 URL), never the device.  It starts nothing while
+``busy()`` (a device is being read) and pauses a running ffmpeg meanwhile.  Each derivative
+is put through the store like an original (hashed while read, verified against what the
+store reports) with at least the original's retention, and recorded ``done`` with its
+hashes.  A file ffmpeg refuses fails at once with the reason; any other failure is tried
+again at a later run, up to ``max_attempts`` starts, then fails.  After a crash,
+``recover`` puts interrupted items back (the derivative object is content addressed, so a
+put repeated after a crash stores nothing twice).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import structlog
+
+from evidock.daemon.derivatives import commands, runner
+from evidock.daemon.errors import IntegrityError, InvalidTransition
+from evidock.daemon.hashing import HashingReader
+from evidock.daemon.ledger.base import Ledger
+from evidock.daemon.probe import source_for
+from evidock.daemon.store.base import WormStore, audited_names
+from evidock.daemon.timeutil import parse
+
+log = structlog.get_logger("evidock.derivatives")
+
+
+def derivative_metadata(item: dict, station: str) -> dict[str, str]:
+    """What a derivative's object carries (FORMATS.md, "Derivatives")."""
+    from urllib.parse import quote
+
+    return {"station": quote(station, safe=""), "derivative-kind": item["kind"],
+            "derivative-id": str(item["id"]), "media-id": str(item["media_id"]),
+            "derivative-of": item["source_blake3"],
+            "derivative-of-sha256": item["source_sha256"],
+            "content-type": commands.CONTENT_TYPE[item["kind"]]}
+
+
+class Deriver:
+    def __init__(self, ledger: Ledger, store: WormStore, cfg, *, work_dir: Path,
+                 busy: Callable[[], bool] = lambda: False,
+                 kinds: dict[str, list[str]] | None = None) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.cfg = cfg
+        self.work_dir = Path(work_dir)
+        self.busy = busy
+        self._stop = threading.Event()
+        self.kinds = kinds if kinds is not None else commands.KINDS_BY_MEDIA
+        self._lock = threading.Lock()  # one run() at a time (scheduler and --until-idle)
+
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """End any ffmpeg in flight (its item goes back to pending) and start no more."""
+        self._stop.set()
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def recover(self) -> tuple[list[int], list[int]]:
+        """At start: interrupted derivatives back to pending (or failed, attempts used up),
+        and what a killed run left in the work directory removed (temporary output only,
+        never evidence)."""
+        for pid in self._orphans():  # an ffmpeg of a daemon killed with -9 (own session)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                log.warning("derivative_orphan_stopped", pid=pid)
+            except ProcessLookupError:
+                pass
+        if self.work_dir.exists():
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+        back, failed = self.ledger.recover_derivatives(self.cfg.max_attempts)
+        if back or failed:
+            log.warning("derivatives_interrupted", pending_again=back, failed=failed)
+        return back, failed
+
+    def _orphans(self) -> list[int]:
+        """Processes writing into the work directory: only ffmpeg runs of this station's
+        derivatives have it on their command line."""
+        mark = os.fsencode(str(self.work_dir.resolve())) + b"/"
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if mark in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return found
+
+    # -- the queue ---------------------------------------------------------------------------
+
+    def enqueue(self, limit: int = 1000) -> int:
+        """Queue the derivatives of every verified recording that lacks them."""
+        queued = 0
+        stores = sorted(audited_names(self.store))
+        for media_id in self.ledger.underived(stores, self.kinds, limit):
+            kind = self.ledger.media(media_id).kind
+            queued += len(self.ledger.queue_derivatives(media_id, self.kinds.get(kind, [])))
+        return queued
+
+    def run(self, *, keep_going: Callable[[], bool] = lambda: True,
+            limit: int | None = None) -> int:
+        """Queue, then make pending derivatives while ``keep_going()``; returns how many
+        were tried.  Each item is tried at most once per run."""
+        if not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            return self._run(keep_going, limit)
+        finally:
+            self._lock.release()
+
+    def _run(self, keep_going, limit) -> int:
+        self.enqueue()
+        tried: set[int] = set()
+        go = lambda: keep_going() and not self.stopping()  # noqa: E731
+        with ThreadPoolExecutor(self.cfg.concurrency, thread_name_prefix="derive") as pool:
+            while go() and (limit is None or len(tried) < limit):
+                batch = [i for i in self.ledger.next_derivatives(len(tried) + 50)
+                         if i["id"] not in tried][:self.cfg.concurrency]
+                if limit is not None:
+                    batch = batch[:limit - len(tried)]
+                if not batch:
+                    break
+                tried.update(i["id"] for i in batch)
+                list(pool.map(lambda i: self.make_one(i, go), batch))
+        return len(tried)
+
+    def make_one(self, item: dict, go: Callable[[], bool] = lambda: True) -> str | None:
+        """Make one derivative; its failure is recorded, never raised.  Returns its state
+        (None: not started, someone else has it or it is no longer pending)."""
+        if not go():
+            return None
+        bound = log.bind(derivative_id=item["id"], media_id=item["media_id"], kind=item["kind"])
+        try:
+            attempt = self.ledger.start_derivative(item["id"])
+        except InvalidTransition:
+            return None
+        bound.info("derivative_started", attempt=attempt)
+        tmp = None
+        try:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f"d{item['id']}-", dir=self.work_dir.resolve()))
+            out = self._make(item, tmp / f"out{commands.SUFFIX[item['kind']]}", bound)
+            self._store(item, out, bound)
+            return "done"
+        except runner.Cancelled:
+            # the daemon is stopping: back to pending now (the attempt still counts)
+            return self.ledger.fail_derivative(item["id"], "stopped with the daemon",
+                                               give_up=False)
+        except Exception as exc:  # noqa: BLE001 - top of a job: record it, go on
+            reason = self._reason(exc, item)
+            give_up = getattr(exc, "permanent", False) or attempt >= self.cfg.max_attempts
+            state = self.ledger.fail_derivative(item["id"], reason, give_up=give_up)
+            bound.warning("derivative_failed", error=reason, state=state, attempt=attempt,
+                          stderr=getattr(exc, "stderr", "") or None)
+            return state
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    # -- one derivative ----------------------------------------------------------------------
+
+    def _ffmpeg(self, args: list[str], source_url: str) -> tuple[bytes, str]:
+        """Run one command; ffmpeg's messages name the stored copy, never its path or
+        (S3) its signed URL, which must not reach the ledger or the log."""
+        try:
+            out, stderr = runner.run(runner.niced(args, nice=self.cfg.nice,
+                                                  ionice_idle=self.cfg.ionice_idle),
+                                     timeout=self.cfg.timeout_seconds, paused=self.busy,
+                                     cancelled=self.stopping)
+        except runner.FfmpegError as exc:
+            exc.stderr = exc.stderr.replace(source_url, "the stored copy")
+            raise
+        return out, stderr.replace(source_url, "the stored copy")
+
+    def _make(self, item: dict, out: Path, bound) -> Path:
+        source_url = source_for(self.store, item["media_key"])
+        if source_url is None:
+            raise runner.FfmpegError(f"store {self.store.name} offers no way to read "
+                                     f"{item['media_key']}")
+        if item["media_size"] == 0:
+            raise runner.FfmpegRefused("empty", stderr="")
+        stdout, _ = self._ffmpeg(commands.probe_args(source_url), source_url)
+        source = commands.parse_probe(stdout)
+        cfg, kind = self.cfg, item["kind"]
+        if kind in ("proxy", "poster") and not source.has_video:
+            raise runner.FfmpegRefused("no video", stderr="no video stream")
+        if kind == "proxy":
+            args = commands.proxy_args(source_url, str(out), source, width=cfg.proxy_width,
+                                       height=cfg.proxy_height,
+                                       video_kbps=cfg.proxy_video_kbps,
+                                       audio_kbps=cfg.proxy_audio_kbps,
+                                       preset=cfg.proxy_preset)
+        elif kind == "poster":
+            args = commands.poster_args(source_url, str(out), source, width=cfg.poster_width)
+        elif kind == "thumbnail":
+            args = commands.thumbnail_args(source_url, str(out), source,
+                                           width=cfg.poster_width)
+        elif kind == "audio_proxy":
+            if not source.has_audio:
+                raise runner.FfmpegRefused("no audio", stderr="no audio stream")
+            args = commands.audio_proxy_args(source_url, str(out),
+                                             audio_kbps=cfg.proxy_audio_kbps)
+        else:
+            raise runner.FfmpegRefused(f"unknown derivative kind {kind}", stderr="")
+        _, stderr = self._ffmpeg(args, source_url)
+        if stderr:
+            bound.info("ffmpeg_stderr", stderr=stderr)
+        if not out.is_file() or out.stat().st_size == 0:
+            raise runner.FfmpegRefused("no output", stderr="ffmpeg wrote no output")
+        return out
+
+    def _store(self, item: dict, out: Path, bound) -> None:
+        """Put ``out`` as a write-once object, verify it, record it ``done``."""
+        size = out.stat().st_size
+        retain = parse(item["media_retain_until"])
+        with open(out, "rb") as raw, HashingReader(raw, size, name=str(out.name)) as stream:
+            stored = self.store.put(stream, retain_until=retain,
+                                    metadata=derivative_metadata(item, self.ledger.station))
+        digests = stream.digests()
+        if not stored.digests.matches(digests):
+            raise IntegrityError(f"derivative {item['id']}: the store reports other digests "
+                                 "than the read computed")
+        info = self.store.stat(stored.key)
+        if info.size != size or not hmac.compare_digest(info.sha256 or "", digests.sha256):
+            raise IntegrityError(f"derivative {item['id']}: the stored object {stored.key} "
+                                 "does not match what was written")
+        self.ledger.finish_derivative(item["id"], digests,
+                                      store=stored.details.get("store", self.store.name),
+                                      object_key=stored.key, retain_until=info.retain_until)
+        bound.info("derivative_stored", object_key=stored.key, size=size,
+                   blake3=digests.blake3, existed=stored.existed)
+
+    @staticmethod
+    def _reason(exc: Exception, item: dict) -> str:
+        if isinstance(exc, runner.FfmpegRefused):
+            return runner.explain(exc.stderr, size=item["media_size"])
+        return f"{type(exc).__name__}: {exc}"
