@@ -122,7 +122,10 @@ def explain(stderr: str, *, size: int | None = None) -> str:
         return ("the MP4 has no index (its 'moov' atom is missing): the camera stopped before "
                 "it finished writing the file, most often because its battery died; the "
                 "original is stored bit-exact but does not play as it is")
-    if "invalid data found" in text:
+    # random or damaged bytes: ffmpeg either finds no format ("Invalid data found") or a
+    # demuxer gives up on the input itself ("<input>: Invalid argument", EINVAL)
+    if "invalid data found" in text or (last.lower().startswith("the stored copy")
+                                        and last.lower().endswith("invalid argument")):
         return ("ffmpeg does not recognise the file as audio, video or an image: it is "
                 f"damaged or not a recording (ffmpeg: {last})")
     if "decoder" in text and ("not found" in text or "unknown" in text) \

@@ -95,5 +95,8 @@ def test_what_ffmpeg_says_is_explained_in_words_a_reviewer_understands():
     assert "empty (0 bytes)" in runner.explain("", size=0)
     assert "damaged or not a recording" in runner.explain("x: Invalid data found when "
                                                           "processing input")
+    # a demuxer giving up on random bytes names the input and EINVAL
+    assert "damaged or not a recording" in runner.explain(
+        "[mov,mp4,m4a @ 0x1] error reading header\nthe stored copy: Invalid argument")
     assert "not supported" in runner.explain("Decoder (codec hevc) not found for stream")
     assert "ffmpeg: last line" in runner.explain("first\nlast line")
