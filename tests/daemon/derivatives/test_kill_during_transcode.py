@@ -50,9 +50,14 @@ def test_a_kill_during_a_transcode_resumes_without_a_duplicate_object(tmp_path):
     data.mkdir()
     daemon = start_daemon(data, tmp_path / "src", extra=("--settle", "0.5"))
     try:
-        wait_for(lambda: any(d["state"] == "running" and d["kind"] == "proxy"
-                             for d in derivatives(data)), timeout=90, interval=0.5,
-                 what="the proxy transcode to start")
+        try:
+            wait_for(lambda: any(d["state"] == "running" and d["kind"] == "proxy"
+                                 for d in derivatives(data)), timeout=240, interval=0.2,
+                     what="the proxy transcode to start")
+        except AssertionError as exc:  # say what the daemon was doing instead
+            log = (tmp_path / "daemon.log").read_text(errors="replace")[-4000:]
+            raise AssertionError(f"{exc}; derivatives: {derivatives(data)}; log:\n{log}") \
+                from None
     finally:
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(timeout=10)
