@@ -33,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("run", parents=[common], help="run the station daemon")
     rp.add_argument("--watch", metavar="DIR", action="append", default=[],
-                    help="watch folder (<DIR>/<serial>/...); repeatable; replaces [watch] folders")
+                    help="watch folder (<DIR>/<serial>/...); repeatable; these folders become "
+                         "the only sources: [watch] folders are replaced and USB docking is off "
+                         "unless --usb is given")
+    rp.add_argument("--usb", action="store_true",
+                    help="also take cameras docked over USB (overrides usb.enabled)")
     rp.add_argument("--settle", metavar="SECONDS", type=float,
                     help="override watch.settle_seconds")
     rp.add_argument("--until-idle", action="store_true",
@@ -71,7 +75,12 @@ def load_config(args) -> config_mod.Config:
     if getattr(args, "data_dir", None):
         overrides["station.data_dir"] = args.data_dir
     if getattr(args, "watch", None):
+        # A named folder means that folder only: a script meant for a folder must never
+        # read a camera (or any USB disk) that happens to be plugged in.
         overrides["watch.folders"] = args.watch
+        overrides["usb.enabled"] = False
+    if getattr(args, "usb", False):
+        overrides["usb.enabled"] = True
     if getattr(args, "no_derivatives", False):
         overrides["derivatives.enabled"] = False
     if getattr(args, "settle", None) is not None:
