@@ -425,6 +425,10 @@ def load(path: str | os.PathLike | None = None, *, overrides: dict | None = None
             raise ConfigError(f"config file {file}: cannot read it: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {file}: not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {file}: not UTF-8 text (byte {exc.start}: "
+                              f"{exc.object[exc.start:exc.start + 1]!r})",
+                              hint="save it as UTF-8") from None
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, leaf = dotted.split(".")

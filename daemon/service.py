@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from datetime import datetime
@@ -27,7 +28,7 @@ from apscheduler.events import EVENT_JOB_ERROR
 
 from evidock.daemon import metrics
 from evidock.daemon.config import Config
-from evidock.daemon.errors import EvidockError, ExitCode
+from evidock.daemon.errors import ConfigError, EvidockError, ExitCode
 from evidock.daemon.sdnotify import Notifier
 from evidock.daemon.wiring import Wiring
 
@@ -39,6 +40,23 @@ log = structlog.get_logger("evidock.service")
 STATUS_FILE = "status.json"
 
 
+def check_sources(config: Config, *, until_idle: bool) -> None:
+    """The sources must be there and, for a one-shot run, named: a folder that does not
+    exist is a configuration error (a typo would otherwise watch nothing and exit 0), and a
+    one-shot run with no folder and no ``--usb`` would read nothing, or every USB disk."""
+    where = f"watch.folders in {config.source}"
+    for folder in config.watch.folders:
+        if not folder.is_dir():
+            state = "is not a folder" if folder.exists() else "does not exist"
+            raise ConfigError(f"watch folder {folder} {state} ({where})",
+                              hint="create it, mount it, or correct the path")
+    if until_idle and not config.watch.folders and not config.usb.enabled:
+        raise ConfigError(
+            "a one-shot run (--until-idle) has no source to read",
+            hint="name a folder with --watch DIR (or [watch] folders), and add --usb to "
+                 "take cameras docked over USB")
+
+
 class Station:
     def __init__(self, config: Config, *, until_idle: bool = False,
                  wiring: Wiring | None = None) -> None:
@@ -46,6 +64,7 @@ class Station:
         self.until_idle = until_idle
         self.stop_requested = threading.Event()
         self.notifier = Notifier()
+        check_sources(config, until_idle=until_idle)  # before anything is created
         config.run_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = self._take_lock(config.run_dir / "daemon.lock")
         self.wiring = wiring or Wiring(config, ledger_may_be_new=True, background_alerts=True)
@@ -146,7 +165,24 @@ class Station:
             self.shutdown()
         failed = len(self.pipeline.quarantined)
         log.info("daemon_stopped", handed_over=self.pipeline.handed_over, failed=failed)
+        if self.until_idle:
+            left = self.left_behind()
+            for media in left:
+                log.error("media_left_behind", media_id=media.id,
+                          device_serial=media.device_serial, file=media.source_path,
+                          state=media.state, attempts=media.attempts, error=media.last_error)
+            if left:
+                print(_left_behind_message(left, self.config), file=sys.stderr)
+                return ExitCode.FAILED
         return ExitCode.FAILED if failed else ExitCode.OK
+
+    def left_behind(self) -> list:
+        """Every recording of the devices (folders) this run read that is not handed over:
+        quarantined or failed ones, and rows never attempted in this run (found by an
+        earlier run whose file has changed or gone since)."""
+        serials = sorted({d["serial"] for d in self.pipeline.status()["devices"]})
+        return [m for serial in serials for m in self.ledger.list_media(device=serial)
+                if m.state != "verified"]
 
     def _tick(self) -> dict:
         """One turn of the main loop; never raises (its top)."""
@@ -271,6 +307,22 @@ class Station:
                 log.info("status_write_recovered", file=str(path))
             self._status_failed = 0.0
         return status
+
+
+def _left_behind_message(left: list, config: Config) -> str:
+    shown = left[:20]
+    lines = [f"evidock: error: {len(left)} recording(s) found were not handed over:"]
+    for m in shown:
+        why = f": {m.last_error}" if m.last_error else (
+            ", never attempted (its file changed or went away since it was found)"
+            if m.attempts == 0 else "")
+        lines.append(f"  media {m.id} {m.device_serial}/{m.source_path}: {m.state}, "
+                     f"{m.attempts} attempt(s){why}")
+    if len(left) > len(shown):
+        lines.append(f"  ... and {len(left) - len(shown)} more")
+    lines.append("evidock: what to do: see `evidock ledger list --data-dir "
+                 f"{config.data_dir} --device SERIAL` and `evidock ledger show ID`")
+    return "\n".join(lines)
 
 
 def _summary(status: dict) -> str:

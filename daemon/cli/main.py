@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--settle", metavar="SECONDS", type=float,
                     help="override watch.settle_seconds")
     rp.add_argument("--until-idle", action="store_true",
-                    help="exit once every file found is handed over (status 1 if any failed)")
+                    help="exit once every file found is handed over (status 1, naming them, if "
+                         "any was not); reads only --watch folders (or [watch] folders) "
+                         "and, with --usb, docked cameras")
     rp.add_argument("--no-derivatives", action="store_true",
                     help="make no review derivatives (proxies, posters); overrides "
                          "derivatives.enabled")
@@ -78,6 +80,9 @@ def load_config(args) -> config_mod.Config:
         # A named folder means that folder only: a script meant for a folder must never
         # read a camera (or any USB disk) that happens to be plugged in.
         overrides["watch.folders"] = args.watch
+        overrides["usb.enabled"] = False
+    if getattr(args, "until_idle", False):
+        # a one-shot run is a script's: it reads what it names, never a disk that is plugged in
         overrides["usb.enabled"] = False
     if getattr(args, "usb", False):
         overrides["usb.enabled"] = True

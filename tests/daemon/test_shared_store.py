@@ -76,7 +76,8 @@ def test_a_second_daemon_on_the_same_spool_is_refused(tmp_path, monkeypatch):
         wait_for(lambda: [(r["state"], r["store"]) for r in rows(tmp_path / "a")] == [
             ("verified", f"spool:{tmp_path / 'shared-spool'}")], 60, 0.2,
             what="the recording handed over to the spool")
-        proc = evidock("run", "--config", second, "--until-idle", check=False, timeout=60)
+        proc = evidock("run", "--config", second, "--watch", str(tmp_path / "in"),
+                       "--until-idle", check=False, timeout=60)
         assert 1 == proc.returncode
         assert f"spool {tmp_path / 'shared-spool'} belongs to another running evidock" in \
             proc.stderr

@@ -31,3 +31,17 @@ def test_watch_run_leaves_a_docked_camera_alone(dock_sim, tmp_path):
     assert {"CAMW"} == serials(tmp_path / "d")
     devices = evidock("devices", "list", "--json", "--data-dir", str(tmp_path / "d")).stdout
     assert "SN-NOT-MINE" not in devices
+
+
+def test_one_shot_run_ignores_usb_enabled_in_the_config_without_usb_flag(dock_sim, tmp_path):
+    """A config that leaves USB docking on (the default) still gives a one-shot run only its
+    watch folders: a script meant for a folder never reads a camera that happens to be in."""
+    footage(tmp_path / "card", n=1)
+    dock_sim.dock(dock_sim.mkimg(tmp_path / "card", "SN-ONESHOT"))
+    time.sleep(1.0)
+    make_footage(tmp_path / "in", "CAMC", {"a.mp4": 1000})
+    config = tmp_path / "evidock.toml"
+    config.write_text(f'[station]\ndata_dir = "{tmp_path / "d"}"\n'
+                      f'[watch]\nfolders = ["{tmp_path / "in"}"]\nsettle_seconds = 0.1\n')
+    evidock("run", "--config", str(config), "--until-idle", timeout=120)
+    assert {"CAMC"} == serials(tmp_path / "d")

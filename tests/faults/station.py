@@ -62,6 +62,7 @@ class Station:
                  env: dict | None = None, usb_profiles: Path | None = None,
                  watch: bool = True) -> None:
         self.root = root
+        self.usb = usb_profiles is not None
         self.watch = root / "in"
         self.data = data_dir or root / "data"
         self.config = root / "evidock.toml"
@@ -99,8 +100,8 @@ class Station:
         if fault:
             env["EVIDOCK_FAULT"] = fault
         args = [*EVIDOCK, "run", "--config", str(self.config)]
-        if until_idle:
-            args.append("--until-idle")
+        if until_idle:  # a one-shot run docks cameras only when asked to
+            args += ["--until-idle", *(["--usb"] if self.usb else [])]
         with open(self.log, "ab") as out:
             proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
                                     stdin=subprocess.DEVNULL)
