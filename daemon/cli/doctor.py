@@ -30,6 +30,10 @@ def findings(config: Config, write_probe: bool) -> list[dict]:
     if config.store.type != "s3":
         from evidock.daemon.wiring import Wiring
 
+        if not config.store_path.is_dir():  # doctor reads: it never creates a store
+            return [{"level": FAIL, "check": "local_store",
+                     "message": f"no local store at {config.store_path}: check --data-dir (or "
+                     "store.path); a station's store is created by its first `evidock run`"}]
         problems = Wiring(config).store.check()
         return [{"level": WARN, "check": "local_store", "message": p} for p in problems] or [
             {"level": OK, "check": "local_store", "message": f"local store {config.store_path} "
