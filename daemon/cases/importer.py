@@ -19,7 +19,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from evidock.daemon.errors import CaseImportError
@@ -28,6 +28,10 @@ HEADER = ["case_id", "type", "officers", "subject", "start", "end", "status", "c
           "sensitivity"]
 SENSITIVITIES = ("normal", "confidential", "secret", "privacy")
 _MAX_SHOWN = 20
+#: the csv module's own limit on one cell; JSON cells get the same bound
+MAX_CELL = 128 * 1024
+#: case times outside these years are typing errors (and would overflow retention sums)
+YEARS = (1970, 2999)
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,16 @@ def _csv(path: Path, text: str) -> list[tuple[str, dict]]:
                               hint="export with exactly these columns, in this order")
     out = []
     start = reader.line_num + 1
-    for values in reader:
+    while True:
         where = f"line {start}"
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a cell over MAX_CELL, or a NUL byte: the rest cannot be read
+            out.append((where, {"__error__": f"not readable as CSV ({exc}); a cell may hold at "
+                                             f"most {MAX_CELL // 1024} KiB"}))
+            break
         start = reader.line_num + 1
         if not any(v.strip() for v in values):
             continue
@@ -138,7 +150,10 @@ def _row(record, tz: tzinfo) -> CaseRow:
 
     def text(key: str) -> str:
         value = record.get(key)
-        return "" if value is None else str(value).strip()
+        value = "" if value is None else str(value).strip()
+        if len(value.encode()) > MAX_CELL:
+            raise ValueError(f"{key} is over {MAX_CELL // 1024} KiB")
+        return value
 
     case_id, case_type = text("case_id"), text("type")
     if not case_id:
@@ -176,4 +191,12 @@ def _time(case_id: str, key: str, value: str, tz: tzinfo) -> datetime:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"case {case_id}: {key} {value!r} is not an ISO 8601 time") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=tz)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=tz)
+    try:
+        year = dt.astimezone(UTC).year
+    except OverflowError:  # year 1 or 9999 with an offset: beyond what a datetime holds
+        year = dt.year
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise ValueError(f"case {case_id}: {key} {value!r} is out of range (years "
+                         f"{YEARS[0]} to {YEARS[1]})")
+    return dt

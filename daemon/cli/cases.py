@@ -59,8 +59,10 @@ def add_parsers(sub, common) -> None:
 
 
 def cmd_import(args, config: Config) -> int:
+    from zoneinfo import ZoneInfo
+
+    rows = read_cases(args.file, ZoneInfo(config.cases.time_zone))  # a bad file creates nothing
     _, c = open_compliance(config, ledger_may_be_new=True)
-    rows = read_cases(args.file, c.time_zone)
     result = c.cases.import_rows(rows, by=args.by or default_user(), source=str(args.file))
     print(f"{args.file}: {len(rows)} case(s): {result.added} added, {result.updated} updated, "
           f"{result.unchanged} unchanged; {result.linked} recording(s) linked by the "

@@ -224,19 +224,41 @@ class MediaMixin:
         return [MediaRecord(**dict(r)) for r in self._rows(sql, params)]
 
     def find_media(self, ref: str) -> MediaRecord:
-        """By id, or by a BLAKE3 or SHA-256 hex digest (or a unique prefix of 8+ digits)."""
-        if ref.isdigit() and len(ref) < 16:
+        """By id, or by a BLAKE3 or SHA-256 hex digest (or a unique prefix of 8+ digits).
+
+        Only ASCII digits make an id (``²`` or ``١`` are not ids).  Fewer than 8 digits are an
+        id; 8 or more may be an id or a hash prefix: the one that exists is taken, and both
+        existing is an error asking for more digits (or ``id:N``)."""
+        shown = ref if len(ref) <= 80 else ref[:80] + f"... ({len(ref)} characters)"
+        if ref.startswith("id:") and _ascii_digits(ref[3:]):
+            return self.media(int(ref[3:]))
+        if _ascii_digits(ref) and len(ref) < 8:
             return self.media(int(ref))
-        ref = ref.lower()
-        if len(ref) < 8 or any(c not in "0123456789abcdef" for c in ref):
-            raise NotFound(f"{ref!r} is neither a recording id nor a hash (8+ hex digits)")
+        hexref = ref.lower()
+        if len(hexref) < 8 or not all(c in "0123456789abcdef" for c in hexref):
+            raise NotFound(f"{shown!r} is neither a recording id nor a hash (8+ hex digits)",
+                           hint="give the id `evidock ledger list` shows, or 8 to 64 hex "
+                           "digits of the BLAKE3 or SHA-256")
+        if len(hexref) > 64:
+            raise NotFound(f"{shown} is longer than a hash (64 hex digits)",
+                           hint="give 8 to 64 hex digits of the BLAKE3 or SHA-256")
         rows = self._rows(
-            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE blake3 LIKE ? OR sha256 LIKE ? "
-            "ORDER BY id LIMIT 2", (ref + "%", ref + "%"))
+            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE substr(blake3, 1, ?) = ? "
+            "OR substr(sha256, 1, ?) = ? ORDER BY id LIMIT 2",
+            (len(hexref), hexref, len(hexref), hexref))
+        by_id = None
+        if _ascii_digits(ref) and len(ref) < 19:  # fits SQLite's integer
+            row = self._one(f"SELECT {MediaRecord.COLUMNS} FROM media WHERE id = ?", (int(ref),))
+            by_id = MediaRecord(**dict(row)) if row is not None else None
+        if by_id is not None and rows:
+            raise NotFound(f"{ref} is both recording id {int(ref)} and the start of a hash",
+                           hint=f"write id:{int(ref)} for the id, or give more hash digits")
+        if by_id is not None:
+            return by_id
         if not rows:
-            raise NotFound(f"no recording whose BLAKE3 or SHA-256 starts with {ref}")
+            raise NotFound(f"no recording whose BLAKE3 or SHA-256 starts with {hexref}")
         if len(rows) > 1 and rows[0]["blake3"] != rows[1]["blake3"]:
-            raise NotFound(f"{ref} matches several recordings: give more digits")
+            raise NotFound(f"{hexref} matches several recordings: give more digits")
         return MediaRecord(**dict(rows[0]))
 
     def verified_sha256(self, serial: str, relpath: str, size: int, mtime_ns: int) -> str | None:
@@ -287,3 +309,8 @@ class MediaMixin:
         seen = [t for t in (row["first"] if row else None,
                             dock["last_dock_at"] if dock else None) if t and t >= at]
         return min(seen) if seen else None
+
+
+def _ascii_digits(text: str) -> bool:
+    """``str.isdigit`` is true for ``²`` and ``١`` too; an id is written in ASCII digits."""
+    return text.isascii() and text.isdigit()

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from evidock.daemon import faults
-from evidock.daemon.errors import EvidockError, InvalidTransition, LedgerError
+from evidock.daemon.errors import EvidockError, InvalidTransition, LedgerError, NotFound
 from evidock.daemon.hashing import Digests
 from evidock.daemon.ledger import projection
 from evidock.daemon.ledger.base import Ledger
@@ -217,6 +217,23 @@ class LedgerContract:
         report = populated.verify()
         assert (True, []) == (report.ok, report.problems)
         assert report.rows == sum(len(rows) for rows in table_rows(populated).values())
+
+    # -- finding a recording ------------------------------------------------------------------
+
+    def test_find_media_takes_ascii_ids_and_all_digit_hash_prefixes(self, populated):
+        a, b = (m.id for m in populated.list_media()[:2])  # stored: blake3 "111..", "222.."
+        assert b == populated.find_media(str(b)).id
+        assert b == populated.find_media(f"id:{b}").id
+        digits = populated.media(b).blake3[:8]
+        assert digits.isdigit()  # e.g. "22222222": a hash prefix, not id 22222222
+        assert b == populated.find_media(digits).id
+
+    @pytest.mark.parametrize("ref", ["\u00b2", "\u0661", "1\u00b2", "a" * 100_000, "zz" * 5,
+                                     "1" * 65, "\u0661" * 8])
+    def test_find_media_refuses_what_is_neither_an_id_nor_a_hash(self, populated, ref):
+        with pytest.raises(NotFound) as caught:
+            populated.find_media(ref)
+        assert len(caught.value.message) < 300  # a 100,000-character ref is not echoed whole
 
     # -- duplicates --------------------------------------------------------------------------
 
