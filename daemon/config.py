@@ -62,6 +62,19 @@ class StationConfig(Section):
         default_factory=lambda: Path(os.environ.get("STATE_DIRECTORY", SERVICE_DATA_DIR)),
         description="Where the ledger, the local store and mount points live.",
     )
+    time_zone: str = Field(
+        "", description="Zone that tables show times in, with their offset (e.g. "
+        "Asia/Shanghai); empty: this machine's zone. The ledger and --json stay in UTC.")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
 
 class LedgerConfig(Section):
@@ -394,6 +407,12 @@ class Config(Section):
     @property
     def run_dir(self) -> Path:
         return self.data_dir / "run"
+
+    @property
+    def display_zone(self) -> ZoneInfo | None:
+        """The zone people read times in: ``station.time_zone``; None is this machine's
+        (``datetime.astimezone()`` with no argument, offset right for every date)."""
+        return ZoneInfo(self.station.time_zone) if self.station.time_zone else None
 
 
 def find_config_file(explicit: str | os.PathLike | None) -> Path | None:

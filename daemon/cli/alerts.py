@@ -6,7 +6,7 @@ from datetime import datetime
 
 from evidock.daemon.checks.runner import NAMES
 from evidock.daemon.cli.common import open_compliance
-from evidock.daemon.cli.output import json_lines, table
+from evidock.daemon.cli.output import json_lines, local_time, table
 from evidock.daemon.config import Config
 from evidock.daemon.errors import EvidockError
 
@@ -52,10 +52,10 @@ def add_parsers(sub, common) -> None:
     xl.set_defaults(func=cmd_exempt_list)
 
 
-def _print_alerts(alerts) -> None:
+def _print_alerts(alerts, zone) -> None:
     table(f"{len(alerts)} alert(s)", ["id", "state", "severity", "rule", "subject", "raised",
                                       "ack by", "message"],
-          ([a.id, a.state, a.severity, a.rule, a.subject, a.raised_at[:19],
+          ([a.id, a.state, a.severity, a.rule, a.subject, local_time(a.raised_at, zone),
             a.acknowledged_by, a.message] for a in alerts))
 
 
@@ -65,7 +65,7 @@ def cmd_list(args, config: Config) -> int:
     if args.json:
         json_lines(a.as_dict() for a in alerts)
     else:
-        _print_alerts(alerts)
+        _print_alerts(alerts, config.display_zone)
     return 0
 
 
@@ -125,8 +125,10 @@ def cmd_exempt_list(args, config: Config) -> int:
     if args.json:
         json_lines(vars(e) for e in rows)
         return 0
+    z = config.display_zone
     table(f"{len(rows)} exemption(s)", ["id", "officer", "device", "from", "until", "reason",
                                         "note", "by", "registered"],
-          ([e.id, e.officer_id, e.device_serial, e.start_at[:19], e.end_at[:19], e.reason,
-            e.note, e.registered_by, e.registered_at[:19]] for e in rows))
+          ([e.id, e.officer_id, e.device_serial, local_time(e.start_at, z),
+            local_time(e.end_at, z), e.reason, e.note, e.registered_by,
+            local_time(e.registered_at, z)] for e in rows))
     return 0

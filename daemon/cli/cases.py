@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from evidock.daemon.cases.importer import read_cases
 from evidock.daemon.cli.common import default_user, open_compliance
-from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
+from evidock.daemon.cli.output import (
+    follow_up,
+    human_bytes,
+    json_lines,
+    local_time,
+    make_console,
+    table,
+)
 from evidock.daemon.config import Config
 from evidock.daemon.errors import ExitCode
 
@@ -76,10 +83,12 @@ def cmd_list(args, config: Config) -> int:
     if args.json:
         json_lines(rows)
         return 0
+    z = config.display_zone
     table(f"{len(rows)} case(s)", ["case", "type", "officers", "start", "end", "status",
                                    "closed", "sensitivity"],
-          ([r["case_id"], r["type"], ";".join(r["officers"]), r["start_at"][:16],
-            r["end_at"][:16], r["status"], (r["closed_at"] or "")[:16], r["sensitivity"]]
+          ([r["case_id"], r["type"], ";".join(r["officers"]), local_time(r["start_at"], z),
+            local_time(r["end_at"], z), r["status"], local_time(r["closed_at"], z),
+            r["sensitivity"]]
            for r in rows))
     return 0
 
@@ -96,14 +105,15 @@ def cmd_show(args, config: Config) -> int:
         if key != "links":
             shown = ";".join(value) if isinstance(value, list) else value
             console.print(f"[bold]{key:>12}[/bold]  {'' if shown is None else shown}")
+    z = config.display_zone
     table(f"{len(doc['links'])} linked recording(s)",
           ["media", "kind", "recorded", "device", "officer", "size", "state", "hold", "note",
            "by", "at", "unlinked"],
-          ([lk["media_id"], lk["kind"], lk["recorded_at"][:19], lk["device_serial"],
+          ([lk["media_id"], lk["kind"], local_time(lk["recorded_at"], z), lk["device_serial"],
             lk["officer_id"], human_bytes(lk["size"]), lk["state"],
             "yes" if lk["hold_placed_at"] else ("pending" if lk["kind"] == "evidence" else ""),
-            lk["note"], lk["linked_by"], lk["linked_at"][:19],
-            f"{lk['unlinked_at'][:19]} by {lk['unlinked_by']}: {lk['unlink_reason']}"
+            lk["note"], lk["linked_by"], local_time(lk["linked_at"], z),
+            f"{local_time(lk['unlinked_at'], z)} by {lk['unlinked_by']}: {lk['unlink_reason']}"
             if lk["unlinked_at"] else ""] for lk in doc["links"]), console=console)
     return 0
 
@@ -118,8 +128,9 @@ def cmd_link(args, config: Config) -> int:
     if kind == "evidence":
         pending = [i for i in ids if c.holds.held(i) and not c.holds.held(i)["placed_at"]]
         for media_id in pending:
-            print(f"recording {media_id}: legal hold pending (not stored yet, or the store did "
-                  "not confirm it); 'evidock check retention' places it")
+            print(follow_up(f"recording {media_id}: legal hold pending (not stored yet, or the "
+                            "store did not confirm it); 'evidock check retention' places it",
+                            args))
         return ExitCode.FAILED if pending else ExitCode.OK
     return 0
 
@@ -131,8 +142,9 @@ def cmd_unlink(args, config: Config) -> int:
                             release_hold=args.release_hold)
     print(f"case {args.case}: recording {media_id} unlinked (was {result.was})")
     if result.hold_kept:
-        print(f"recording {media_id} stays under legal hold; lift it with 'evidock cases "
-              f"release-hold {media_id} --by NAME --reason TEXT' once no case needs it")
+        print(follow_up(f"recording {media_id} stays under legal hold; lift it with 'evidock "
+                        f"cases release-hold {media_id} --by NAME --reason TEXT' once no case "
+                        "needs it", args))
     return 0
 
 

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from evidock.daemon.cli.common import open_ledger
-from evidock.daemon.cli.output import json_lines, table
+from evidock.daemon.cli.output import json_lines, local_time, table
 from evidock.daemon.config import Config
 from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.sqlite import SqliteLedger
@@ -43,12 +43,13 @@ def cmd_list(args, config: Config) -> int:
     if args.json:
         json_lines(asdict(d) for d in rows)
         return 0
+    z = config.display_zone
     table(f"{len(rows)} device(s)",
           ["serial", "model", "officer", "name", "unit", "registered", "last dock", "last undock",
            "port"],
           ([d.serial, d.model, d.officer_id, d.officer_name, d.unit,
-            "yes" if d.registered else "NO - assign it", (d.last_dock_at or "")[:19],
-            (d.last_undock_at or "")[:19], d.last_port] for d in rows))
+            "yes" if d.registered else "NO - assign it", local_time(d.last_dock_at, z),
+            local_time(d.last_undock_at, z), d.last_port] for d in rows))
     return 0
 
 

@@ -8,7 +8,7 @@ do.  ``--no-write`` skips the probe object.
 
 from __future__ import annotations
 
-from evidock.daemon.cli.output import json_lines, make_console
+from evidock.daemon.cli.output import follow_up, json_lines, make_console
 from evidock.daemon.config import Config
 from evidock.daemon.errors import ExitCode
 
@@ -77,7 +77,8 @@ def cmd_doctor(args, config: Config) -> int:
         console = make_console()
         console.print(f"store: {config.store.type}, config: {config.source}")
         for row in rows:
-            console.print(f"  {MARK[row['level']]} {row['check']}: {row['message']}",
+            console.print(f"  {MARK[row['level']]} {row['check']}: "
+                      f"{follow_up(row['message'], args)}",
                           highlight=False)
         console.print("[red]the store is NOT fit for evidence: fix the problems above[/]"
                       if failed else "the store is fit for evidence")

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from evidock.daemon.cli.common import open_ledger, wiring
 from evidock.daemon.cli.derivatives import derivative_rows
-from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
+from evidock.daemon.cli.output import (
+    follow_up,
+    human_bytes,
+    json_lines,
+    local_time,
+    make_console,
+    table,
+)
 from evidock.daemon.config import Config
 from evidock.daemon.errors import EvidockError, ExitCode, NotFound, StoreError
 from evidock.daemon.ledger.records import MediaRecord
@@ -74,9 +81,10 @@ def cmd_list(args, config: Config) -> int:
     if args.json:
         json_lines(_row(m) for m in rows)
         return 0
+    z = config.display_zone
     table(f"{len(rows)} recording(s)",
           ["id", "device", "officer", "recorded", "file", "size", "state", "blake3"],
-          ([m.id, m.device_serial, m.officer_id, m.recorded_at[:19], m.source_path,
+          ([m.id, m.device_serial, m.officer_id, local_time(m.recorded_at, z), m.source_path,
             human_bytes(m.size), m.state, (m.blake3 or "")[:16]] for m in rows))
     return 0
 
@@ -96,18 +104,41 @@ def cmd_show(args, config: Config) -> int:
         json_lines([doc])
         return 0
     console = make_console()
+    z = config.display_zone
     for key, value in doc.items():
         if key in ("attempt_history", "events", "derivatives"):
             continue
-        console.print(f"[bold]{key:>15}[/bold]  {'' if value is None else value}")
+        console.print(f"[bold]{key:>15}[/bold]  {_for_people(key, value, z)}", markup=True,
+                      highlight=False)
     table("attempts", ["id", "station", "started", "ended", "outcome", "bytes", "error"],
-          ([a["id"], a["station"], a["started_at"], a["ended_at"], a["outcome"], a["bytes"],
-            a["error"]] for a in doc["attempt_history"]), console=console)
+          ([a["id"], a["station"], local_time(a["started_at"], z), local_time(a["ended_at"], z),
+            a["outcome"], a["bytes"], a["error"]] for a in doc["attempt_history"]),
+          console=console)
     derivative_rows(doc["derivatives"], console=console, title="derivatives")
     table("events", ["seq", "at", "kind", "hash"],
-          ([e["seq"], e["at"], e["kind"], e["hash"][:16]] for e in doc["events"]),
+          ([e["seq"], local_time(e["at"], z), e["kind"], e["hash"][:16]] for e in doc["events"]),
           console=console)
     return 0
+
+
+def _for_people(key: str, value, zone) -> str:
+    """One field of ``ledger show`` as words: no Python lists, dicts or None on screen."""
+    from rich.markup import escape
+
+    if value is None or value == [] or value == {}:
+        return ""
+    if key.endswith("_at") or key == "retain_until":
+        return local_time(value, zone)
+    if key == "size":
+        return f"{human_bytes(value)} ({value} bytes)"
+    if key == "clock_offset_s":
+        return f"{value:+.1f} s (device clock minus station clock)"
+    if isinstance(value, list):
+        return escape(", ".join(str(v) for v in value))
+    if isinstance(value, dict):  # the probe: "duration_s: 12.5, container: mov, ..."
+        return escape(", ".join(f"{k}: {_for_people(k, v, zone)}" for k, v in value.items()
+                                if v not in (None, "")))
+    return escape(str(value))
 
 
 def _store_for_verify(config: Config):
@@ -174,8 +205,8 @@ def _print_verify(args, config: Config, report, found, note: str | None) -> int:
         for problem in report.problems:
             print(f"  {problem}", file=sys.stderr)
         print("  keep this file as it is for investigation; restore the ledger from a backup "
-              "or rebuild it from the store ('evidock ledger rebuild --into PATH') and compare",
-              file=sys.stderr)
+              + follow_up("or rebuild it from the store ('evidock ledger rebuild --into PATH') and "
+                          "compare", args), file=sys.stderr)
     if note:
         print(f"  note: {note}", file=sys.stderr)
     return ExitCode.OK if report.ok else ExitCode.VERIFY_FAILED

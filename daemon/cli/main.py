@@ -15,6 +15,7 @@ from evidock.daemon.cli import doctor as doctor_cli
 from evidock.daemon.cli import ledger as ledger_cli
 from evidock.daemon.cli import report as report_cli
 from evidock.daemon.cli import station as station_cli
+from evidock.daemon.cli.output import follow_up
 from evidock.daemon.errors import ConfigError, EvidockError, ExitCode
 
 
@@ -102,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"evidock: {exc.message}", file=sys.stderr)
         if exc.hint:
-            print(f"evidock: {exc.hint}", file=sys.stderr)
+            print(f"evidock: {follow_up(exc.hint, args)}", file=sys.stderr)
         return exc.exit_code
     except EvidockError as exc:
-        print(f"evidock: error: {exc.message}", file=sys.stderr)
+        print(f"evidock: error: {follow_up(exc.message, args)}", file=sys.stderr)
         if exc.hint:
-            print(f"evidock: what to do: {exc.hint}", file=sys.stderr)
+            print(f"evidock: what to do: {follow_up(exc.hint, args)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
