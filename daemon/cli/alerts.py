@@ -15,7 +15,8 @@ CHECK_OK, CHECK_OPEN_ALERTS, CHECK_FAILED = 0, 1, 8
 
 
 def add_parsers(sub, common) -> None:
-    p = sub.add_parser("alerts", help="alerts raised by the checks")
+    p = sub.add_parser("alerts", parents=[common],
+                        help="alerts raised by the checks")
     asub = p.add_subparsers(dest="alerts_command", required=True, metavar="COMMAND")
     lp = asub.add_parser("list", parents=[common], help="open alerts (raised or acknowledged)")
     lp.add_argument("--all", action="store_true", help="resolved ones too")
@@ -34,7 +35,8 @@ def add_parsers(sub, common) -> None:
     cp.add_argument("--json", action="store_true")
     cp.set_defaults(func=cmd_check)
 
-    ep = sub.add_parser("exemptions", help="duty exemptions from the 24-hour handover (R2)")
+    ep = sub.add_parser("exemptions", parents=[common],
+                        help="duty exemptions from the 24-hour handover (R2)")
     esub = ep.add_subparsers(dest="exemptions_command", required=True, metavar="COMMAND")
     xp = esub.add_parser("add", parents=[common], help="register a duty exemption")
     xp.add_argument("--officer", help="badge number (警号)")

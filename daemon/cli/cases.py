@@ -17,7 +17,7 @@ from evidock.daemon.errors import ExitCode
 
 
 def add_parsers(sub, common) -> None:
-    p = sub.add_parser("cases", help="cases and the footage linked to them")
+    p = sub.add_parser("cases", parents=[common], help="cases and the footage linked to them")
     csub = p.add_subparsers(dest="cases_command", required=True, metavar="COMMAND")
 
     ip = csub.add_parser("import", parents=[common],

@@ -11,7 +11,8 @@ HELP_STATES = ", ".join(DERIVATIVE_STATES)
 
 
 def add_parsers(sub, common) -> None:
-    p = sub.add_parser("derivatives", help="the review-derivative queue (proxies, posters)")
+    p = sub.add_parser("derivatives", parents=[common],
+                        help="the review-derivative queue (proxies, posters)")
     dsub = p.add_subparsers(dest="derivatives_command", required=True, metavar="COMMAND")
     lp = dsub.add_parser("list", parents=[common], help="derivatives and their states")
     lp.add_argument("--state", choices=list(DERIVATIVE_STATES))

@@ -13,7 +13,8 @@ from evidock.daemon.ledger.sqlite import SqliteLedger
 
 
 def add_parsers(sub, common) -> None:
-    p = sub.add_parser("devices", help="the device registry: who carries which camera")
+    p = sub.add_parser("devices", parents=[common],
+                        help="the device registry: who carries which camera")
     dsub = p.add_subparsers(dest="devices_command", required=True, metavar="COMMAND")
 
     lp = dsub.add_parser("list", parents=[common], help="every device seen or registered")

@@ -38,7 +38,7 @@ def _row(m: MediaRecord) -> dict:
 
 
 def add_parsers(sub, common) -> None:
-    p = sub.add_parser("ledger", help="query and check the ingest ledger")
+    p = sub.add_parser("ledger", parents=[common], help="query and check the ingest ledger")
     lsub = p.add_subparsers(dest="ledger_command", required=True, metavar="COMMAND")
 
     lp = lsub.add_parser("list", parents=[common], help="list recordings")

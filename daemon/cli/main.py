@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import metadata
 
 from evidock.daemon import config as config_mod
 from evidock.daemon.cli import alerts as alerts_cli
@@ -19,17 +20,32 @@ from evidock.daemon.cli.output import follow_up
 from evidock.daemon.errors import ConfigError, EvidockError, ExitCode
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH",
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    """``--config`` and ``--data-dir``, before or after the command.  SUPPRESS: a command's
+    parser sets them only when given there, so one given before the command is kept."""
+    parser.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="configuration file (default: $EVIDOCK_CONFIG, then "
                              "/etc/evidock/evidock.toml, then embedded defaults)")
-    common.add_argument("--data-dir", metavar="DIR",
+    parser.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
                         help="override station.data_dir (ledger, local store, run files)")
+
+
+def version() -> str:
+    try:
+        return metadata.version("evidock")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common)
 
     parser = argparse.ArgumentParser(
         prog="evidock",
         description="Evidence-media ingestion for body-worn cameras and recorders.")
+    parser.add_argument("--version", action="version", version=f"evidock {version()}")
+    _global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     rp = sub.add_parser("run", parents=[common], help="run the station daemon")
@@ -50,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "derivatives.enabled")
     rp.set_defaults(func=station_cli.cmd_run)
 
-    cp = sub.add_parser("config", help="configuration")
+    cp = sub.add_parser("config", parents=[common], help="configuration")
     csub = cp.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
     cc = csub.add_parser("check", parents=[common],
                          help="validate and print the effective configuration")
@@ -70,7 +86,21 @@ def build_parser() -> argparse.ArgumentParser:
     alerts_cli.add_parsers(sub, common)
     report_cli.add_parsers(sub, common)
     doctor_cli.add_parser(sub, common)
+
+    comp = sub.add_parser("completion", help="print a shell completion script",
+                          description="bash: evidock completion bash > "
+                          "/etc/bash_completion.d/evidock; zsh: evidock completion zsh > "
+                          "\"${fpath[1]}/_evidock\"")
+    comp.add_argument("shell", choices=["bash", "zsh", "tcsh"])
+    comp.set_defaults(func=_completion, needs_config=False)
     return parser
+
+
+def _completion(args, _config) -> int:
+    import shtab  # made from this parser, so it never lags behind the commands
+
+    print(shtab.complete(build_parser(), shell=args.shell))
+    return ExitCode.OK
 
 
 def load_config(args) -> config_mod.Config:
@@ -91,14 +121,14 @@ def load_config(args) -> config_mod.Config:
         overrides["derivatives.enabled"] = False
     if getattr(args, "settle", None) is not None:
         overrides["watch.settle_seconds"] = args.settle
-    return config_mod.load(args.config, overrides=overrides)
+    return config_mod.load(getattr(args, "config", None), overrides=overrides)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        config = load_config(args)
+        config = load_config(args) if getattr(args, "needs_config", True) else None
         return args.func(args, config)
     except ConfigError as exc:
         print(f"evidock: {exc.message}", file=sys.stderr)

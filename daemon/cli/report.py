@@ -11,22 +11,28 @@ from evidock.daemon.report import annual
 
 
 def add_parsers(sub, common) -> None:
-    p = sub.add_parser("report", help="reports from the ledger")
+    p = sub.add_parser("report", parents=[common], help="reports from the ledger")
     rsub = p.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
     ap = rsub.add_parser("annual", parents=[common], help="a year's figures (R11)")
-    ap.add_argument("--year", type=int, default=date.today().year - 1,
-                    help="calendar year (default: last year)")
+    ap.add_argument("--year", type=int, help="calendar year (default: last year, said so)")
     ap.add_argument("--json", action="store_true")
     ap.set_defaults(func=cmd_annual)
 
 
 def cmd_annual(args, config: Config) -> int:
-    doc = annual(open_ledger(config), args.year)
+    ledger = open_ledger(config)
+    year = date.today().year - 1 if args.year is None else args.year
+    doc = annual(ledger, year)
+    note = _year_note(ledger, doc, defaulted=args.year is None)
     if args.json:
-        json_lines([doc])
+        json_lines([{**doc, "note": note}])
         return 0
     console = make_console()
-    console.print(f"[bold]evidock annual report {doc['year']}[/bold], station {doc['station']}")
+    console.print(f"[bold]evidock annual report {doc['year']}[/bold], station {doc['station']}"
+                  + (" (last year: the default; --year YYYY for another)"
+                     if args.year is None else ""))
+    if note:
+        console.print(f"[yellow]{note}[/]", highlight=False)
     console.print(f"recordings: {doc['recordings']} ({human_bytes(doc['bytes'])}), handed over: "
                   f"{doc['handed_over']}, devices: {doc['devices']}, late handovers: "
                   f"{doc['late_handovers']}, cases: {doc['cases']}, recordings used as "
@@ -46,3 +52,16 @@ def cmd_annual(args, config: Config) -> int:
           ([a["rule"], a["severity"], a["raised"]] for a in doc["alerts_by_rule"]),
           console=console)
     return 0
+
+
+def _year_note(ledger, doc: dict, *, defaulted: bool) -> str | None:
+    """A year with no recordings says so, and which years have some: an empty report must
+    not pass for a quiet year when the year asked for was the wrong one."""
+    if doc["recordings"]:
+        return None
+    first = ledger.list_media(limit=1)
+    if not first:
+        return "the ledger holds no recordings yet"
+    since = int(first[0].recorded_at[:4])
+    return (f"no recordings in {doc['year']}" + (" (the default year)" if defaulted else "")
+            + f"; the ledger has recordings from {since} on: use --year")

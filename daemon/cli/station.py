@@ -77,6 +77,14 @@ def cmd_status(args, config: Config) -> int:
     if not args.follow:
         console.print(Group(*_status_view(_status_doc(config))))
         return 0
+    if not console.is_terminal:
+        # into a pipe or a log: a live view would print nothing until it ends, so a
+        # snapshot every second, each headed by its time, flushed as it is made
+        while True:  # until Ctrl-C or SIGPIPE (main() turns those into exit statuses)
+            console.print(f"--- {time.strftime('%Y-%m-%d %H:%M:%S %z')}", highlight=False)
+            console.print(Group(*_status_view(_status_doc(config))))
+            console.file.flush()
+            time.sleep(1)
     with Live(console=console, refresh_per_second=2, screen=False) as live:
         while True:  # until Ctrl-C (main() turns that into exit status 130)
             live.update(Group(*_status_view(_status_doc(config))))
