@@ -487,12 +487,18 @@ def effective(config: Config) -> dict:
 
 
 def _mask(node):
+    """Secret values masked; the *names* of the variables that hold secrets (``*_env``) are
+    shown, since they say where a secret is read from and are no secret themselves."""
+    from evidock.daemon.redact import redact_text
+
     if isinstance(node, dict):
         return {
-            k: ("********" if v and any(s in k for s in ("secret", "password", "token"))
-                else _mask(v))
+            k: ("********" if v and not k.endswith("_env")
+                and any(s in k for s in ("secret", "password", "token")) else _mask(v))
             for k, v in node.items()
         }
     if isinstance(node, list):
         return [_mask(v) for v in node]
+    if isinstance(node, str):
+        return redact_text(node)  # a URL's user:password@ and ?token=, ?access_token=, ...
     return node

@@ -7,6 +7,13 @@ import sys
 
 import structlog
 
+from evidock.daemon.redact import redact_values
+
+
+def _redact(_logger, _name, event: dict) -> dict:
+    """No URL in a log line keeps its password or token (journald keeps what it is given)."""
+    return redact_values(event)
+
 
 def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
     stream = stream or sys.stderr
@@ -20,6 +27,7 @@ def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info if as_json else structlog.dev.set_exc_info,
+            _redact,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(

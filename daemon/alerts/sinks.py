@@ -18,6 +18,7 @@ directly: they end right after, and a thread would die with them.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -27,11 +28,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import structlog
 
 from evidock.daemon.alerts.book import Alert
 from evidock.daemon.errors import AlertDeliveryFailed
+from evidock.daemon.redact import redact_url, scrub, url_secrets
 from evidock.daemon.retry import RetryPolicy
 
 log = structlog.get_logger("evidock.alerts")
@@ -56,7 +59,17 @@ class WebhookSink:
     def __init__(self, url: str, *, station: str, retries: int = 3, timeout: float = 5.0,
                  backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep,
                  secret: str | None = None) -> None:
-        self.url = url
+        # urllib takes no user:password@ in a URL: it goes as Basic auth, and the URL as shown
+        # (errors, the ledger, the log) has it and any ?token= masked
+        parts = urlsplit(url)
+        self._auth = None
+        if parts.username is not None:
+            userinfo = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self._auth = "Basic " + base64.b64encode(userinfo.encode()).decode()
+            parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+        self.url = urlunsplit(parts)
+        self.shown = redact_url(url)
+        self._secrets = url_secrets(url)
         self.secret = secret
         self.station = station
         self.retries = retries
@@ -69,6 +82,8 @@ class WebhookSink:
         sha256=HMAC(secret, "<timestamp>." + body), so a receiver can reject forged or replayed
         alerts (daemon/FORMATS.md, webhook body)."""
         headers = {"Content-Type": "application/json", "User-Agent": "evidock"}
+        if self._auth:
+            headers["Authorization"] = self._auth
         if self.secret:
             stamp = str(int(time.time()))
             mac = hmac.new(self.secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
@@ -85,8 +100,8 @@ class WebhookSink:
                     self._post(body)
         except AlertDeliveryFailed as exc:
             raise AlertDeliveryFailed(
-                f"webhook {self.url}: alert {alert.id} ({change}) not delivered after "
-                f"{self.retries + 1} tries: {exc}",
+                f"webhook {self.shown}: alert {alert.id} ({change}) not delivered after "
+                f"{self.retries + 1} tries: {scrub(str(exc.message), self._secrets)}",
                 hint="check that the receiver is up and reachable; the alert stays in the "
                      "ledger and in 'evidock alerts list'") from None
 
@@ -97,9 +112,11 @@ class WebhookSink:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
-            raise AlertDeliveryFailed(f"HTTP {exc.code} {exc.reason}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise AlertDeliveryFailed(str(getattr(exc, "reason", exc))) from exc
+            raise AlertDeliveryFailed(scrub(f"HTTP {exc.code} {exc.reason}", self._secrets)) \
+                from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: a bad URL
+            raise AlertDeliveryFailed(scrub(str(getattr(exc, "reason", exc)), self._secrets)) \
+                from None
 
 
 class WebhookSender:
