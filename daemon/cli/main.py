@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import metadata
 
@@ -124,7 +125,14 @@ def load_config(args) -> config_mod.Config:
     return config_mod.load(getattr(args, "config", None), overrides=overrides)
 
 
+#: what evidock creates (data directory, ledger, stored objects, status) is for the service
+#: user and its group only, whatever umask the shell or the unit passed on (0022 gave
+#: world-readable evidence); objects are then 0440, the ledger 0640, directories 0750
+UMASK = 0o027
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.umask(UMASK)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -256,7 +256,7 @@ class LocalWormStore(LocalRecords):
             self._discard(meta)
         os.link(meta_tmp, meta)
         self._discard(meta_tmp)
-        os.chmod(tmp, 0o444)
+        os.chmod(tmp, 0o440)  # read-only, and never world-readable: evidence
         os.link(tmp, data)  # EEXIST here means a concurrent writer: never overwrite
         for directory in [data.parent, *created[::-1]]:
             _fsync_dir(directory)
@@ -274,7 +274,7 @@ class LocalWormStore(LocalRecords):
             "legal_hold": info.legal_hold,
             "metadata": metadata,
         }
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o444)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o440)
         try:
             os.write(fd, json.dumps(doc, sort_keys=True, indent=1).encode())
             os.fsync(fd)

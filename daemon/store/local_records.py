@@ -42,7 +42,7 @@ class LocalRecords:
                           lock_mode="LOCAL")
         tmp = self._temp(".record")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o440)
             try:
                 view = memoryview(data)
                 while view:

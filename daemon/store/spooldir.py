@@ -31,7 +31,7 @@ class Spool(LocalWormStore):
         records the move in its own ledger, so a second daemon draining the same spool would
         release copies the first one's ledger still points at: it is refused, with what to do."""
         path = self.root / ".daemon.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
