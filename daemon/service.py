@@ -20,15 +20,18 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import structlog
 from apscheduler.events import EVENT_JOB_ERROR
 
+from evidock.daemon import config as config_mod
 from evidock.daemon import metrics
 from evidock.daemon.config import Config
 from evidock.daemon.errors import ConfigError, EvidockError, ExitCode
+from evidock.daemon.logging import configure
 from evidock.daemon.sdnotify import Notifier
 from evidock.daemon.wiring import Wiring
 
@@ -59,9 +62,12 @@ def check_sources(config: Config, *, until_idle: bool) -> None:
 
 class Station:
     def __init__(self, config: Config, *, until_idle: bool = False,
-                 wiring: Wiring | None = None) -> None:
+                 wiring: Wiring | None = None,
+                 reload: Callable[[], Config] | None = None) -> None:
         self.config = config
         self.until_idle = until_idle
+        self._reload = reload  # reads the configuration again as the command line did
+        self._hup = threading.Event()
         self.stop_requested = threading.Event()
         self.notifier = Notifier()
         check_sources(config, until_idle=until_idle)  # before anything is created
@@ -116,6 +122,29 @@ class Station:
 
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: self._hup.set())
+
+    def reload_config(self) -> None:
+        """SIGHUP (``systemctl reload evidock``): read the file again and apply what can
+        change live (:data:`LIVE`); name the changes that need a restart.  A file that no
+        longer validates changes nothing: the daemon keeps its running configuration."""
+        if self._reload is None:
+            log.warning("config_reload_unsupported", hint="restart evidock to apply changes")
+            return
+        try:
+            new = self._reload()
+        except EvidockError as exc:
+            log.error("config_reload_failed", error=exc.message,
+                      hint="the running configuration stays; fix the file and reload again")
+            return
+        changed = _changed_keys(config_mod.effective(self.config), config_mod.effective(new))
+        applied = [k for k in changed if k.split(".")[0] in LIVE]
+        restart = [k for k in changed if k not in applied]
+        configure(new.log.level, new.log.format)
+        self.config = self.config.model_copy(update={"log": new.log})
+        log.info("config_reloaded", file=new.source, applied=applied, restart_needed=restart)
+        self.ledger.record("config_reloaded", f"station:{self.config.station.id}", {
+            "file": new.source, "applied": applied, "restart_needed": restart})
 
     def run(self) -> int:
         self._signals()
@@ -146,6 +175,9 @@ class Station:
             # --until-idle ticks faster so a one-shot run ends soon after its last file
             tick = 0.1 if self.until_idle else 0.5
             while not self.stop_requested.wait(tick):
+                if self._hup.is_set():
+                    self._hup.clear()
+                    self._safely(self.reload_config)
                 status = self._tick()
                 if status["healthy"]:
                     self.notifier.watchdog()
@@ -183,6 +215,13 @@ class Station:
         serials = sorted({d["serial"] for d in self.pipeline.status()["devices"]})
         return [m for serial in serials for m in self.ledger.list_media(device=serial)
                 if m.state != "verified"]
+
+    def _safely(self, job) -> None:
+        """Run ``job`` from the main loop; whatever it raises, the loop goes on."""
+        try:
+            job()
+        except Exception as exc:  # noqa: BLE001 - the main loop must not end but by a signal
+            log.exception("main_loop_failed", error=str(exc))
 
     def _tick(self) -> dict:
         """One turn of the main loop; never raises (its top)."""
@@ -307,6 +346,21 @@ class Station:
                 log.info("status_write_recovered", file=str(path))
             self._status_failed = 0.0
         return status
+
+
+#: configuration sections a reload applies while running; the rest need a restart
+LIVE = ("log",)
+
+
+def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key}")
+    return keys
 
 
 def _left_behind_message(left: list, config: Config) -> str:

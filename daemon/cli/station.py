@@ -22,11 +22,13 @@ from evidock.daemon.config import Config
 
 
 def cmd_run(args, config: Config) -> int:
+    from evidock.daemon.cli.main import load_config
     from evidock.daemon.logging import configure
     from evidock.daemon.service import Station
 
     configure(config.log.level, config.log.format)
-    return Station(config, until_idle=args.until_idle).run()
+    return Station(config, until_idle=args.until_idle,
+                   reload=lambda: load_config(args)).run()
 
 
 def cmd_config_check(args, config: Config) -> int:
