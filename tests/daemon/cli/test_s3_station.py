@@ -65,9 +65,11 @@ def test_run_hands_over_each_recording_as_one_locked_version(tmp_path, s3_config
     assert 0 == main(["ledger", "verify", "--config", config])
 
 
-def test_the_daemon_refuses_a_bucket_without_object_lock(s3_config, s3_client, capsys):
+def test_the_daemon_refuses_a_bucket_without_object_lock(tmp_path, s3_config, s3_client,
+                                                         capsys):
     s3_client.make_bucket("station-unlocked")
-    assert 0 != main(["run", "--config", s3_config("station-unlocked"), "--until-idle"])
+    assert 0 != main(["run", "--config", s3_config("station-unlocked"), "--watch",
+                      str(tmp_path), "--until-idle"])
     assert "has no Object Lock" in capsys.readouterr().err
 
 
