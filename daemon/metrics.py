@@ -13,15 +13,17 @@ from prometheus_client.core import CollectorRegistry, CounterMetricFamily, Gauge
 
 from evidock.daemon.alerts.book import AlertBook
 from evidock.daemon.ledger.base import Ledger
-from evidock.daemon.timeutil import Clock, parse, utcnow
+from evidock.daemon.timeutil import Clock, parse, stamp, utcnow
 
 
 class StationCollector:
     def __init__(self, ledger: Ledger, alerts: AlertBook, *,
                  status: Callable[[], dict] | None = None,
                  spool_bytes: Callable[[], int | None] | None = None,
+                 checks_state: Callable[[], dict] | None = None,
                  clock: Clock = utcnow) -> None:
         self.ledger = ledger
+        self.checks_state = checks_state
         self.alerts = alerts
         self.status = status
         self.spool_bytes = spool_bytes
@@ -45,11 +47,26 @@ class StationCollector:
         yield states
 
         live = self.status() if self.status else None
+        # the ledger's count, whether or not their device is docked now: the pipeline's own
+        # queue holds only what can be read at this moment (0 with two overdue recordings on
+        # devices that are away)
         queue = GaugeMetricFamily("evidock_queue_depth",
-                                  "Recordings waiting to be handed over")
-        waiting = sum(n for s, n in counts.items() if s != "verified")
-        queue.add_metric([], live["queued"] + live["retrying"] if live else waiting)
+                                  "Recordings not yet handed over (any state but verified, "
+                                  "docked or not)")
+        queue.add_metric([], sum(n for s, n in counts.items() if s != "verified"))
         yield queue
+        overdue = GaugeMetricFamily("evidock_overdue_recordings",
+                                    "Recordings not handed over past their handover deadline")
+        overdue.add_metric([], len(self.ledger.pending_media(deadline_before=stamp(self.clock()))))
+        yield overdue
+        if live is not None:
+            ready = GaugeMetricFamily("evidock_pipeline_files",
+                                      "Files in the running daemon's pipeline: ready to read "
+                                      "(queued), waiting to retry, being read (active)",
+                                      labels=["state"])
+            for state in ("queued", "retrying", "active"):
+                ready.add_metric([state], live.get(state, 0))
+            yield ready
 
         oldest = figures["oldest_pending"]
         age = GaugeMetricFamily("evidock_oldest_pending_recording_age_seconds",
@@ -93,6 +110,9 @@ class StationCollector:
 
         if live is not None:
             yield from _workers(live)
+
+        if self.checks_state is not None:
+            yield from _checks(self.checks_state())
 
         spool = self.spool_bytes() if self.spool_bytes else None
         if spool is not None:
@@ -144,6 +164,41 @@ def _workers(live: dict):
     yield paused
 
 
+def _checks(state: dict):
+    """When each check last ran and last ran through (``evidock check`` from cron counts too):
+    a check that stopped running, or keeps failing, shows as an old timestamp."""
+    ran = GaugeMetricFamily("evidock_check_last_run_timestamp_seconds",
+                            "Unix time each compliance check last ran", labels=["check"])
+    ok = GaugeMetricFamily("evidock_check_last_success_timestamp_seconds",
+                           "Unix time each compliance check last ran through", labels=["check"])
+    for name, entry in sorted(state.items()):
+        if entry.get("last_run"):
+            ran.add_metric([name], entry["last_run"])
+        if entry.get("last_success"):
+            ok.add_metric([name], entry["last_success"])
+    yield ran
+    yield ok
+
+
+def build_info() -> GaugeMetricFamily:
+    import platform
+    from importlib import metadata
+
+    try:
+        version = metadata.version("evidock")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    info = GaugeMetricFamily("evidock_build_info", "Always 1: the running evidock's version",
+                             labels=["version", "python"])
+    info.add_metric([version, platform.python_version()], 1)
+    return info
+
+
+class _BuildInfo:
+    def collect(self):
+        yield build_info()
+
+
 def spool_reader(store) -> Callable[[], int | None] | None:
     """Bytes waiting in the store's spool, for stores that have one (``status()``)."""
     status = getattr(store, "status", None)
@@ -153,8 +208,17 @@ def spool_reader(store) -> Callable[[], int | None] | None:
 
 
 def registry_for(collector: StationCollector) -> CollectorRegistry:
+    """The station's metrics, its version and the process's own (CPU, memory, open files:
+    ``process_*``, ``python_*``), as Prometheus' client libraries conventionally serve them."""
+    from prometheus_client import PlatformCollector, ProcessCollector
+    from prometheus_client.gc_collector import GCCollector
+
     registry = CollectorRegistry(auto_describe=True)
     registry.register(collector)
+    registry.register(_BuildInfo())
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
     return registry
 
 

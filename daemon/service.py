@@ -261,9 +261,14 @@ class Station:
         self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
         self.scheduler.start()
         if self.config.metrics.enabled:
+            from evidock.daemon.checks.runner import read_state
+            from evidock.daemon.wiring import CHECKS_STATE
+
+            state = self.config.run_dir / CHECKS_STATE
             collector = metrics.StationCollector(
                 self.ledger, self.compliance.alerts, status=self.pipeline.status,
-                spool_bytes=metrics.spool_reader(self.store))
+                spool_bytes=metrics.spool_reader(self.store),
+                checks_state=lambda: read_state(state))
             where = {"bind": self.config.metrics.bind, "port": self.config.metrics.port}
             try:
                 self.metrics_server, _ = metrics.serve(metrics.registry_for(collector), **where)

@@ -53,6 +53,9 @@ from evidock.daemon.retry import RetryPolicy
 
 log = structlog.get_logger("evidock.wiring")
 
+#: when each check last ran and ran through, in the run directory (read by /metrics)
+CHECKS_STATE = "checks.json"
+
 
 @dataclass
 class Compliance:
@@ -90,7 +93,7 @@ def build_compliance(config: Config, ledger: SqliteLedger, store, *, sinks: list
         "anchor": AnchorCheck(anchorer),
         "inventory": InventoryCheck(ledger, store, station=config.station.id),
         "workers": WorkersCheck(config.run_dir / "status.json"),
-    }, cases=cases, clock=ledger.clock)
+    }, cases=cases, clock=ledger.clock, state_path=config.run_dir / CHECKS_STATE)
     return Compliance(holds, cases, exemptions, alerts, runner, ZoneInfo(cases_cfg.time_zone),
                       anchorer)
 

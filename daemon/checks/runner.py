@@ -8,8 +8,12 @@ resolves when the check next runs through.
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 
@@ -38,7 +42,9 @@ class CheckResult:
 
 class CheckRunner:
     def __init__(self, ledger: Ledger, alerts: AlertBook, checks: dict, *,
-                 cases: CaseBook | None = None, clock: Clock = utcnow) -> None:
+                 cases: CaseBook | None = None, clock: Clock = utcnow,
+                 state_path: Path | None = None) -> None:
+        self.state_path = state_path  # when each check last ran (for /metrics), or None
         self.ledger = ledger
         self.alerts = alerts
         self.checks = checks
@@ -63,8 +69,44 @@ class CheckRunner:
                 f"job:{name}", RULE_OF[name], "critical", f"check:{name}",
                 f"the {name} check failed: {error}. Until it runs through, its rule is not "
                 f"checked; fix the cause and run 'evidock check {name}'.")])
+            self._note(name, now, error)
             return CheckResult(name, False, changes=changes, error=error)
         changes = self.alerts.sync(name, findings) + self.alerts.sync(f"job:{name}", [])
         log.info("check_completed", check=name, findings=len(findings),
                  changes=[f"{c}:{a.id}" for c, a in changes])
+        self._note(name, now, None)
         return CheckResult(name, True, findings, changes)
+
+    def _note(self, name: str, at, error: str | None) -> None:
+        """Record the run in the state file the daemon and ``evidock check`` (cron) share;
+        a file that cannot be written costs the metric, never the check."""
+        if self.state_path is None:
+            return
+        try:
+            update_state(self.state_path, name, at.timestamp(), error)
+        except OSError as exc:
+            log.warning("check_state_unwritten", check=name, file=str(self.state_path),
+                        error=str(exc))
+
+
+def read_state(path: Path) -> dict:
+    """``{check: {"last_run": unix time, "last_success": unix time, "last_error": str}}``."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def update_state(path: Path, name: str, at: float, error: str | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as lock:  # the daemon and cron may write at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = read_state(path)
+        entry = state.setdefault(name, {})
+        entry["last_run"] = at
+        entry["last_error"] = error
+        if error is None:
+            entry["last_success"] = at
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, sort_keys=True))
+        os.replace(tmp, path)
