@@ -174,7 +174,8 @@ class Wiring:
         """A command that may not create the ledger gets ``LedgerMissing`` ("no ledger at
         PATH") for a mistyped data directory, and nothing is created."""
         return SqliteLedger(self.config.ledger_path, station=self.config.station.id,
-                            create=self.ledger_may_be_new)
+                            create=self.ledger_may_be_new,
+                            migrate_schema=self.ledger_may_be_new)
 
     # -- the store ---------------------------------------------------------------------------
 

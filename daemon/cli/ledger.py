@@ -63,6 +63,11 @@ def add_parsers(sub, common) -> None:
     vp.add_argument("--json", action="store_true")
     vp.set_defaults(func=cmd_verify)
 
+    mp = lsub.add_parser("migrate", parents=[common],
+                         help="bring an existing ledger to this evidock's schema, keeping a "
+                         "consistent copy of it first")
+    mp.set_defaults(func=cmd_migrate)
+
     rp = lsub.add_parser("rebuild", parents=[common],
                          help="rebuild a lost ledger from the anchors and objects in the store")
     rp.add_argument("--into", required=True, type=Path, metavar="PATH",
@@ -221,3 +226,18 @@ def cmd_rebuild(args, config: Config) -> int:
         for line in result.summary():
             print(line)
     return ExitCode.OK if result.ok else ExitCode.VERIFY_FAILED
+
+
+def cmd_migrate(args, config: Config) -> int:
+    from evidock.daemon.ledger.sqlite import SqliteLedger
+
+    ledger = SqliteLedger(config.ledger_path, station=config.station.id, create=False,
+                          migrate_schema=True)
+    done = ledger.migration
+    if not done.applied:
+        print(f"ledger {config.ledger_path}: its schema is up to date")
+        return ExitCode.OK
+    print(f"ledger {config.ledger_path}: applied {', '.join(done.applied)}")
+    if done.backup is not None:
+        print(f"  the ledger as it was is kept in {done.backup}")
+    return ExitCode.OK

@@ -65,7 +65,8 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Derivati
     """Thread-safe: each thread gets its own connection; writes are serialised."""
 
     def __init__(self, path: str | os.PathLike, *, station: str, clock: Clock = utcnow,
-                 create: bool = True, busy_timeout: float = 30.0) -> None:
+                 create: bool = True, busy_timeout: float = 30.0,
+                 migrate_schema: bool = True) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self.station = station
@@ -81,7 +82,7 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Derivati
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self._conn()
             conn.execute("PRAGMA journal_mode=WAL")
-            migrate.apply(conn)
+            self.migration = migrate.apply(conn, path=self.path, allowed=migrate_schema)
         except sqlite3.Error as exc:
             raise translate(self.path, exc, "cannot open it") from exc
         except OSError as exc:

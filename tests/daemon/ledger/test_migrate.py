@@ -19,7 +19,7 @@ def test_migrations_are_numbered_without_duplicates():
 def test_opening_twice_applies_nothing_the_second_time(tmp_path):
     SqliteLedger(tmp_path / "l.db", station="s").close()
     conn = sqlite3.connect(tmp_path / "l.db")
-    assert [] == migrate.apply(conn)
+    assert [] == migrate.apply(conn).applied
 
 
 def test_a_ledger_from_a_newer_evidock_is_refused(tmp_path):
