@@ -168,7 +168,7 @@ class Station:
             driver.start(self.pipeline)
         log.info("daemon_started", station=self.config.station.id, store=self.store.name,
                  ledger=str(self.config.ledger_path),
-                 watch=[str(f) for f in self.config.watch.folders])
+                 folders=[str(f) for f in self.config.watch.folders])
         self.notifier.ready("taking recordings")
         idle_ticks = 0
         try:

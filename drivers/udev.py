@@ -139,7 +139,7 @@ class BlockTracker:
         disk.volumes[devname] = "unknown:" + props.get("DISKSEQ", "")
         log.info("unknown_device_seen", devname=devname, reason=reason,
                  vendor=props.get("ID_VENDOR"), model=props.get("ID_MODEL"),
-                 serial=props.get("ID_SERIAL_SHORT"))
+                 device_serial=props.get("ID_SERIAL_SHORT"))
         return [self._event("unknown_device", disk, props, reason=reason)]
 
     def _gone(self, props: dict[str, str], known: _Disk | None) -> list[DockEvent]:
@@ -269,7 +269,7 @@ class UdevWatcher:
             return
         for event in events:
             log.info(f"device_{event.kind}", port=event.port, devname=event.devname,
-                     serial=event.props.get("ID_SERIAL_SHORT"), fs=event.fs_type or None,
+                     device_serial=event.props.get("ID_SERIAL_SHORT"), fs=event.fs_type or None,
                      profile=event.profile.name if event.profile else None)
             try:
                 self.on_event(event)
