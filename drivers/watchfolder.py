@@ -147,9 +147,19 @@ class WatchFolderDriver:
             for serial in serials:
                 path = folder / serial
                 if self._skip(serial):
+                    self._skipped(folder, serial, "hidden or partial name (watch.ignore)")
                     continue
-                if path.is_symlink() or not path.is_dir():
-                    if path.is_file() and not path.is_symlink():
+                if path.is_symlink():
+                    # never followed (it could point at a camera's mount, or anywhere): say so
+                    # in the ledger, where a device folder that is never read must show
+                    if self._skipped(folder, serial, "a symlink: device folders are never "
+                                     "followed; put the files in a real folder"):
+                        self._sink.source_problem(self._identity(serial), f"watch:{folder}",
+                                                  "", "device folder is a symlink: not followed",
+                                                  lost=False)
+                    continue
+                if not path.is_dir():
+                    if path.is_file():
                         log.warning("file_outside_device_folder", file=printable(str(path)),
                                     hint="put files under <folder>/<device serial>/")
                     continue
@@ -167,11 +177,6 @@ class WatchFolderDriver:
             entries = list(walk_regular(str(folder / serial), skip=self._skip, errors=errors))
         except SourceVanished:
             return
-        for rel, reason in errors:
-            if (str(folder), serial, rel) not in self._refused:  # say it once, not every rescan
-                self._refused.add((str(folder), serial, rel))
-                log.warning("file_not_taken", device_serial=printable(serial),
-                            file=printable(rel), reason=reason)
         key_dev = (str(folder), serial)
         with self._lock:
             for entry in entries:
@@ -190,6 +195,24 @@ class WatchFolderDriver:
                 with self._lock:  # told again at the next scan
                     self._devices.pop(key_dev, None)
                 raise
+        for rel, reason in errors:  # symlinks, FIFOs, device nodes, unreadable entries
+            if (str(folder), serial, rel) in self._refused:  # once, not at every rescan
+                continue
+            log.warning("file_not_taken", device_serial=printable(serial),
+                        file=printable(rel), reason=reason)
+            # a ledger event: what was in the folder and not taken is part of the record
+            self._sink.source_problem(self._identity(serial), f"watch:{folder}", rel, reason,
+                                      lost=False)
+            self._refused.add((str(folder), serial, rel))  # only once it is recorded
+
+    def _skipped(self, folder: Path, name: str, reason: str) -> bool:
+        """Log a skipped device folder once (not at every rescan); True the first time."""
+        key = (str(folder), name, "")
+        if key in self._refused:
+            return False
+        self._refused.add(key)
+        log.info("watch_entry_skipped", folder=str(folder), file=printable(name), reason=reason)
+        return True
 
     def _retry_seconds(self) -> float:
         return min(max(self.settle, 1.0), self.rescan)
