@@ -153,6 +153,7 @@ class Station:
             log.warning("store_leftovers_removed", count=leftovers)
         for problem in self.store.check():
             log.warning("store_problem", problem=problem)
+        self._adopt_store()
         self.ledger.record("daemon_started", f"station:{self.config.station.id}", {
             "pid": os.getpid(), "custodian": self.config.station.custodian,
             "config": self.config.source, "store": self.store.name})
@@ -215,6 +216,19 @@ class Station:
         serials = sorted({d["serial"] for d in self.pipeline.status()["devices"]})
         return [m for serial in serials for m in self.ledger.list_media(device=serial)
                 if m.state != "verified"]
+
+    def _adopt_store(self) -> None:
+        """A local store found at another path than last time (the data directory moved or
+        restored elsewhere) keeps answering for its former name; the move goes in the ledger."""
+        local = getattr(self.store, "primary", self.store)
+        adopt = getattr(local, "adopt", None)
+        if adopt is None:
+            return
+        former = adopt()
+        if former:
+            log.warning("store_moved", store=local.name, before=former)
+            self.ledger.record("store_moved", f"station:{self.config.station.id}", {
+                "from": former, "to": local.name})
 
     def _safely(self, job) -> None:
         """Run ``job`` from the main loop; whatever it raises, the loop goes on."""

@@ -88,6 +88,41 @@ class LocalWormStore(LocalRecords):
                 hint="check that the data directory exists and is writable by the daemon",
             ) from exc
 
+    # -- identity: a store that was moved (or restored elsewhere) is still itself -------------
+
+    IDENTITY = ".identity.json"
+
+    def _identity(self) -> dict:
+        try:
+            return json.loads((self.root / self.IDENTITY).read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every name this store has had: its objects' ledger rows carry the name of the path
+        the store had when they were written (``local:/var/lib/evidock/store``), and a data
+        directory moved or restored elsewhere must audit clean (``audited_names``)."""
+        known = self._identity()
+        return frozenset({self.name, *filter(None, [known.get("name")]),
+                          *known.get("former", [])})
+
+    def adopt(self) -> str | None:
+        """Record the store's current name in it (the daemon, at start); the former name if
+        the store was found at another path than last time, so the move can be recorded."""
+        known = self._identity()
+        if known.get("name") == self.name:
+            return None
+        former = known.get("name")
+        doc = {"format": "evidock.local-store/1", "name": self.name,
+               "former": sorted({*known.get("former", []), *filter(None, [former])}
+                                - {self.name})}
+        tmp = self.root / f"{self.IDENTITY}.tmp"
+        tmp.write_text(json.dumps(doc, sort_keys=True))
+        os.replace(tmp, self.root / self.IDENTITY)
+        _fsync_dir(self.root)
+        return former
+
     # -- paths -------------------------------------------------------------------------------
 
     def _data_path(self, key: str) -> Path:
