@@ -27,7 +27,7 @@ from evidock.daemon.ingest import Ingestor, Outcome, ShutdownRequested
 from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.records import STORED, VERIFIED, MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
-from evidock.daemon.progress import DeviceProgress
+from evidock.daemon.progress import DeviceProgress, RateMeter
 from evidock.daemon.schedule import Queued, ReadyQueue
 from evidock.daemon.timeutil import Clock, parse, utcnow
 from evidock.daemon.workers import Heartbeats, Pause
@@ -62,6 +62,7 @@ class Pipeline:
         self.handed_over = 0
         self.quarantined: set[int] = set()
         self.beats = Heartbeats(stuck_seconds)
+        self.meter = RateMeter()  # every device together: the station's read rate now
         self.pause = Pause(pause_base_seconds, pause_max_seconds)
         #: cause -> a call that raises while the cause lasts (see :meth:`_probe`)
         self.probes = dict(probes or {})
@@ -309,6 +310,8 @@ class Pipeline:
             nonlocal counted
             counted += n
             prog.bytes_done += n
+            prog.meter.add(n)
+            self.meter.add(n)
             self.beats.beat(name)
             if self._stopping and self._hard_stop:
                 raise ShutdownRequested()
@@ -412,6 +415,8 @@ class Pipeline:
                 "retrying": len(self._waiting),
                 "active": self._active,
                 "handed_over": self.handed_over,
+                "rate_bps": round(self.meter.rate()),
+                "bytes_read": self.meter.total,
                 "quarantined": len(self.quarantined),
                 "paused": self.pause.snapshot(),
                 "workers": self.beats.snapshot(),

@@ -258,9 +258,10 @@ class LocalWormStore(LocalRecords):
         self._discard(meta_tmp)
         os.chmod(tmp, 0o444)
         os.link(tmp, data)  # EEXIST here means a concurrent writer: never overwrite
+        # the new names are made durable; the temporary name in .incoming need not be (its
+        # removal, or recover() after a crash, only ever drops it)
         for directory in [data.parent, *created[::-1]]:
             _fsync_dir(directory)
-        _fsync_dir(self._incoming)
 
     def _dump_meta(self, path: Path, info: ObjectInfo, metadata: dict[str, str], *,
                    kind: str = "evidock.local-object/1") -> None:
