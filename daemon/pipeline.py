@@ -66,6 +66,10 @@ class Pipeline:
         self.pause = Pause(pause_base_seconds, pause_max_seconds)
         #: cause -> a call that raises while the cause lasts (see :meth:`_probe`)
         self.probes = dict(probes or {})
+        #: files stored and waiting for their hand-over (group commit, see :meth:`_verifier`)
+        self._stored: list[tuple[MediaRecord, Outcome, DeviceProgress, MediaItem | None]] = []
+        self._verifying = 0
+        self._verifier_thread: threading.Thread | None = None
 
     # -- IngestSink --------------------------------------------------------------------------
 
@@ -327,6 +331,13 @@ class Pipeline:
             prog.current = None
         with self._cond:
             prog.bytes_done -= counted
+            if outcome.state == STORED:  # the ingestor left the hand-over to the group
+                self._stored.append((media, outcome, prog, item))
+                self._cond.notify_all()
+                # backpressure: readers wait while too many copies wait for their commit
+                while len(self._stored) >= self.MAX_STORED and not self._stopping:
+                    self._cond.wait(0.5)
+                return True
             self._settle(media, outcome, prog, item)
             if outcome.action == "stop" and outcome.state == "failed":
                 if self.pause.trip(outcome.cause or "other", outcome.error or ""):
@@ -352,6 +363,48 @@ class Pipeline:
             self.quarantined.add(media.id)
             prog.failed.add(media.id)
 
+    # -- group commit --------------------------------------------------------------------------
+
+    #: at most this many stored copies wait for their hand-over before readers wait
+    MAX_STORED = 512
+
+    def _verifier(self) -> None:
+        """Hand over stored files in groups: whatever was stored while the previous group's
+        commit ran forms the next group, so one durable ledger sync serves many files while
+        the readers go on reading (group commit).  Each file still goes through its own
+        ``stored`` commit first, so every kill -9 stage stays what it was."""
+        while True:
+            with self._cond:
+                while not self._stored:
+                    if self._stopping and self._active == 0:
+                        return
+                    self._cond.wait(0.5)
+                batch, self._stored = self._stored, []
+                self._verifying = len(batch)
+                self._cond.notify_all()
+            try:
+                outcomes = self.ingestor.verify_many([o for _, o, _, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - top of a thread: the files stay stored
+                log.exception("verify_crashed", files=len(batch), error=str(exc))
+                outcomes = [Outcome(m.id, "failed", f"{type(exc).__name__}: {exc}",
+                                    self.clock() + timedelta(seconds=self.pause.base),
+                                    action="retry", cause="other") for m, _, _, _ in batch]
+            with self._cond:
+                for (media, _, prog, item), outcome in zip(batch, outcomes, strict=True):
+                    self._settle(media, outcome, prog, item)
+                    if outcome.action == "stop" and outcome.state == "failed":
+                        if self.pause.trip(outcome.cause or "other", outcome.error or ""):
+                            log.error("ingest_paused", cause=outcome.cause, error=outcome.error)
+                self._verifying = 0
+                self._cond.notify_all()
+
+    def _start_verifier(self) -> None:
+        thread = self._verifier_thread
+        if thread is None or not thread.is_alive():
+            self._verifier_thread = threading.Thread(target=self._verifier, name="verify",
+                                                     daemon=True)
+            self._verifier_thread.start()
+
     # -- life cycle --------------------------------------------------------------------------
 
     _hard_stop = False
@@ -366,6 +419,7 @@ class Pipeline:
                 self._schedule(media)
         for n in range(self.workers):
             self._start_worker(f"ingest-{n}")
+        self._start_verifier()
 
     def _start_worker(self, name: str) -> threading.Thread:
         thread = threading.Thread(target=self._worker, name=name, daemon=True)
@@ -378,6 +432,9 @@ class Pipeline:
         """Start again every worker whose thread ended; returns their names."""
         if self._stopping:
             return []
+        if self._verifier_thread is not None and not self._verifier_thread.is_alive():
+            log.error("verifier_died", hint="started again")
+            self._start_verifier()
         dead = self.beats.dead()
         for name in dead:
             log.error("worker_died", worker=name, hint="started again")
@@ -397,6 +454,10 @@ class Pipeline:
             self._hard_stop = True
             for thread in self._threads:
                 thread.join(30)
+        with self._cond:
+            self._cond.notify_all()
+        if self._verifier_thread is not None:  # hands over what was stored before it ends
+            self._verifier_thread.join(max(deadline - time.monotonic(), 0) + 30)
         try:
             self.ledger.recover_interrupted()
         except Exception as exc:  # noqa: BLE001 - the next start recovers them instead
@@ -405,7 +466,8 @@ class Pipeline:
     def idle(self) -> bool:
         """Nothing queued, nothing being read, no retry pending."""
         with self._cond:
-            return not self._queue and not self._waiting and self._active == 0
+            return (not self._queue and not self._waiting and self._active == 0
+                    and not self._stored and self._verifying == 0)
 
     def status(self) -> dict:
         with self._cond:
@@ -414,6 +476,7 @@ class Pipeline:
                 "queued": len(self._queue),
                 "retrying": len(self._waiting),
                 "active": self._active,
+                "verifying": len(self._stored) + self._verifying,
                 "handed_over": self.handed_over,
                 "rate_bps": round(self.meter.rate()),
                 "bytes_read": self.meter.total,
