@@ -66,10 +66,6 @@ class Pipeline:
         self.pause = Pause(pause_base_seconds, pause_max_seconds)
         #: cause -> a call that raises while the cause lasts (see :meth:`_probe`)
         self.probes = dict(probes or {})
-        #: files stored and waiting for their hand-over (group commit, see :meth:`_verifier`)
-        self._stored: list[tuple[MediaRecord, Outcome, DeviceProgress, MediaItem | None]] = []
-        self._verifying = 0
-        self._verifier_thread: threading.Thread | None = None
 
     # -- IngestSink --------------------------------------------------------------------------
 
@@ -303,7 +299,80 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - the ledger may be the thing that failed
             log.error("ledger_event_unrecorded", kind=kind, subject=subject, error=str(exc))
 
+    #: A group: files read one after the other from one device and handed over together,
+    #: one store sync and one durable ledger commit for all (see ``Ingestor.verify_many``).
+    #: A file that would take the group past GROUP_BYTES starts a group of its own, so a
+    #: group never holds a device's reader (or another device's earlier deadline) for long.
+    GROUP_FILES = 64
+    GROUP_BYTES = 16 << 20
+
     def _run(self, media: MediaRecord, item: MediaItem | None, name: str = "") -> bool:
+        """Ingest ``media``, and while the ingestor leaves hand-overs to a group, the next
+        files of the same device that fit in the group; then hand the group over."""
+        group: list[tuple[MediaRecord, Outcome, DeviceProgress, MediaItem | None]] = []
+        current = media
+        try:
+            while current is not None:
+                outcome, prog = self._ingest_one(current, item, name)
+                if outcome.state == STORED:  # the ingestor left the hand-over to the group
+                    group.append((current, outcome, prog, item))
+                else:
+                    with self._cond:
+                        self._settle_and_pause(current, outcome, prog, item)
+                current = None
+                if group:
+                    with self._cond:
+                        nxt = self._next_in_group(media.device_serial, group)
+                    if nxt is not None:
+                        current, item = nxt
+                        self.beats.beat(name, "reading", current.id)
+        except BaseException:
+            with self._cond:  # going down mid-group: every file of it stays queued
+                retry = self.clock() + timedelta(seconds=self.pause.base)
+                for held in [current, *(m for m, _, _, _ in group)]:
+                    if held is not None:
+                        self._hold(retry, self._entry(held, stored=True))  # state unknown
+            raise
+        if group:
+            self.beats.beat(name)
+            try:
+                outcomes = self.ingestor.verify_many([o for _, o, _, _ in group])
+            except Exception as exc:  # noqa: BLE001 - never raises by contract; if it does
+                log.exception("verify_raised", files=len(group))
+                outcomes = [Outcome(m.id, "failed", f"{type(exc).__name__}: {exc}",
+                                    self.clock() + timedelta(seconds=self.pause.base),
+                                    action="retry", cause="other") for m, _, _, _ in group]
+            with self._cond:
+                for (done, _, prog, its), outcome in zip(group, outcomes, strict=True):
+                    self._settle_and_pause(done, outcome, prog, its)
+        return True
+
+    def _next_in_group(self, serial: str,
+                       group: list) -> tuple[MediaRecord, MediaItem | None] | None:
+        """The device's next file if it fits in the group (None: hand the group over now).
+        Holds the lock."""
+        held = sum(m.size for m, _, _, _ in group)
+        if len(group) >= self.GROUP_FILES or self._stopping or self.pause.active:
+            return None
+        while (entry := self._queue.take_from(serial, self._usable)) is not None:
+            item = self._items.get(entry.media_id)
+            if item is not None and held + item.size > self.GROUP_BYTES:
+                self._queue.push(entry)  # starts the next group
+                return None
+            try:
+                media = self.ledger.media(entry.media_id)
+            except Exception as exc:  # noqa: BLE001 - the ledger cannot be read now
+                log.error("queue_read_failed", media_id=entry.media_id, error=str(exc))
+                self._queue.push(entry)
+                return None
+            if media.state == VERIFIED or (item is None and media.state != STORED):
+                self._items.pop(media.id, None)
+                continue  # handed over meanwhile, or its device left
+            return media, item
+        return None
+
+    def _ingest_one(self, media: MediaRecord, item: MediaItem | None,
+                    name: str) -> tuple[Outcome, DeviceProgress]:
         serial = media.device_serial
         prog = self._devices.get(serial) or DeviceProgress(serial, docked=False)
         self._devices.setdefault(serial, prog)
@@ -331,18 +400,15 @@ class Pipeline:
             prog.current = None
         with self._cond:
             prog.bytes_done -= counted
-            if outcome.state == STORED:  # the ingestor left the hand-over to the group
-                self._stored.append((media, outcome, prog, item))
-                self._cond.notify_all()
-                # backpressure: readers wait while too many copies wait for their commit
-                while len(self._stored) >= self.MAX_STORED and not self._stopping:
-                    self._cond.wait(0.5)
-                return True
-            self._settle(media, outcome, prog, item)
-            if outcome.action == "stop" and outcome.state == "failed":
-                if self.pause.trip(outcome.cause or "other", outcome.error or ""):
-                    log.error("ingest_paused", cause=outcome.cause, error=outcome.error)
-        return True
+        return outcome, prog
+
+    def _settle_and_pause(self, media: MediaRecord, outcome: Outcome, prog: DeviceProgress,
+                          item: MediaItem | None) -> None:
+        """Holds the lock."""
+        self._settle(media, outcome, prog, item)
+        if outcome.action == "stop" and outcome.state == "failed":
+            if self.pause.trip(outcome.cause or "other", outcome.error or ""):
+                log.error("ingest_paused", cause=outcome.cause, error=outcome.error)
 
     def _settle(self, media: MediaRecord, outcome: Outcome, prog: DeviceProgress,
                 item: MediaItem | None = None) -> None:
@@ -363,48 +429,6 @@ class Pipeline:
             self.quarantined.add(media.id)
             prog.failed.add(media.id)
 
-    # -- group commit --------------------------------------------------------------------------
-
-    #: at most this many stored copies wait for their hand-over before readers wait
-    MAX_STORED = 512
-
-    def _verifier(self) -> None:
-        """Hand over stored files in groups: whatever was stored while the previous group's
-        commit ran forms the next group, so one durable ledger sync serves many files while
-        the readers go on reading (group commit).  Each file still goes through its own
-        ``stored`` commit first, so every kill -9 stage stays what it was."""
-        while True:
-            with self._cond:
-                while not self._stored:
-                    if self._stopping and self._active == 0:
-                        return
-                    self._cond.wait(0.5)
-                batch, self._stored = self._stored, []
-                self._verifying = len(batch)
-                self._cond.notify_all()
-            try:
-                outcomes = self.ingestor.verify_many([o for _, o, _, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - top of a thread: the files stay stored
-                log.exception("verify_crashed", files=len(batch), error=str(exc))
-                outcomes = [Outcome(m.id, "failed", f"{type(exc).__name__}: {exc}",
-                                    self.clock() + timedelta(seconds=self.pause.base),
-                                    action="retry", cause="other") for m, _, _, _ in batch]
-            with self._cond:
-                for (media, _, prog, item), outcome in zip(batch, outcomes, strict=True):
-                    self._settle(media, outcome, prog, item)
-                    if outcome.action == "stop" and outcome.state == "failed":
-                        if self.pause.trip(outcome.cause or "other", outcome.error or ""):
-                            log.error("ingest_paused", cause=outcome.cause, error=outcome.error)
-                self._verifying = 0
-                self._cond.notify_all()
-
-    def _start_verifier(self) -> None:
-        thread = self._verifier_thread
-        if thread is None or not thread.is_alive():
-            self._verifier_thread = threading.Thread(target=self._verifier, name="verify",
-                                                     daemon=True)
-            self._verifier_thread.start()
-
     # -- life cycle --------------------------------------------------------------------------
 
     _hard_stop = False
@@ -419,7 +443,6 @@ class Pipeline:
                 self._schedule(media)
         for n in range(self.workers):
             self._start_worker(f"ingest-{n}")
-        self._start_verifier()
 
     def _start_worker(self, name: str) -> threading.Thread:
         thread = threading.Thread(target=self._worker, name=name, daemon=True)
@@ -432,9 +455,6 @@ class Pipeline:
         """Start again every worker whose thread ended; returns their names."""
         if self._stopping:
             return []
-        if self._verifier_thread is not None and not self._verifier_thread.is_alive():
-            log.error("verifier_died", hint="started again")
-            self._start_verifier()
         dead = self.beats.dead()
         for name in dead:
             log.error("worker_died", worker=name, hint="started again")
@@ -454,10 +474,6 @@ class Pipeline:
             self._hard_stop = True
             for thread in self._threads:
                 thread.join(30)
-        with self._cond:
-            self._cond.notify_all()
-        if self._verifier_thread is not None:  # hands over what was stored before it ends
-            self._verifier_thread.join(max(deadline - time.monotonic(), 0) + 30)
         try:
             self.ledger.recover_interrupted()
         except Exception as exc:  # noqa: BLE001 - the next start recovers them instead
@@ -466,8 +482,7 @@ class Pipeline:
     def idle(self) -> bool:
         """Nothing queued, nothing being read, no retry pending."""
         with self._cond:
-            return (not self._queue and not self._waiting and self._active == 0
-                    and not self._stored and self._verifying == 0)
+            return not self._queue and not self._waiting and self._active == 0
 
     def status(self) -> dict:
         with self._cond:
@@ -476,7 +491,6 @@ class Pipeline:
                 "queued": len(self._queue),
                 "retrying": len(self._waiting),
                 "active": self._active,
-                "verifying": len(self._stored) + self._verifying,
                 "handed_over": self.handed_over,
                 "rate_bps": round(self.meter.rate()),
                 "bytes_read": self.meter.total,

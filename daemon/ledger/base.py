@@ -28,7 +28,7 @@ Contract, for every implementation and every write method:
   raises ``InvalidTransition`` and writes nothing.  Asking for what does not exist raises
   ``NotFound`` (reads of optional rows return None instead, as documented).
 * **Durability.** A write is durable (it survives a power cut) when it returns, except the
-  *lazy* ones: ``register_media``, ``start_attempt`` and ``record_stored``, the per-file
+  *lazy* ones: ``register_media``, ``start_attempt`` and ``record_stored(_many)``, the per-file
   steps before a hand-over.  A lazy write is committed (other readers see it, and it
   survives the process being killed at any point: ``kill -9`` is always safe), but the
   backend may delay making it durable until the next durable write or :meth:`sync`, which
@@ -141,6 +141,13 @@ class Ledger(Protocol):
     def record_stored(self, media_id: int, attempt_id: int, digests: Digests, *, store: str,
                       object_key: str, retain_until: datetime) -> None:
         """copying -> stored (``media_stored``)."""
+        ...
+
+    def record_stored_many(self, items: list[tuple[int, int, dict]]) -> None:
+        """Group commit of ``record_stored``: for each ``(media_id, attempt_id, receipt)``,
+        whose receipt holds ``record_stored``'s keyword arguments (``digests``, ``store``,
+        ``object_key``, ``retain_until``), one ``media_stored``, in order, in ONE lazy
+        transaction; all or nothing (``InvalidTransition`` for a row not ``copying``)."""
         ...
 
     def record_verified(self, media_id: int, attempt_id: int | None) -> None:

@@ -130,12 +130,23 @@ class MediaMixin:
                       object_key: str, retain_until: datetime) -> None:
         """copying -> stored: the store confirmed a write whose digests match the read.
         Lazy (see base.py): what it says is proven again before the hand-over."""
+        self.record_stored_many([(media_id, attempt_id, {
+            "digests": digests, "store": store, "object_key": object_key,
+            "retain_until": retain_until})])
+
+    def record_stored_many(self, items: list[tuple[int, int, dict]]) -> None:
+        """copying -> stored for every ``(media_id, attempt_id, receipt)`` (receipt: the
+        keyword arguments of :meth:`record_stored`) in one lazy transaction, all or none."""
+        if not items:
+            return
         with self._transaction(durable=False) as conn:
-            self._check_move(conn, media_id, STORED)
-            self._emit(conn, "media_stored", f"media:{media_id}", {
-                "media_id": media_id, "attempt_id": attempt_id, "blake3": digests.blake3,
-                "sha256": digests.sha256, "size": digests.size, "store": store,
-                "object_key": object_key, "retain_until": stamp(retain_until)})
+            for media_id, attempt_id, r in items:
+                self._check_move(conn, media_id, STORED)
+                self._emit(conn, "media_stored", f"media:{media_id}", {
+                    "media_id": media_id, "attempt_id": attempt_id,
+                    "blake3": r["digests"].blake3, "sha256": r["digests"].sha256,
+                    "size": r["digests"].size, "store": r["store"],
+                    "object_key": r["object_key"], "retain_until": stamp(r["retain_until"])})
 
     def record_verified(self, media_id: int, attempt_id: int | None) -> None:
         """stored -> verified: the stored copy was read back and matches.  Handed over."""

@@ -116,8 +116,11 @@ class S3WormStore:
 
     # -- put ---------------------------------------------------------------------------------
 
+    def sync(self) -> None:
+        """Nothing to do: S3 answers a put only once it holds the object."""
+
     def put(self, stream: HashingReader, *, retain_until: datetime, legal_hold: bool = False,
-            metadata: dict[str, str] | None = None) -> StoredObject:
+            metadata: dict[str, str] | None = None, durable: bool = True) -> StoredObject:
         try:
             first = read_part(stream, self.part_size)
             nxt = read_part(stream, self.part_size) if len(first) == self.part_size else b""
