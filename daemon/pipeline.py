@@ -43,11 +43,15 @@ class Pipeline:
                  adjust_deadline: Callable[[MediaRecord], MediaRecord] | None = None,
                  stuck_seconds: float = 300.0, pause_base_seconds: float = 2.0,
                  pause_max_seconds: float = 60.0,
-                 probes: dict[str, Callable[[], object]] | None = None) -> None:
+                 probes: dict[str, Callable[[], object]] | None = None,
+                 max_readers: int = 8) -> None:
         self.ledger = ledger
         self.adjust_deadline = adjust_deadline  # duty exemptions (R2) move a new file's deadline
         self.ingestor = ingestor
         self.workers = workers
+        #: one reader per docked device, up to this many: a slow device holds only its own
+        #: reader, never the others' (memory: each reader holds its read-ahead and parts)
+        self.max_readers = max(max_readers, workers)
         self.handover_hours = handover_hours
         self.clock = clock
         self._cond = threading.Condition()
@@ -82,6 +86,7 @@ class Pipeline:
             if prog is None or not prog.docked:
                 self._devices[device.serial] = DeviceProgress(
                     device.serial, officer, port, registered=record.registered)
+            self._grow()
         log.info("device_docked", device_serial=device.serial, port=port)
 
     def media_found(self, item: MediaItem) -> None:
@@ -443,6 +448,18 @@ class Pipeline:
                 self._schedule(media)
         for n in range(self.workers):
             self._start_worker(f"ingest-{n}")
+        with self._cond:
+            self._grow()  # devices docked before the start
+
+    def _grow(self) -> None:
+        """Start a reader for each docked device beyond ``workers`` (up to ``max_readers``),
+        once the pipeline runs.  Holds the lock."""
+        if not self._threads or self._stopping:
+            return
+        docked = sum(1 for p in self._devices.values() if p.docked)
+        for n in range(len(self._threads), min(max(docked, self.workers), self.max_readers)):
+            self._start_worker(f"ingest-{n}")
+            log.info("reader_added", worker=f"ingest-{n}", docked=docked)
 
     def _start_worker(self, name: str) -> threading.Thread:
         thread = threading.Thread(target=self._worker, name=name, daemon=True)

@@ -112,6 +112,8 @@ class S3WormStore:
         self.staging_retention = staging_retention
         self.name = f"s3:{bucket}"
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="s3-part")
+        #: parts in flight of every upload together (readers of several devices share it)
+        self._budget = threading.BoundedSemaphore(self.concurrency)
         self._key_locks = [threading.Lock() for _ in range(64)]  # striped by key
 
     # -- put ---------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ class S3WormStore:
         try:
             sent = upload_parts(self.client, self._pool, self.bucket, staging, stream, first, nxt,
                                 part_size=self.part_size, concurrency=self.concurrency,
-                                headers=lock)
+                                headers=lock, budget=self._budget)
         except SourceError:
             raise  # the device failed, not S3: never relabelled, never marks S3 down
         except Exception as exc:

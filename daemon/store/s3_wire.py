@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -162,11 +163,14 @@ def put_whole(client: Minio, bucket: str, key: str, data: bytes, sha256_hex: str
 
 def upload_parts(client: Minio, pool: ThreadPoolExecutor, bucket: str, key: str,
                  stream: HashingReader, first: bytes, nxt: bytes, *, part_size: int,
-                 concurrency: int, headers: dict[str, str]) -> Uploaded:
+                 concurrency: int, headers: dict[str, str],
+                 budget: threading.Semaphore | None = None) -> Uploaded:
     """A multipart upload of ``first``, ``nxt`` and the rest of ``stream``, reading it once,
     ``concurrency`` parts in flight (memory: about ``concurrency + 2`` parts); abort what was
-    sent if anything fails.  Each part's SHA-256 is computed here from the bytes sent (the
-    server checks it); the whole stream's SHA-256 is the reader's."""
+    sent if anything fails.  ``budget``, shared by every upload of a store, bounds the parts
+    in flight of all of them together, so many readers at once cannot multiply the memory.
+    Each part's SHA-256 is computed here from the bytes sent (the server checks it); the
+    whole stream's SHA-256 is the reader's."""
     upload_id = client._create_multipart_upload(
         bucket, key, {**headers, "x-amz-checksum-algorithm": "SHA256"})
     try:
@@ -176,7 +180,17 @@ def upload_parts(client: Minio, pool: ThreadPoolExecutor, bucket: str, key: str,
         while data:
             number += 1
             size += len(data)
-            pending.append(pool.submit(_send_part, client, bucket, key, upload_id, number, data))
+            if budget is not None:
+                budget.acquire()
+            try:
+                future = pool.submit(_send_part, client, bucket, key, upload_id, number, data)
+            except BaseException:
+                if budget is not None:
+                    budget.release()
+                raise
+            if budget is not None:
+                future.add_done_callback(lambda _f: budget.release())
+            pending.append(future)
             while len(pending) >= concurrency:
                 parts.append(pending.popleft().result())
             data, nxt = nxt, (_read_part(stream, part_size) if nxt else b"")

@@ -89,3 +89,42 @@ def test_status_and_metrics_give_each_device_and_the_total(tmp_path):
 class _NoAlerts:
     def open_counts(self) -> dict:
         return {}
+
+
+def test_two_stalled_devices_do_not_hold_back_a_third(tmp_path):
+    """Two default workers, two devices whose reads hang: the third device still gets a
+    reader of its own and is handed over while the others wait."""
+    import threading
+
+    release = threading.Event()
+
+    class StallsSlowDevices(LocalWormStore):
+        def put(self, stream, **kw):
+            if "SLOW" in stream.name:
+                release.wait(30)  # a device that answers nothing
+            return super().put(stream, **kw)
+
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3", station="st")
+    ingestor = Ingestor(ledger, StallsSlowDevices(tmp_path / "store"), retention_days=730,
+                        retry=RetryPolicy(3, 0.05, 0.2), chunk_size=1 << 16)
+    pipeline = Pipeline(ledger, ingestor, workers=2, handover_hours=24)
+    pipeline.start()
+    try:
+        for serial in ("SLOW-1", "SLOW-2", "FAST"):
+            device = DeviceIdentity(serial=serial, source="watch")
+            pipeline.device_docked(device, "watch:x")
+            folder = tmp_path / serial
+            folder.mkdir()
+            (folder / f"{serial}.mp4").write_bytes(os.urandom(100_000))
+            st = (folder / f"{serial}.mp4").stat()
+            pipeline.media_found(MediaItem(device, str(folder), f"{serial}.mp4", st.st_size,
+                                           st.st_mtime_ns, utcnow(), "video"))
+        wait_for(lambda: ledger.counts().get("verified") == 1, 20,
+                 what="the fast device handed over beside two stalled ones")
+        assert ["FAST"] == [m.device_serial for m in ledger.list_media(state="verified")]
+        assert 3 == len(pipeline.status()["workers"])
+        release.set()
+        wait_for(lambda: ledger.counts() == {"verified": 3}, 20, what="all handed over")
+    finally:
+        release.set()
+        pipeline.stop(grace_seconds=2)
