@@ -56,12 +56,15 @@ class Outcome:
     existed: bool = False
     action: str | None = None  # of the error, when it failed: "stop" pauses the pipeline
     cause: str | None = None  # what failed: "source", "store", "ledger" or "other"
+    attempt: int | None = None  # state "stored": the attempt whose copy awaits its hand-over
+    #: state "stored" in a group: what ``record_stored`` must say, once the store is synced
+    receipt: dict | None = None
 
 
 class Ingestor:
     def __init__(self, ledger: SqliteLedger, store: WormStore, *, retention_days: int,
                  retry: RetryPolicy, chunk_size: int = 1 << 20, readahead: int = 8,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, group_verify: bool = False) -> None:
         self.ledger = ledger
         self.store = store
         self.retention = timedelta(days=retention_days)
@@ -69,6 +72,9 @@ class Ingestor:
         self.chunk_size = chunk_size
         self.readahead = readahead
         self.clock = clock
+        #: stop at "stored" and leave the hand-over to :meth:`verify_many`, which the pipeline
+        #: calls for a group of files at once (one durable ledger commit for the group)
+        self.group_verify = group_verify
         # media id -> (attempt, error, retry_at, action) of failures the ledger refused
         self._unrecorded: dict[int, tuple[int | None, str, datetime | None, str]] = {}
 
@@ -91,12 +97,18 @@ class Ingestor:
                 if media.state == "failed" and media.retry_at is None:
                     return Outcome(media.id, "quarantined", media.last_error)
             if media.state == STORED:  # a crash came between store and verification
+                if self.group_verify:
+                    return Outcome(media.id, STORED)
                 self._verify(media.id, None)
                 bound.info("upload_verified_after_restart")
                 return Outcome(media.id, VERIFIED)
             if item is None:
                 raise SourceVanished(f"{media.source_path}: its device is not docked")
             attempt = self.ledger.start_attempt(media.id)
+            if self.group_verify:
+                receipt = self._copy(media, item, attempt, progress, bound, group=True)
+                return Outcome(media.id, STORED, existed=receipt.pop("existed"),
+                               attempt=attempt, receipt=receipt)
             existed = self._copy(media, item, attempt, progress, bound)
             self._verify(media.id, attempt)
             bound.info("media_handed_over", size=media.size, existed=existed)
@@ -130,7 +142,11 @@ class Ingestor:
             current = self.ledger.media(media.id)
         return current
 
-    def _copy(self, media: MediaRecord, item: MediaItem, attempt: int, progress, bound) -> bool:
+    def _copy(self, media: MediaRecord, item: MediaItem, attempt: int, progress, bound,
+              group: bool = False):
+        """Read, hash and store one file; records it stored and returns whether the store
+        had it already, or with ``group`` leaves the object to ``store.sync()`` and returns
+        what ``record_stored`` must say (:meth:`verify_many` commits it for the group)."""
         with item.open() as raw:
             before = raw.fstat()
             if before.st_size != item.size or before.st_mtime_ns != item.mtime_ns:
@@ -151,7 +167,8 @@ class Ingestor:
                                readahead=self.readahead) as stream:
                 stored = self.store.put(stream, retain_until=self.retain_until(media),
                                         metadata=media_metadata(media, item.relpath,
-                                                                self.ledger.station))
+                                                                self.ledger.station),
+                                        durable=not group)
             after = raw.fstat()
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise SourceChanged(f"{media.source_path}: changed while it was read",
@@ -161,13 +178,71 @@ class Ingestor:
         if not stored.digests.matches(digests):
             raise IntegrityError(f"{media.source_path}: the store reports other digests than "
                                  "the read computed")
-        self.ledger.record_stored(media.id, attempt, digests,
-                                  store=stored.details.get("store", self.store.name),
-                                  object_key=stored.key, retain_until=stored.info.retain_until)
+        receipt = {"digests": digests, "store": stored.details.get("store", self.store.name),
+                   "object_key": stored.key, "retain_until": stored.info.retain_until}
+        if group:
+            return {**receipt, "existed": stored.existed}
+        self.ledger.record_stored(media.id, attempt, **receipt)
         return stored.existed
+
+    def verify_many(self, stored: list[Outcome]) -> list[Outcome]:
+        """Hand over a group of files that :meth:`ingest` left ``stored``: the store is
+        synced once and the copies of this run are recorded ``stored`` in one (lazy) commit;
+        then each copy is read back (``stat``) and compared with the ledger, and all that
+        match are handed over in ONE durable ledger commit (group commit); each that does
+        not, or all of them if that commit fails, is recorded as a failed attempt.  Never
+        raises for a file's failure; returns one outcome per file, in order."""
+        outcomes: dict[int, Outcome] = {}
+        fresh = [o for o in stored if o.receipt is not None]
+        if fresh:  # copies stored in this run: durable first, then their stored commit
+            try:
+                self.store.sync()
+                self.ledger.record_stored_many([(o.media_id, o.attempt, o.receipt)
+                                                for o in fresh])
+            except EvidockError as exc:
+                for one in fresh:
+                    outcomes[one.media_id] = self._fail(one.media_id, one.attempt, exc,
+                                                        log.bind(media_id=one.media_id))
+                stored_ok = [o for o in stored if o.receipt is None]
+                return self._verify_group(stored_ok, outcomes, order=stored)
+        return self._verify_group(stored, outcomes, order=stored)
+
+    def _verify_group(self, stored: list[Outcome], outcomes: dict[int, Outcome], *,
+                      order: list[Outcome]) -> list[Outcome]:
+        passed: list[Outcome] = []
+        for one in stored:
+            bound = log.bind(media_id=one.media_id)
+            try:
+                self._check(one.media_id)
+                passed.append(one)
+            except EvidockError as exc:
+                outcomes[one.media_id] = self._fail(one.media_id, one.attempt, exc, bound)
+            except Exception as exc:  # a bug must not lose the group: recorded and retried
+                bound.exception("verify_crashed")
+                err = EvidockError(f"recording {one.media_id}: unexpected "
+                                   f"{type(exc).__name__}: {exc}")
+                err.action, err.counts = Action.RETRY, True
+                outcomes[one.media_id] = self._fail(one.media_id, one.attempt, err, bound)
+        try:
+            self.ledger.record_verified_many([(o.media_id, o.attempt) for o in passed])
+        except EvidockError as exc:
+            for one in passed:
+                outcomes[one.media_id] = self._fail(one.media_id, one.attempt, exc,
+                                                    log.bind(media_id=one.media_id))
+        else:
+            for one in passed:
+                log.info("media_handed_over", media_id=one.media_id, existed=one.existed,
+                         group=len(passed), after_restart=one.attempt is None)
+                outcomes[one.media_id] = Outcome(one.media_id, VERIFIED, existed=one.existed)
+        return [outcomes[o.media_id] for o in order]
 
     def _verify(self, media_id: int, attempt: int | None) -> None:
         """Read back what the store reports and compare with the ledger, then commit."""
+        self._check(media_id)
+        self.ledger.record_verified(media_id, attempt)
+
+    def _check(self, media_id: int) -> None:
+        """The store's copy has the size and SHA-256 the ledger recorded (or IntegrityError)."""
         faults.point("before_verify")
         media = self.ledger.media(media_id)
         info = self.store.stat(media.object_key)
@@ -177,7 +252,6 @@ class Ingestor:
                 f"{info.sha256}, the ledger expects {media.size} bytes with {media.sha256}",
                 hint="the file will be copied again; if this repeats, check the store",
             )
-        self.ledger.record_verified(media_id, attempt)
 
     def _fail(self, media_id: int, attempt: int | None, exc: EvidockError, bound) -> Outcome:
         """Record a failed attempt and say what happens next; never raises.  A ledger that

@@ -110,6 +110,7 @@ class StationCollector:
 
         if live is not None:
             yield from _workers(live)
+            yield from _rates(live)
 
         if self.checks_state is not None:
             yield from _checks(self.checks_state())
@@ -138,6 +139,22 @@ class StationCollector:
             for s in ("docked", "away", "unknown"):
                 g.add_metric([device.serial, s], 1 if s == state else 0)
         return g
+
+
+def _rates(live: dict):
+    """The read rate now (last 5 s) per device and for the station, and bytes read so far."""
+    rate = GaugeMetricFamily("evidock_read_rate_bytes_per_second",
+                             "Bytes per second read off devices over the last 5 s "
+                             "(device=\"\" : every device together)", labels=["device"])
+    read = CounterMetricFamily("evidock_read_bytes", "Bytes read off devices since start",
+                               labels=["device"])
+    for d in live.get("devices", []):
+        rate.add_metric([d["serial"]], d.get("rate_bps", 0))
+        read.add_metric([d["serial"]], d.get("bytes_read", 0))
+    rate.add_metric([""], live.get("rate_bps", 0))
+    read.add_metric([""], live.get("bytes_read", 0))
+    yield rate
+    yield read
 
 
 def _workers(live: dict):

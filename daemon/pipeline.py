@@ -27,7 +27,7 @@ from evidock.daemon.ingest import Ingestor, Outcome, ShutdownRequested
 from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.records import STORED, VERIFIED, MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
-from evidock.daemon.progress import DeviceProgress
+from evidock.daemon.progress import DeviceProgress, RateMeter
 from evidock.daemon.schedule import Queued, ReadyQueue
 from evidock.daemon.timeutil import Clock, parse, utcnow
 from evidock.daemon.workers import Heartbeats, Pause
@@ -43,11 +43,15 @@ class Pipeline:
                  adjust_deadline: Callable[[MediaRecord], MediaRecord] | None = None,
                  stuck_seconds: float = 300.0, pause_base_seconds: float = 2.0,
                  pause_max_seconds: float = 60.0,
-                 probes: dict[str, Callable[[], object]] | None = None) -> None:
+                 probes: dict[str, Callable[[], object]] | None = None,
+                 max_readers: int = 8) -> None:
         self.ledger = ledger
         self.adjust_deadline = adjust_deadline  # duty exemptions (R2) move a new file's deadline
         self.ingestor = ingestor
         self.workers = workers
+        #: one reader per docked device, up to this many: a slow device holds only its own
+        #: reader, never the others' (memory: each reader holds its read-ahead and parts)
+        self.max_readers = max(max_readers, workers)
         self.handover_hours = handover_hours
         self.clock = clock
         self._cond = threading.Condition()
@@ -62,6 +66,7 @@ class Pipeline:
         self.handed_over = 0
         self.quarantined: set[int] = set()
         self.beats = Heartbeats(stuck_seconds)
+        self.meter = RateMeter()  # every device together: the station's read rate now
         self.pause = Pause(pause_base_seconds, pause_max_seconds)
         #: cause -> a call that raises while the cause lasts (see :meth:`_probe`)
         self.probes = dict(probes or {})
@@ -81,6 +86,7 @@ class Pipeline:
             if prog is None or not prog.docked:
                 self._devices[device.serial] = DeviceProgress(
                     device.serial, officer, port, registered=record.registered)
+            self._grow()
         log.info("device_docked", device_serial=device.serial, port=port)
 
     def media_found(self, item: MediaItem) -> None:
@@ -298,7 +304,80 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - the ledger may be the thing that failed
             log.error("ledger_event_unrecorded", kind=kind, subject=subject, error=str(exc))
 
+    #: A group: files read one after the other from one device and handed over together,
+    #: one store sync and one durable ledger commit for all (see ``Ingestor.verify_many``).
+    #: A file that would take the group past GROUP_BYTES starts a group of its own, so a
+    #: group never holds a device's reader (or another device's earlier deadline) for long.
+    GROUP_FILES = 64
+    GROUP_BYTES = 16 << 20
+
     def _run(self, media: MediaRecord, item: MediaItem | None, name: str = "") -> bool:
+        """Ingest ``media``, and while the ingestor leaves hand-overs to a group, the next
+        files of the same device that fit in the group; then hand the group over."""
+        group: list[tuple[MediaRecord, Outcome, DeviceProgress, MediaItem | None]] = []
+        current = media
+        try:
+            while current is not None:
+                outcome, prog = self._ingest_one(current, item, name)
+                if outcome.state == STORED:  # the ingestor left the hand-over to the group
+                    group.append((current, outcome, prog, item))
+                else:
+                    with self._cond:
+                        self._settle_and_pause(current, outcome, prog, item)
+                current = None
+                if group:
+                    with self._cond:
+                        nxt = self._next_in_group(media.device_serial, group)
+                    if nxt is not None:
+                        current, item = nxt
+                        self.beats.beat(name, "reading", current.id)
+        except BaseException:
+            with self._cond:  # going down mid-group: every file of it stays queued
+                retry = self.clock() + timedelta(seconds=self.pause.base)
+                for held in [current, *(m for m, _, _, _ in group)]:
+                    if held is not None:
+                        self._hold(retry, self._entry(held, stored=True))  # state unknown
+            raise
+        if group:
+            self.beats.beat(name)
+            try:
+                outcomes = self.ingestor.verify_many([o for _, o, _, _ in group])
+            except Exception as exc:  # noqa: BLE001 - never raises by contract; if it does
+                log.exception("verify_raised", files=len(group))
+                outcomes = [Outcome(m.id, "failed", f"{type(exc).__name__}: {exc}",
+                                    self.clock() + timedelta(seconds=self.pause.base),
+                                    action="retry", cause="other") for m, _, _, _ in group]
+            with self._cond:
+                for (done, _, prog, its), outcome in zip(group, outcomes, strict=True):
+                    self._settle_and_pause(done, outcome, prog, its)
+        return True
+
+    def _next_in_group(self, serial: str,
+                       group: list) -> tuple[MediaRecord, MediaItem | None] | None:
+        """The device's next file if it fits in the group (None: hand the group over now).
+        Holds the lock."""
+        held = sum(m.size for m, _, _, _ in group)
+        if len(group) >= self.GROUP_FILES or self._stopping or self.pause.active:
+            return None
+        while (entry := self._queue.take_from(serial, self._usable)) is not None:
+            item = self._items.get(entry.media_id)
+            if item is not None and held + item.size > self.GROUP_BYTES:
+                self._queue.push(entry)  # starts the next group
+                return None
+            try:
+                media = self.ledger.media(entry.media_id)
+            except Exception as exc:  # noqa: BLE001 - the ledger cannot be read now
+                log.error("queue_read_failed", media_id=entry.media_id, error=str(exc))
+                self._queue.push(entry)
+                return None
+            if media.state == VERIFIED or (item is None and media.state != STORED):
+                self._items.pop(media.id, None)
+                continue  # handed over meanwhile, or its device left
+            return media, item
+        return None
+
+    def _ingest_one(self, media: MediaRecord, item: MediaItem | None,
+                    name: str) -> tuple[Outcome, DeviceProgress]:
         serial = media.device_serial
         prog = self._devices.get(serial) or DeviceProgress(serial, docked=False)
         self._devices.setdefault(serial, prog)
@@ -309,6 +388,8 @@ class Pipeline:
             nonlocal counted
             counted += n
             prog.bytes_done += n
+            prog.meter.add(n)
+            self.meter.add(n)
             self.beats.beat(name)
             if self._stopping and self._hard_stop:
                 raise ShutdownRequested()
@@ -324,11 +405,15 @@ class Pipeline:
             prog.current = None
         with self._cond:
             prog.bytes_done -= counted
-            self._settle(media, outcome, prog, item)
-            if outcome.action == "stop" and outcome.state == "failed":
-                if self.pause.trip(outcome.cause or "other", outcome.error or ""):
-                    log.error("ingest_paused", cause=outcome.cause, error=outcome.error)
-        return True
+        return outcome, prog
+
+    def _settle_and_pause(self, media: MediaRecord, outcome: Outcome, prog: DeviceProgress,
+                          item: MediaItem | None) -> None:
+        """Holds the lock."""
+        self._settle(media, outcome, prog, item)
+        if outcome.action == "stop" and outcome.state == "failed":
+            if self.pause.trip(outcome.cause or "other", outcome.error or ""):
+                log.error("ingest_paused", cause=outcome.cause, error=outcome.error)
 
     def _settle(self, media: MediaRecord, outcome: Outcome, prog: DeviceProgress,
                 item: MediaItem | None = None) -> None:
@@ -363,6 +448,18 @@ class Pipeline:
                 self._schedule(media)
         for n in range(self.workers):
             self._start_worker(f"ingest-{n}")
+        with self._cond:
+            self._grow()  # devices docked before the start
+
+    def _grow(self) -> None:
+        """Start a reader for each docked device beyond ``workers`` (up to ``max_readers``),
+        once the pipeline runs.  Holds the lock."""
+        if not self._threads or self._stopping:
+            return
+        docked = sum(1 for p in self._devices.values() if p.docked)
+        for n in range(len(self._threads), min(max(docked, self.workers), self.max_readers)):
+            self._start_worker(f"ingest-{n}")
+            log.info("reader_added", worker=f"ingest-{n}", docked=docked)
 
     def _start_worker(self, name: str) -> threading.Thread:
         thread = threading.Thread(target=self._worker, name=name, daemon=True)
@@ -412,6 +509,8 @@ class Pipeline:
                 "retrying": len(self._waiting),
                 "active": self._active,
                 "handed_over": self.handed_over,
+                "rate_bps": round(self.meter.rate()),
+                "bytes_read": self.meter.total,
                 "quarantined": len(self.quarantined),
                 "paused": self.pause.snapshot(),
                 "workers": self.beats.snapshot(),

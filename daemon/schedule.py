@@ -66,6 +66,24 @@ class ReadyQueue:
         heapq.heappop(self._heaps[best_serial])
         return self._entries.pop(best[1])
 
+    def take_from(self, serial: str, usable: Callable[[Queued], bool]) -> Queued | None:
+        """Remove and return the device's file with the earliest deadline (a reader going on
+        with the same device); None when it has none.  Refused files are dropped as above."""
+        heap = self._heaps.get(serial)
+        found = None
+        while heap:
+            deadline, media_id = heapq.heappop(heap)
+            entry = self._entries.get(media_id)
+            if entry is None or (entry.deadline, entry.serial) != (deadline, serial):
+                continue  # taken or queued again since
+            del self._entries[media_id]
+            if usable(entry):
+                found = entry
+                break
+        if heap is not None and not heap:
+            del self._heaps[serial]
+        return found
+
     def __len__(self) -> int:
         return len(self._entries)
 

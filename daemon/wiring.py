@@ -272,7 +272,8 @@ class Wiring:
         from evidock.daemon.ingest import Ingestor
 
         return Ingestor(self.ledger, self.store, retention_days=self.config.policy.retention_days,
-                        retry=self.retry, chunk_size=self.config.ingest.chunk_size)
+                        retry=self.retry, chunk_size=self.config.ingest.chunk_size,
+                        group_verify=True)
 
     @cached_property
     def pipeline(self):

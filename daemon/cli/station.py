@@ -154,6 +154,9 @@ def _status_view(doc: dict) -> list:
               f"{human_bytes(d['bytes_done'])} / {human_bytes(d['bytes_total'])}",
               f"{human_bytes(d['rate_bps'])}/s", human_duration(d["eta_s"]),
               _device_state(d)] for d in doc.get("devices", []))))
+        if "rate_bps" in doc:
+            view.append(f"reading {human_bytes(doc['rate_bps'])}/s from all devices "
+                        "(last 5 s)")
     if doc["running"]:
         view += _health_lines(doc)
     queue = doc.get("derivatives")

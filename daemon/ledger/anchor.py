@@ -167,6 +167,7 @@ class Anchorer:
                     raise
                 last = self._last  # S3 away: this process's last anchor; the spool takes it
             after = last.seq - 1 if last else 0
+            self.ledger.sync()  # never anchor a lazy write a power cut could take back
             events = list(self.ledger.events(after=after))
             if last is not None:
                 have = events[0] if events else None

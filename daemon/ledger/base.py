@@ -27,6 +27,19 @@ Contract, for every implementation and every write method:
 * **State transitions** of a recording follow ``records.TRANSITIONS``; a forbidden one
   raises ``InvalidTransition`` and writes nothing.  Asking for what does not exist raises
   ``NotFound`` (reads of optional rows return None instead, as documented).
+* **Durability.** A write is durable (it survives a power cut) when it returns, except the
+  *lazy* ones: ``register_media``, ``start_attempt`` and ``record_stored(_many)``, the per-file
+  steps before a hand-over.  A lazy write is committed (other readers see it, and it
+  survives the process being killed at any point: ``kill -9`` is always safe), but the
+  backend may delay making it durable until the next durable write or :meth:`sync`, which
+  then makes it durable together with every write before it (SQLite: one WAL fsync;
+  PostgreSQL: ``SET LOCAL synchronous_commit = off`` on those transactions).  After a power
+  cut only a tail of lazy writes can be missing, whole and in order, never a durable write
+  or anything before it.  That is safe because nothing relies on a lazy state: a recording
+  found ``seen``/``copying`` is read again, one found ``stored`` is verified again against the
+  store before it is handed over, and a durable ``media_verified`` makes the lazy writes of
+  that file durable first.  So the ledger costs one sync per group of hand-overs, not four
+  per file.
 * **Opening**: ``create=False`` on a ledger that does not exist raises ``LedgerMissing``
   ("no ledger at PATH") and creates nothing.
 * **Rebuilding**: each backend offers a class method ``rebuild(path, *, station, events)``
@@ -130,8 +143,28 @@ class Ledger(Protocol):
         """copying -> stored (``media_stored``)."""
         ...
 
+    def record_stored_many(self, items: list[tuple[int, int, dict]]) -> None:
+        """Group commit of ``record_stored``: for each ``(media_id, attempt_id, receipt)``,
+        whose receipt holds ``record_stored``'s keyword arguments (``digests``, ``store``,
+        ``object_key``, ``retain_until``), one ``media_stored``, in order, in ONE lazy
+        transaction; all or nothing (``InvalidTransition`` for a row not ``copying``)."""
+        ...
+
     def record_verified(self, media_id: int, attempt_id: int | None) -> None:
-        """stored -> verified (``media_verified``): handed over."""
+        """stored -> verified (``media_verified``): handed over.  Durable on return."""
+        ...
+
+    def record_verified_many(self, items: list[tuple[int, int | None]]) -> None:
+        """Group commit: ``media_verified`` for each ``(media_id, attempt_id)``, in order, in
+        ONE transaction made durable once.  All or nothing: one refused transition (a row
+        not ``stored``) raises ``InvalidTransition`` and hands over none of them.  An empty
+        list writes nothing."""
+        ...
+
+    def sync(self) -> None:
+        """Make every write that returned so far durable (see "Durability"); the anchor job
+        calls it before it writes the chain head into the store, so an anchor never names
+        an event a power cut could take back."""
         ...
 
     def record_failure(self, media_id: int, attempt_id: int | None, error: str, *,

@@ -85,7 +85,7 @@ class MediaMixin:
         A file is the same file when device, exact path bytes, size and mtime match, so a
         second dock or a restart finds the existing row instead of adding another."""
         raw = os.fsencode(source_path)
-        with self._transaction() as conn:
+        with self._transaction(durable=False) as conn:
             row = conn.execute(
                 "SELECT id FROM media WHERE device_serial = ? AND source_path_raw = ? "
                 "AND size = ? AND mtime_ns = ?", (device_serial, raw, size, mtime_ns),
@@ -117,8 +117,8 @@ class MediaMixin:
         check_transition(media_id, row["state"], new)
 
     def start_attempt(self, media_id: int) -> int:
-        """seen/failed -> copying; returns the attempt id."""
-        with self._transaction() as conn:
+        """seen/failed -> copying; returns the attempt id.  Lazy (see base.py)."""
+        with self._transaction(durable=False) as conn:
             self._check_move(conn, media_id, COPYING)
             attempt = self._next_id(conn, "attempts")
             self._emit(conn, "attempt_started", f"media:{media_id}", {
@@ -128,20 +128,41 @@ class MediaMixin:
 
     def record_stored(self, media_id: int, attempt_id: int, digests: Digests, *, store: str,
                       object_key: str, retain_until: datetime) -> None:
-        """copying -> stored: the store confirmed a write whose digests match the read."""
-        with self._transaction() as conn:
-            self._check_move(conn, media_id, STORED)
-            self._emit(conn, "media_stored", f"media:{media_id}", {
-                "media_id": media_id, "attempt_id": attempt_id, "blake3": digests.blake3,
-                "sha256": digests.sha256, "size": digests.size, "store": store,
-                "object_key": object_key, "retain_until": stamp(retain_until)})
+        """copying -> stored: the store confirmed a write whose digests match the read.
+        Lazy (see base.py): what it says is proven again before the hand-over."""
+        self.record_stored_many([(media_id, attempt_id, {
+            "digests": digests, "store": store, "object_key": object_key,
+            "retain_until": retain_until})])
+
+    def record_stored_many(self, items: list[tuple[int, int, dict]]) -> None:
+        """copying -> stored for every ``(media_id, attempt_id, receipt)`` (receipt: the
+        keyword arguments of :meth:`record_stored`) in one lazy transaction, all or none."""
+        if not items:
+            return
+        with self._transaction(durable=False) as conn:
+            for media_id, attempt_id, r in items:
+                self._check_move(conn, media_id, STORED)
+                self._emit(conn, "media_stored", f"media:{media_id}", {
+                    "media_id": media_id, "attempt_id": attempt_id,
+                    "blake3": r["digests"].blake3, "sha256": r["digests"].sha256,
+                    "size": r["digests"].size, "store": r["store"],
+                    "object_key": r["object_key"], "retain_until": stamp(r["retain_until"])})
 
     def record_verified(self, media_id: int, attempt_id: int | None) -> None:
         """stored -> verified: the stored copy was read back and matches.  Handed over."""
+        self.record_verified_many([(media_id, attempt_id)])
+
+    def record_verified_many(self, items: list[tuple[int, int | None]]) -> None:
+        """stored -> verified for every ``(media_id, attempt_id)``, in one durable
+        transaction (group commit): all are handed over, or none is."""
+        if not items:
+            return
         with self._transaction() as conn:
-            self._check_move(conn, media_id, VERIFIED)
-            self._emit(conn, "media_verified", f"media:{media_id}", {
-                "media_id": media_id, "attempt_id": attempt_id, "ingested_at": self.now()})
+            for media_id, attempt_id in items:
+                self._check_move(conn, media_id, VERIFIED)
+                self._emit(conn, "media_verified", f"media:{media_id}", {
+                    "media_id": media_id, "attempt_id": attempt_id,
+                    "ingested_at": self.now()})
 
     def record_failure(self, media_id: int, attempt_id: int | None, error: str, *,
                        retry_at: datetime | None, action: str) -> None:

@@ -148,12 +148,23 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Derivati
             self._local.conn = None
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """A write transaction: the events appended in it commit with the rows they project,
-        or nothing does.  Any sqlite3 error becomes a LedgerError."""
+        or nothing does.  Any sqlite3 error becomes a LedgerError.
+
+        ``durable=False`` (the per-file steps before a hand-over, see base.py "Durability")
+        commits without syncing the write-ahead log: the commit is in the operating system's
+        hands, so it survives the process being killed, and the next durable commit (or
+        :meth:`sync`) syncs it together with everything before it.  In WAL mode SQLite keeps
+        the database consistent after a power cut either way; only the newest lazy commits
+        may be rolled back, as a whole and in order."""
         with self._write_lock:
             try:
                 conn = self._conn()
+                level = "FULL" if durable else "NORMAL"
+                if getattr(self._local, "sync_level", "FULL") != level:
+                    conn.execute(f"PRAGMA synchronous={level}")
+                    self._local.sync_level = level
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise translate(self.path, exc, "cannot start a write") from exc
@@ -173,6 +184,24 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Derivati
 
     def now(self) -> str:
         return stamp(self.clock())
+
+    def sync(self) -> None:
+        """Make every transaction committed so far durable (the lazy ones included): one
+        fsync of the write-ahead log, which holds them in commit order."""
+        with self._write_lock:
+            for name in (f"{self.path}-wal", str(self.path)):
+                try:
+                    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    continue  # no WAL (checkpointed and removed): the database file is it
+                try:
+                    os.fsync(fd)
+                except OSError as exc:
+                    raise LedgerError(f"ledger {self.path}: cannot sync {name}: {exc}",
+                                      hint="check the ledger's disk") from exc
+                finally:
+                    os.close(fd)
+                return
 
     def _emit(self, conn: sqlite3.Connection, kind: str, subject: str, data: dict) -> Event:
         """Append one chained event and apply it to the tables through its projector."""

@@ -74,6 +74,13 @@ class WormStore(Protocol):
     * Duplicate put of the same bytes: returns the existing object with ``existed=True``
       and writes nothing new; retention is extended if the new ``retain_until`` is later.
     * An existing key holding *different* bytes is never overwritten: ``ObjectConflict``.
+    * ``put(..., durable=False)`` may return before the object would survive a power cut
+      (it survives the process being killed); :meth:`sync` then makes every put that
+      returned durable at once (local store: one ``syncfs`` instead of three fsyncs per
+      file; S3: the server answers only once it holds the object, so both are no-ops).
+      The pipeline puts small files this way and calls ``sync`` before the group's
+      read-back and hand-over, so a file is never handed over before its copy is durable.
+      The default ``durable=True`` is durable on return.
     * A crash at any point leaves either no object under the final key or a complete,
       verified one; ``recover()`` at start-up removes what a crash left half written
       (incomplete temporary data is not evidence: the device copy is still the original).
@@ -95,7 +102,12 @@ class WormStore(Protocol):
         retain_until: datetime,
         legal_hold: bool = False,
         metadata: dict[str, str] | None = None,
+        durable: bool = True,
     ) -> StoredObject: ...
+
+    def sync(self) -> None:
+        """Make every put that returned so far durable (see ``durable`` above)."""
+        ...
 
     def stat(self, key: str) -> ObjectInfo:
         """What the store holds under ``key``; ``ObjectMissing`` if nothing."""

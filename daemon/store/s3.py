@@ -2,7 +2,10 @@
 
 Content keys and a single read do not fit together directly: the key (``media/b3/../<blake3>``)
 is known only once the last byte has been read, but a multipart upload must name its key before
-the first part goes out.  So a put happens in two steps (daemon/FORMATS.md, "S3 store"):
+the first part goes out.  A recording that fits in one part is the exception: it is in memory
+with its digests before anything is sent, so it goes up as one PutObject straight to its content
+key with its lock, hold, metadata and checksum (:meth:`S3WormStore._put_direct`).  Every longer
+put happens in two steps (daemon/FORMATS.md, "S3 store"):
 
 1. **Stage.** The stream goes up once, as it is read, to ``staging/<station>/<uuid>``, with a
    SHA-256 checksum per part that the server verifies, under a *short* COMPLIANCE lock
@@ -58,8 +61,10 @@ from evidock.daemon.store.s3_wire import (
     b64,
     lock_headers,
     parse_s3_time,
+    put_whole,
+    read_part,
     store_error,
-    upload_stream,
+    upload_parts,
 )
 
 log = structlog.get_logger("evidock.store.s3")
@@ -107,27 +112,42 @@ class S3WormStore:
         self.staging_retention = staging_retention
         self.name = f"s3:{bucket}"
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="s3-part")
+        #: parts in flight of every upload together (readers of several devices share it)
+        self._budget = threading.BoundedSemaphore(self.concurrency)
         self._key_locks = [threading.Lock() for _ in range(64)]  # striped by key
 
     # -- put ---------------------------------------------------------------------------------
 
+    def sync(self) -> None:
+        """Nothing to do: S3 answers a put only once it holds the object."""
+
     def put(self, stream: HashingReader, *, retain_until: datetime, legal_hold: bool = False,
-            metadata: dict[str, str] | None = None) -> StoredObject:
+            metadata: dict[str, str] | None = None, durable: bool = True) -> StoredObject:
+        try:
+            first = read_part(stream, self.part_size)
+            nxt = read_part(stream, self.part_size) if len(first) == self.part_size else b""
+            if not nxt:
+                stream.read()  # reach the verified end: SizeMismatch here leaves nothing sent
+        except SourceError:
+            raise  # the device failed, not S3: never relabelled, never marks S3 down
+        except Exception as exc:
+            raise store_error(exc, f"reading {stream.name or 'a recording'}") from exc
+        if not nxt:
+            return self._put_direct(first, stream.digests(), retain_until, legal_hold, metadata)
         staging = f"{STAGING}/{self.station}/{uuid.uuid4().hex}"
         lock = lock_headers(datetime.now(UTC) + self.staging_retention)
         try:
-            sent = upload_stream(self.client, self._pool, self.bucket, staging, stream,
-                                 part_size=self.part_size, concurrency=self.concurrency,
-                                 headers=lock)
+            sent = upload_parts(self.client, self._pool, self.bucket, staging, stream, first, nxt,
+                                part_size=self.part_size, concurrency=self.concurrency,
+                                headers=lock, budget=self._budget)
         except SourceError:
             raise  # the device failed, not S3: never relabelled, never marks S3 down
         except Exception as exc:
             raise store_error(exc, f"uploading {stream.name or 'a recording'}") from exc
         digests = stream.digests()
-        if sent.size != digests.size or not hmac.compare_digest(sent.sha256, digests.sha256):
+        if sent.size != digests.size:
             raise IntegrityError(
-                f"{stream.name}: the bytes sent to S3 differ from the bytes read (sha256 "
-                f"{sent.sha256} vs {digests.sha256})",
+                f"{stream.name}: {sent.size} bytes were sent to S3, {digests.size} read",
                 hint="check the station's memory and disk; the file will be retried")
         key = object_key(digests)
         retain_until = _ceil_second(retain_until)
@@ -138,9 +158,7 @@ class S3WormStore:
                     info = self._adopt(existing, digests, retain_until, legal_hold)
                     return StoredObject(key, digests, info, existed=True,
                                         details={"staging_key": staging})
-                user = {f"{META}{k}": v for k, v in (metadata or {}).items()}
-                user.update({f"{META}sha256": digests.sha256, f"{META}blake3": digests.blake3,
-                             f"{META}checksum": sent.checksum})
+                user = self._user_metadata(metadata, digests, sent.checksum)
                 version_id = self._copy(staging, sent.version_id, key, user, retain_until,
                                         legal_hold, digests.sha256)
                 info = self._settle(key, version_id, retain_until, legal_hold)
@@ -149,6 +167,49 @@ class S3WormStore:
         self._check_bytes(info, digests.size, sent.checksum, key)
         return StoredObject(key, digests, info, details={"staging_key": staging,
                                                          "checksum": sent.checksum})
+
+    @staticmethod
+    def _user_metadata(metadata, digests, checksum: str) -> dict[str, str]:
+        user = {f"{META}{k}": v for k, v in (metadata or {}).items()}
+        user.update({f"{META}sha256": digests.sha256, f"{META}blake3": digests.blake3,
+                     f"{META}checksum": checksum})
+        return user
+
+    def _put_direct(self, data: bytes, digests, retain_until: datetime, legal_hold: bool,
+                    metadata) -> StoredObject:
+        """A recording that fits in one part is in memory with its digests, so its content key
+        is known before anything is sent: one PutObject carrying the lock, the hold, the
+        metadata and the SHA-256 the server checks; no staging copy, no server-side copy."""
+        key = object_key(digests)
+        retain_until = _ceil_second(retain_until)
+        with self._key_lock(key):
+            try:
+                existing = self._stat_or_none(key)
+                if existing is not None:
+                    info = self._adopt(existing, digests, retain_until, legal_hold)
+                    return StoredObject(key, digests, info, existed=True)
+                checksum = b64(bytes.fromhex(digests.sha256))
+                headers = {**lock_headers(retain_until),
+                           **self._user_metadata(metadata, digests, checksum)}
+                if legal_hold:
+                    headers["x-amz-object-lock-legal-hold"] = "ON"
+                version_id = self._put_once(key, data, digests.sha256, headers)
+                info = self._settle(key, version_id, retain_until, legal_hold)
+            except Exception as exc:
+                raise store_error(exc, f"putting {key}") from exc
+        self._check_bytes(info, digests.size, checksum, key)
+        return StoredObject(key, digests, info, details={"checksum": checksum})
+
+    def _put_once(self, key: str, data: bytes, sha256: str, headers: dict[str, str]):
+        """Like :meth:`_copy`: a request whose answer was lost is never sent again blindly
+        (a second PUT would be a second locked version); look whether it landed first."""
+        try:
+            return put_whole(self.client, self.bucket, key, data, sha256, headers)[0].version_id
+        except Exception:
+            landed = self._stat_or_none(key)
+            if landed is None or not hmac.compare_digest(landed.sha256, sha256):
+                raise
+            return landed.version_id
 
     def _copy(self, staging: str, staged_version: str | None, key: str, user: dict[str, str],
               retain_until: datetime, legal_hold: bool, sha256: str) -> str | None:

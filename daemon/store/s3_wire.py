@@ -1,12 +1,13 @@
 """What the S3 store says to the server: one streamed upload, error classes, dates, checksums.
 
-:func:`upload_stream` pulls a :class:`HashingReader` to its end once, in parts of ``part_size``
+:func:`upload_parts` pulls a :class:`HashingReader` to its end once, in parts of ``part_size``
 bytes, and sends each part with its SHA-256 (``x-amz-checksum-sha256``) so the server refuses a
-part whose bytes changed on the way.  A stream that fits in one part goes up as one PutObject with
-the checksum of the whole object; a longer one as a multipart upload whose parts go out
-``concurrency`` at a time (memory: about ``concurrency + 1`` parts).  The minio SDK has no
-checksum argument in this version, so the parts and the final CompleteMultipartUpload (which must
-list each part's checksum) go through the SDK's signed request methods.
+part whose bytes changed on the way; its parts go out ``concurrency`` at a time.  A stream that
+fits in one part goes up as one PutObject (:func:`put_whole`) with the checksum of the whole
+object, which is the reader's SHA-256: the bytes are hashed once here, and once by the server.
+The minio SDK has no checksum argument in this version, so the parts and the final
+CompleteMultipartUpload (which must list each part's checksum)
+go through the SDK's signed request methods.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from minio.helpers import md5sum_hash
 
 from evidock.daemon.errors import (
     EvidockError,
+    IntegrityError,
     ObjectConflict,
     ObjectMissing,
     StoreError,
@@ -46,6 +49,9 @@ _SETUP = {"AccessDenied", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNo
           "InvalidToken", "ExpiredToken", "AuthorizationHeaderMalformed",
           "RequestTimeTooSkewed"}  # the station's clock is wrong: a set-up problem too
 _CONFLICT = {"PreconditionFailed", "ConditionalRequestConflict"}
+#: the server hashed what it received and it is not what the checksum header says
+_DIGEST = {"BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch",
+           "XAmzContentSHA256Mismatch"}
 
 
 def store_error(exc: BaseException, doing: str) -> StoreError:
@@ -62,6 +68,9 @@ def store_error(exc: BaseException, doing: str) -> StoreError:
         text = f"S3 {doing}: {code} ({exc.message})"
         if code in _MISSING or (status == 404 and code not in _SETUP):
             return ObjectMissing(text)
+        if code in _DIGEST:
+            return IntegrityError(text, hint="the bytes S3 received are not the bytes read; "
+                                  "nothing was stored and the file is retried")
         if code in _CONFLICT:
             return ObjectConflict(text, hint="another writer changed the key at the same time")
         if code in _SETUP:
@@ -117,7 +126,7 @@ class Uploaded:
     key: str
     version_id: str | None
     size: int
-    sha256: str  # hex, of the bytes we sent (hashed here, independent of the reader's digests)
+    sha256: str  # hex, of the whole stream (the reader's digest; each part's is checked by S3)
     checksum: str  # the S3 checksum value the server must report: whole-object or composite "-N"
 
 
@@ -137,20 +146,31 @@ def _read_part(stream: HashingReader, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def upload_stream(client: Minio, pool: ThreadPoolExecutor, bucket: str, key: str,
-                  stream: HashingReader, *, part_size: int, concurrency: int,
-                  headers: dict[str, str]) -> Uploaded:
-    """Upload ``stream`` to ``key``, reading it once; abort what was sent if anything fails."""
-    whole = hashlib.sha256()
-    first = _read_part(stream, part_size)
-    whole.update(first)
-    nxt = _read_part(stream, part_size) if len(first) == part_size else b""
-    if not nxt:
-        stream.read()  # reach the verified end: SizeMismatch here leaves nothing sent
-        digest = hashlib.sha256(first).digest()
-        response = client._put_object(bucket, key, first,
-                                      {**headers, "x-amz-checksum-sha256": b64(digest)})
-        return Uploaded(key, response.version_id, len(first), whole.hexdigest(), b64(digest))
+def read_part(stream: HashingReader, size: int) -> bytes:
+    """Up to ``size`` bytes of ``stream`` (fewer only at its end)."""
+    return _read_part(stream, size)
+
+
+def put_whole(client: Minio, bucket: str, key: str, data: bytes, sha256_hex: str,
+              headers: dict[str, str]):
+    """One PutObject of ``data`` with its SHA-256 (``x-amz-checksum-sha256``): the server
+    refuses the request if the bytes it received hash otherwise.  ``sha256_hex`` is the
+    reader's digest of exactly these bytes, so no second SHA-256 pass is made here."""
+    checksum = b64(bytes.fromhex(sha256_hex))
+    response = client._put_object(bucket, key, data, {**headers, "x-amz-checksum-sha256": checksum})
+    return response, checksum
+
+
+def upload_parts(client: Minio, pool: ThreadPoolExecutor, bucket: str, key: str,
+                 stream: HashingReader, first: bytes, nxt: bytes, *, part_size: int,
+                 concurrency: int, headers: dict[str, str],
+                 budget: threading.Semaphore | None = None) -> Uploaded:
+    """A multipart upload of ``first``, ``nxt`` and the rest of ``stream``, reading it once,
+    ``concurrency`` parts in flight (memory: about ``concurrency + 2`` parts); abort what was
+    sent if anything fails.  ``budget``, shared by every upload of a store, bounds the parts
+    in flight of all of them together, so many readers at once cannot multiply the memory.
+    Each part's SHA-256 is computed here from the bytes sent (the server checks it); the
+    whole stream's SHA-256 is the reader's."""
     upload_id = client._create_multipart_upload(
         bucket, key, {**headers, "x-amz-checksum-algorithm": "SHA256"})
     try:
@@ -160,9 +180,17 @@ def upload_stream(client: Minio, pool: ThreadPoolExecutor, bucket: str, key: str
         while data:
             number += 1
             size += len(data)
-            if number > 1:
-                whole.update(data)
-            pending.append(pool.submit(_send_part, client, bucket, key, upload_id, number, data))
+            if budget is not None:
+                budget.acquire()
+            try:
+                future = pool.submit(_send_part, client, bucket, key, upload_id, number, data)
+            except BaseException:
+                if budget is not None:
+                    budget.release()
+                raise
+            if budget is not None:
+                future.add_done_callback(lambda _f: budget.release())
+            pending.append(future)
             while len(pending) >= concurrency:
                 parts.append(pending.popleft().result())
             data, nxt = nxt, (_read_part(stream, part_size) if nxt else b"")
@@ -176,8 +204,8 @@ def upload_stream(client: Minio, pool: ThreadPoolExecutor, bucket: str, key: str
         _abort(client, bucket, key, upload_id)
         raise
     composite = b64(hashlib.sha256(b"".join(d for _, _, d in parts)).digest())
-    return Uploaded(key, response.headers.get("x-amz-version-id"), size, whole.hexdigest(),
-                    f"{composite}-{len(parts)}")
+    return Uploaded(key, response.headers.get("x-amz-version-id"), size,
+                    stream.digests().sha256, f"{composite}-{len(parts)}")
 
 
 def _send_part(client: Minio, bucket: str, key: str, upload_id: str, number: int,

@@ -161,8 +161,12 @@ class SpoolingStore:
         finish = datetime.now(UTC) + timedelta(seconds=size / self._rate) + self.limits.margin
         return finish > datetime.fromisoformat(deadline.replace("Z", "+00:00"))
 
+    def sync(self) -> None:
+        self.spool.sync()
+        self.primary.sync()
+
     def put(self, stream: HashingReader, *, retain_until: datetime, legal_hold: bool = False,
-            metadata: dict[str, str] | None = None) -> StoredObject:
+            metadata: dict[str, str] | None = None, durable: bool = True) -> StoredObject:
         slow = not self.primary_down() and self.too_slow_for(stream.expected_size, metadata)
         if slow:
             log.warning("s3_too_slow_for_deadline", size=stream.expected_size,
@@ -172,7 +176,8 @@ class SpoolingStore:
             try:
                 started = time.monotonic()
                 stored = self.primary.put(stream, retain_until=retain_until,
-                                          legal_hold=legal_hold, metadata=metadata)
+                                          legal_hold=legal_hold, metadata=metadata,
+                                          durable=durable)
                 self.note_rate(stream.expected_size, time.monotonic() - started)
                 return stored
             except S3_AWAY as exc:
@@ -181,7 +186,7 @@ class SpoolingStore:
                                        hint=exc.hint) from exc
         self._check_room(stream.expected_size)
         stored = self.spool.put(stream, retain_until=retain_until, legal_hold=legal_hold,
-                                metadata=metadata)
+                                metadata=metadata, durable=durable)
         log.info("media_spooled", key=stored.key, size=stored.digests.size)
         stored.details.update(spooled=True, store=self.spool.name)
         return stored

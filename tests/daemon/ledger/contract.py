@@ -306,6 +306,54 @@ class LedgerContract:
             populated.record("media_seen", "media:1", {})  # tables change by method only
         assert before == populated.head()
 
+    # -- group commit and durability (base.py "Durability") --------------------------------
+
+    @staticmethod
+    def _stored(ledger, n: int) -> list[tuple[int, int]]:
+        ledger.ensure_device("GRP", source="usb")
+        out = []
+        for i in range(n):
+            media, _ = ledger.register_media(device_serial="GRP", source_path=f"g/{i}", size=3,
+                                             mtime_ns=i, kind="video", recorded_at=T0,
+                                             handover_hours=24)
+            attempt = ledger.start_attempt(media.id)
+            ledger.record_stored(media.id, attempt, digests(media.id), store="local:x",
+                                 object_key=f"g{media.id}",
+                                 retain_until=T0 + timedelta(days=730))
+            out.append((media.id, attempt))
+        return out
+
+    def test_a_group_commit_hands_over_every_file_in_order_in_one_write(self, ledger):
+        items = self._stored(ledger, 3)
+        _, kinds = new_kinds(ledger, lambda: ledger.record_verified_many(items))
+        assert ["media_verified"] * 3 == kinds
+        got = [(e.subject, ledger.event_data(e)["attempt_id"])
+               for e in ledger.events(kinds=["media_verified"])]
+        assert [(f"media:{m}", a) for m, a in items] == got
+        assert {"verified"} == {ledger.media(m).state for m, _ in items}
+        assert ledger.verify().ok
+
+    def test_a_group_commit_with_one_refused_file_hands_over_none(self, ledger):
+        items = self._stored(ledger, 3)
+        not_stored, _ = ledger.register_media(device_serial="GRP", source_path="g/x", size=3,
+                                              mtime_ns=99, kind="video", recorded_at=T0,
+                                              handover_hours=24)
+        before = ledger.head()
+        with pytest.raises(InvalidTransition):
+            ledger.record_verified_many([*items[:2], (not_stored.id, None), items[2]])
+        assert before == ledger.head()
+        assert {"stored"} == {ledger.media(m).state for m, _ in items}
+        ledger.record_verified_many([])  # nothing to hand over writes nothing
+        assert before == ledger.head()
+
+    def test_lazy_writes_are_seen_by_another_connection_and_sync_keeps_them(self, ledger,
+                                                                           open_ledger):
+        items = self._stored(ledger, 2)
+        ledger.sync()
+        other = open_ledger()
+        assert ["stored", "stored"] == [other.media(m).state for m, _ in items]
+        assert ledger.head() == other.head()
+
     # -- concurrent writers ------------------------------------------------------------------
 
     def test_threads_writing_at_once_keep_one_gap_free_chain(self, ledger):

@@ -131,3 +131,35 @@ def test_two_ledger_objects_on_one_file_keep_one_chain(tmp_path):
         (a if i % 2 else b).record("note", "station:x", {"i": i})
     report = a.verify()
     assert (True, 20) == (report.ok, report.events)
+
+
+_LAZY_THEN_KILLED = """
+import os, signal, sys
+from datetime import UTC, datetime
+from evidock.daemon.hashing import Digests
+from evidock.daemon.ledger.sqlite import SqliteLedger
+ledger = SqliteLedger(sys.argv[1], station="st")
+ledger.ensure_device("CAM", source="usb")
+media, _ = ledger.register_media(device_serial="CAM", source_path="a", size=3, mtime_ns=1,
+                                 kind="video", recorded_at=datetime.now(UTC), handover_hours=24)
+attempt = ledger.start_attempt(media.id)
+ledger.record_stored(media.id, attempt, Digests(3, "b" * 64, "c" * 64), store="s",
+                     object_key="k", retain_until=datetime.now(UTC))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_lazy_writes_survive_the_process_being_killed(tmp_path):
+    """The per-file steps commit without a WAL sync (base.py "Durability"): a kill -9 right
+    after them loses none of them."""
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "l.sqlite3"
+    proc = subprocess.run([sys.executable, "-c", _LAZY_THEN_KILLED, str(path)])
+    assert -signal.SIGKILL == proc.returncode
+    ledger = SqliteLedger(path, station="st")
+    assert (["stored"], True) == ([m.state for m in ledger.list_media()], ledger.verify().ok)
+    assert ["device_seen", "media_seen", "attempt_started", "media_stored"] == [
+        e.kind for e in ledger.events()]

@@ -175,6 +175,18 @@ class StoreContract(SourceErrorContract):
         with store.open(got.key) as fh:
             assert data == fh.read()
 
+    def test_a_put_left_to_sync_later_is_the_same_object_once_synced(self, store):
+        """``durable=False`` changes when the object is durable, never what it is."""
+        data = os.urandom(120_000)
+        got = store.put(reader(data), retain_until=self.retain(), durable=False)
+        store.sync()
+        again = store.put(reader(data), retain_until=self.retain())
+        assert (object_key(digest_file(io.BytesIO(data))), True) == (got.key, again.existed)
+        assert (len(data), got.digests.sha256) == (store.stat(got.key).size,
+                                                   store.stat(got.key).sha256)
+        with store.open(got.key) as fh:
+            assert data == fh.read()
+
     def test_stat_reports_what_the_store_holds(self, store):
         data = os.urandom(70_000)
         got = store.put(reader(data), retain_until=self.retain(), legal_hold=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from datetime import UTC, datetime
 
 import pytest
 
@@ -68,3 +69,18 @@ def test_disk_full_is_store_unavailable(tmp_path, monkeypatch):
         store.put(reader(b"z" * 10), retain_until=StoreContract().retain())
     monkeypatch.undo()
     assert [] == list((store.root / ".incoming").iterdir())
+
+
+def test_a_put_left_to_sync_later_makes_no_fsync_until_sync(tmp_path, monkeypatch):
+    """Small files in a group: no per-file fsync; ``sync`` is one syncfs for all of them."""
+    import evidock.daemon.store.local as local
+
+    calls = []
+    monkeypatch.setattr(local.os, "fsync", lambda fd: calls.append(fd))
+    store = LocalWormStore(tmp_path / "store")
+    for _ in range(3):
+        store.put(reader(os.urandom(10_000)), retain_until=datetime.now(UTC), durable=False)
+    assert [] == calls
+    store.put(reader(os.urandom(10_000)), retain_until=datetime.now(UTC))
+    assert len(calls) >= 3  # the data, its metadata file, its directory
+    store.sync()

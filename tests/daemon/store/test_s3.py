@@ -159,3 +159,28 @@ def test_two_puts_of_the_same_bytes_at_once_store_one_version(store, s3_client, 
         results = list(pool.map(lambda _: store.put(reader(data), retain_until=soon()), range(2)))
     assert [False, True] == sorted(r.existed for r in results)
     assert 1 == len(versions(s3_client, s3_bucket, results[0].key))
+
+
+def test_a_recording_that_fits_one_part_is_one_put_with_its_lock(store, s3_client, s3_bucket):
+    """Small recordings skip staging and the server-side copy: nothing is written under
+    ``staging/``, and the one version carries the lock, hold and checksum it was sent with."""
+    from structlog.testing import capture_logs
+
+    data = os.urandom(5 * MiB - 1)
+    until = soon(800 * 86400)
+    with capture_logs() as logs:
+        got = store.put(reader(data), retain_until=until, legal_hold=True)
+    staged = list(s3_client.list_objects(s3_bucket, prefix="staging/", recursive=True,
+                                         include_version=True))
+    assert ([], 1) == (staged, len(versions(s3_client, s3_bucket, got.key)))
+    whole = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert (len(data), "COMPLIANCE", True, whole) == (
+        got.info.size, got.info.lock_mode, got.info.legal_hold, got.info.checksum)
+    assert got.info.retain_until >= until - timedelta(seconds=1)
+    assert [] == [e for e in logs if e["event"] == "object_lock_repaired"]
+
+
+def test_a_recording_of_several_parts_still_goes_through_staging(store, s3_client, s3_bucket):
+    store.put(reader(os.urandom(5 * MiB + 1)), retain_until=soon())
+    staged = list(s3_client.list_objects(s3_bucket, prefix="staging/", recursive=True))
+    assert 1 == len(staged)
