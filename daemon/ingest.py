@@ -163,14 +163,15 @@ class Ingestor:
                                  "the read computed")
         self.ledger.record_stored(media.id, attempt, digests,
                                   store=stored.details.get("store", self.store.name),
-                                  object_key=stored.key, retain_until=stored.info.retain_until)
+                                  object_key=stored.key, retain_until=stored.info.retain_until,
+                                  version_id=stored.info.version_id)
         return stored.existed
 
     def _verify(self, media_id: int, attempt: int | None) -> None:
         """Read back what the store reports and compare with the ledger, then commit."""
         faults.point("before_verify")
         media = self.ledger.media(media_id)
-        info = self.store.stat(media.object_key)
+        info = self.store.stat(media.object_key, version_id=media.version_id)
         if info.size != media.size or not hmac.compare_digest(info.sha256 or "", media.sha256):
             raise IntegrityError(
                 f"{media.source_path}: the store holds {info.size} bytes with sha256 "

@@ -195,7 +195,8 @@ class Wiring:
 
         return S3WormStore(self.s3_client, cfg.bucket, station=self.config.station.id,
                            part_size=cfg.part_size_mib * MiB, concurrency=cfg.concurrency,
-                           staging_retention=timedelta(hours=cfg.staging_retention_hours))
+                           staging_retention=timedelta(hours=cfg.staging_retention_hours),
+                           min_lock_days=self.config.policy.retention_days)
 
     @cached_property
     def store(self):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from evidock.daemon.checks.runner import NAMES
-from evidock.daemon.cli.common import open_compliance
+from evidock.daemon.cli.common import open_compliance, person
 from evidock.daemon.cli.output import json_lines, table
 from evidock.daemon.config import Config
 from evidock.daemon.errors import EvidockError
@@ -24,6 +24,8 @@ def add_parsers(sub, common) -> None:
     ap = asub.add_parser("ack", parents=[common], help="acknowledge an alert by name")
     ap.add_argument("id", type=int, metavar="ID")
     ap.add_argument("--by", required=True)
+    ap.add_argument("--reason", help="why; required for (and closes) an alert about something "
+                    "that happened: a late handover, a repaired lock, a bucket change")
     ap.set_defaults(func=cmd_ack)
 
     cp = sub.add_parser("check", parents=[common],
@@ -71,9 +73,13 @@ def cmd_list(args, config: Config) -> int:
 
 def cmd_ack(args, config: Config) -> int:
     _, c = open_compliance(config)
-    alert = c.alerts.acknowledge(args.id, args.by)
-    print(f"alert {alert.id} acknowledged by {alert.acknowledged_by}; it resolves when its "
-          "cause is gone")
+    alert = c.alerts.acknowledge(args.id, person(args.by), args.reason)
+    if alert.state == "resolved":
+        print(f"alert {alert.id} acknowledged by {alert.acknowledged_by} and closed: "
+              f"{alert.acknowledged_reason}")
+    else:
+        print(f"alert {alert.id} acknowledged by {alert.acknowledged_by}; it resolves when "
+              "its cause is gone")
     return 0
 
 

@@ -69,6 +69,14 @@ class AuditsMixin:
             "WHERE state = 'verified' AND ingested_at > deadline_at AND id NOT IN "
             "(SELECT media_id FROM late_handovers) ORDER BY id")]
 
+    def late_unacknowledged(self) -> list[dict]:
+        """Late handovers no supervisor has acknowledged yet, with the recording's path."""
+        return [dict(r) for r in self._rows(
+            "SELECT l.media_id, l.device_serial, l.officer_id, l.deadline_at, "
+            "l.handed_over_at, l.late_seconds, m.source_path FROM late_handovers l "
+            "JOIN media m ON m.id = l.media_id WHERE l.acknowledged_at IS NULL "
+            "ORDER BY l.media_id")]
+
     def record_late(self, items: list[dict]) -> int:
         """Record late handovers (media_id, device_serial, officer_id, deadline_at,
         handed_over_at, late_seconds) in one transaction, each once; returns how many."""

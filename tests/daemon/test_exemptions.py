@@ -36,12 +36,15 @@ def test_an_exemption_starts_the_clock_at_the_first_dock_after_the_span(world):
     assert event.subject == f"media:{media.id}"
 
 
-def test_before_any_dock_after_the_span_the_clock_starts_at_its_end(world):
-    media, _ = world.found(serial="DSJ-9", officer=None, recorded_at=T0)  # found mid-span
-    world.c.exemptions.add(officer_id=None, device_serial="DSJ-9", start=T0 - timedelta(hours=1),
+def test_a_recording_found_mid_span_gets_the_window_from_when_it_was_found(world):
+    """The exemption would start the clock at the span's end, but the station already has
+    the file: its deadline is never later than first seen + 24 h."""
+    media, _ = world.found(serial="DSJ-9", officer=None, recorded_at=T0 - timedelta(hours=20))
+    assert stamp(T0 + timedelta(hours=4)) == world.ledger.media(media.id).deadline_at
+    world.c.exemptions.add(officer_id=None, device_serial="DSJ-9", start=T0 - timedelta(hours=21),
                            end=T0 + timedelta(hours=30), reason="continuous_duty", note="",
                            by="zhao")
-    assert stamp(T0 + timedelta(hours=54)) == world.ledger.media(media.id).deadline_at
+    assert stamp(T0 + timedelta(hours=24)) == world.ledger.media(media.id).deadline_at
 
 
 def test_recordings_outside_the_span_or_of_others_keep_their_deadline(world):
@@ -57,7 +60,7 @@ def test_the_queue_takes_the_moved_deadline(world):
     world.c.exemptions.add(officer_id="110001", device_serial=None, start=T0 - timedelta(hours=5),
                            end=T0 + timedelta(days=1), reason="remote_area", note="", by="z")
     exempt, _ = world.found(officer="110001", recorded_at=T0 - timedelta(hours=4))
-    normal, _ = world.found(serial="DSJ-2", officer="110002", recorded_at=T0)
+    normal, _ = world.found(serial="DSJ-2", officer="110002", recorded_at=T0 - timedelta(hours=1))
     world.c.exemptions.adjust(exempt)
     assert [normal.id, exempt.id] == [m.id for m in world.ledger.due()]
     assert parse(world.ledger.media(exempt.id).deadline_at) > parse(normal.deadline_at)
