@@ -232,6 +232,10 @@ class WatchConfig(Section):
         default_factory=lambda: list(DEFAULT_IGNORE),
         description="Glob patterns of names that are never taken (partial downloads, hidden).",
     )
+    profile: str = Field(
+        "generic", min_length=1,
+        description="Device profile (by name, from the profiles folder) whose file-name "
+        "pattern gives the recording start time of dropped files; 'generic' is built in.")
 
 
 class UsbConfig(Section):

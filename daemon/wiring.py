@@ -359,24 +359,37 @@ class Wiring:
         ``on_unknown`` receives the USB disks and cameras evidock does not take."""
         config = self.config
         drivers: list = []
+        from evidock.drivers.profiles import load_profiles
+
+        folder = config.usb.profiles_dir
+        if folder is None and config.source not in ("embedded defaults", ""):
+            folder = Path(config.source).parent / "profiles"
         if config.watch.folders:
             from evidock.drivers.watchfolder import WatchFolderDriver
 
             drivers.append(WatchFolderDriver(
                 config.watch.folders, settle_seconds=config.watch.settle_seconds,
-                rescan_seconds=config.watch.rescan_seconds, ignore=config.watch.ignore))
+                rescan_seconds=config.watch.rescan_seconds, ignore=config.watch.ignore,
+                profile=self._watch_profile(load_profiles(folder), folder)))
         usb = None
         if config.usb.enabled:
-            from evidock.drivers.profiles import load_profiles
             from evidock.drivers.usb import UsbDriver
 
-            folder = config.usb.profiles_dir
-            if folder is None and config.source not in ("embedded defaults", ""):
-                folder = Path(config.source).parent / "profiles"
             usb = UsbDriver(config.data_dir, load_profiles(folder),
                             allow_generic=config.usb.generic_cameras, on_unknown=on_unknown)
             drivers.append(usb)
         return drivers, usb
+
+    def _watch_profile(self, profiles: list, folder):
+        name = self.config.watch.profile
+        for profile in profiles:
+            if profile.name == name:
+                return profile
+        from evidock.daemon.errors import ConfigError
+
+        raise ConfigError(f"[watch] profile = {name!r}: no device profile of that name in "
+                          f"{folder or '(no profiles folder)'}",
+                          hint="name a profile from the profiles folder, or 'generic'")
 
     def releaser(self, usb):
         """The thread that clears (if configured) and unmounts handed-over devices, off the
