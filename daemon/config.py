@@ -249,9 +249,25 @@ class UsbConfig(Section):
                           "built-in generic profile; false: only profiled models, others alert.")
 
 
-#: R10: activities that must be recorded in full (全程音像记录); each agency extends the list.
-FULL_PROCESS_TYPES = ["seizure", "detention", "forced_demolition", "on_site_inspection",
-                      "sampling", "hearing", "service_by_leaving"]
+#: R10: activities that must be recorded in full (全程音像记录), named as the seeds name them
+#: (003 第十三条: 现场检查、抽样调查、举行听证、留置送达、查封扣押财产; 001 (五): 查封扣押财产、
+#: 强制拆除; 004 附件2 第十五条: 限制公民人身自由、查封、扣押; 第二十五条: 留置送达); each agency
+#: extends the list (音像记录事项清单).
+FULL_PROCESS_TYPES = ["查封扣押", "强制拆除", "现场检查", "抽样取证", "听证", "留置送达",
+                      "限制人身自由"]
+#: How case systems (and evidock before schema 9) name those activities: the case type an
+#: import gives is mapped to the listed name, so 查封扣押财产, 扣押财物 and seizure all count.
+TYPE_SYNONYMS = {
+    "查封扣押财产": "查封扣押", "查封": "查封扣押", "扣押": "查封扣押", "扣押财物": "查封扣押",
+    "查封场所、设施或财物": "查封扣押", "seizure": "查封扣押", "detention": "查封扣押",
+    "强制拆除违法建筑": "强制拆除", "forced_demolition": "强制拆除",
+    "现场检查勘验": "现场检查", "现场勘验": "现场检查", "现场检查（勘验）": "现场检查",
+    "on_site_inspection": "现场检查",
+    "抽样调查": "抽样取证", "抽查取样": "抽样取证", "抽样": "抽样取证", "sampling": "抽样取证",
+    "举行听证": "听证", "听证会": "听证", "听证取证": "听证", "hearing": "听证",
+    "service_by_leaving": "留置送达",
+    "限制公民人身自由": "限制人身自由",
+}
 #: R2: why a handover may wait for the officer's return to the unit.
 EXEMPTION_REASONS = ["continuous_duty", "away_from_unit", "remote_area"]
 #: R7: records are archived within 30 days of the action ending; configuration may shorten it.
@@ -266,6 +282,10 @@ class CasesConfig(Section):
         default_factory=lambda: list(FULL_PROCESS_TYPES),
         description="Case types that must have footage (R10): such a case with no linked "
         "recording raises an alert.")
+    type_synonyms: dict[str, str] = Field(
+        default_factory=lambda: dict(TYPE_SYNONYMS),
+        description="Case type as the case system writes it -> the name used here (and in "
+        "full_process_types); applied by 'cases import' and by the R10 check.")
     retention_days_by_type: dict[str, Annotated[int, Field(ge=MIN_RETENTION_DAYS, le=36500)]] = (
         Field(default_factory=dict, description="Longer retention for evidence of some case "
               "types, e.g. {hearing = 3650} (R3; never below the policy floor of 730 days)."))

@@ -70,8 +70,10 @@ def build_compliance(config: Config, ledger: SqliteLedger, store, *, sinks: list
     """Cases, holds, exemptions, alerts and the checks, on ``ledger`` and ``store``."""
     policy, checks, cases_cfg = config.policy, config.checks, config.cases
     holds = HoldKeeper(ledger, store, retention_days=policy.retention_days,
-                       retention_days_by_type=cases_cfg.retention_days_by_type)
-    cases = CaseBook(ledger, holds, auto_link=cases_cfg.auto_link)
+                       retention_days_by_type=cases_cfg.retention_days_by_type,
+                       synonyms=cases_cfg.type_synonyms)
+    cases = CaseBook(ledger, holds, auto_link=cases_cfg.auto_link,
+                     synonyms=cases_cfg.type_synonyms)
     exemptions = Exemptions(ledger, handover_hours=policy.handover_hours,
                             reasons=checks.exemption_reasons)
     alerts = AlertBook(ledger, sinks)
@@ -85,7 +87,8 @@ def build_compliance(config: Config, ledger: SqliteLedger, store, *, sinks: list
         "fixity": FixityCheck(ledger, store, cycle_days=checks.fixity_cycle_days),
         "archive": ArchiveCheck(ledger, archive_days=cases_cfg.archive_days,
                                 full_process_types=cases_cfg.full_process_types,
-                                handover_hours=policy.handover_hours),
+                                handover_hours=policy.handover_hours,
+                                synonyms=cases_cfg.type_synonyms),
         "devices": DevicesCheck(ledger, lookback_hours=checks.device_lookback_hours),
         "anchor": AnchorCheck(anchorer),
         "inventory": InventoryCheck(ledger, store, station=config.station.id),

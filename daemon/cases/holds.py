@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from evidock.daemon.cases.importer import canonical_type
 from evidock.daemon.errors import EvidockError, RetentionError
 from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.ledger.records import MediaRecord
@@ -24,11 +25,16 @@ log = structlog.get_logger("evidock.cases")
 
 class HoldKeeper:
     def __init__(self, ledger: Ledger, store: WormStore, *, retention_days: int,
-                 retention_days_by_type: dict[str, int] | None = None) -> None:
+                 retention_days_by_type: dict[str, int] | None = None,
+                 synonyms: dict[str, str] | None = None) -> None:
         self.ledger = ledger
         self.store = store
         self.retention_days = retention_days
-        self.by_type = dict(retention_days_by_type or {})
+        self.synonyms = dict(synonyms or {})
+        self.by_type: dict[str, int] = {}
+        for name, days in (retention_days_by_type or {}).items():
+            key = canonical_type(name, self.synonyms)
+            self.by_type[key] = max(days, self.by_type.get(key, 0))
 
     # -- what the ledger requires ------------------------------------------------------------
 
@@ -36,7 +42,7 @@ class HoldKeeper:
         """Recorded (or found, if later) + the policy, or longer for its evidence case types."""
         days = self.retention_days
         for case in self.ledger.evidence_cases(media.id):
-            days = max(days, self.by_type.get(case["type"], 0))
+            days = max(days, self.by_type.get(canonical_type(case["type"], self.synonyms), 0))
         return max(parse(media.recorded_at), parse(media.found_at)) + timedelta(days=days)
 
     def held(self, media_id: int) -> dict | None:

@@ -177,3 +177,10 @@ def _time(case_id: str, key: str, value: str, tz: tzinfo) -> datetime:
     except ValueError:
         raise ValueError(f"case {case_id}: {key} {value!r} is not an ISO 8601 time") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=tz)
+
+
+def canonical_type(case_type: str, synonyms: dict[str, str]) -> str:
+    """A case type as this station names it: ``[cases] type_synonyms`` maps what a case
+    system writes (查封扣押财产, seizure ...) to the listed name (查封扣押)."""
+    text = case_type.strip()
+    return synonyms.get(text, synonyms.get(text.lower(), text))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evidock.daemon.cases.importer import read_cases
-from evidock.daemon.cli.common import default_user, open_compliance
+from evidock.daemon.cli.common import default_user, open_compliance, person
 from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
 from evidock.daemon.config import Config
 from evidock.daemon.errors import ExitCode
@@ -57,6 +57,25 @@ def add_parsers(sub, common) -> None:
     rp.add_argument("--reason", required=True)
     rp.set_defaults(func=cmd_release)
 
+    np_ = csub.add_parser("no-footage", parents=[common],
+                          help="record why a case that must be recorded in full has no "
+                               "footage (R10), and who approved it")
+    np_.add_argument("case", metavar="CASE")
+    np_.add_argument("--reason", required=True, help="why no recording exists")
+    np_.add_argument("--by", required=True, help="who records it")
+    np_.add_argument("--approver", required=True, help="who approved it (agency head)")
+    np_.set_defaults(func=cmd_no_footage)
+
+
+def cmd_no_footage(args, config: Config) -> int:
+    _, c = open_compliance(config)
+    record = c.cases.record_no_footage(args.case, reason=args.reason, by=person(args.by),
+                                       approver=person(args.approver, what="--approver"))
+    c.runner.run("archive")
+    print(f"case {args.case}: no footage, recorded by {record['recorded_by']} and approved by "
+          f"{record['approver']}: {record['reason']}; its R10 alert is resolved")
+    return 0
+
 
 def cmd_import(args, config: Config) -> int:
     _, c = open_compliance(config, ledger_may_be_new=True)
@@ -85,13 +104,19 @@ def cmd_list(args, config: Config) -> int:
 def cmd_show(args, config: Config) -> int:
     _, c = open_compliance(config)
     doc = c.cases.case(args.case)
+    doc["no_footage"] = c.cases.no_footage(args.case)
     doc["links"] = c.cases.links(args.case, include_unlinked=args.all)
     if args.json:
         json_lines([doc])
         return 0
     console = make_console()
     for key, value in doc.items():
-        if key != "links":
+        if key == "no_footage":
+            if value:
+                console.print(f"[bold]{'no footage':>12}[/bold]  {value['reason']} (recorded by "
+                              f"{value['recorded_by']}, approved by {value['approver']}, "
+                              f"{value['recorded_at'][:19]})")
+        elif key != "links":
             shown = ";".join(value) if isinstance(value, list) else value
             console.print(f"[bold]{key:>12}[/bold]  {'' if shown is None else shown}")
     table(f"{len(doc['links'])} linked recording(s)",
@@ -99,11 +124,18 @@ def cmd_show(args, config: Config) -> int:
            "by", "at", "unlinked"],
           ([lk["media_id"], lk["kind"], lk["recorded_at"][:19], lk["device_serial"],
             lk["officer_id"], human_bytes(lk["size"]), lk["state"],
-            "yes" if lk["hold_placed_at"] else ("pending" if lk["kind"] == "evidence" else ""),
+            _hold(lk),
             lk["note"], lk["linked_by"], lk["linked_at"][:19],
             f"{lk['unlinked_at'][:19]} by {lk['unlinked_by']}: {lk['unlink_reason']}"
             if lk["unlinked_at"] else ""] for lk in doc["links"]), console=console)
     return 0
+
+
+def _hold(link: dict) -> str:
+    state = link["hold_state"]
+    if state == "released":
+        return f"released {link['hold_released_at'][:19]} by {link['hold_released_by']}"
+    return {"placed": "yes", "pending": "pending", "none": ""}[state]
 
 
 def cmd_link(args, config: Config) -> int:

@@ -150,10 +150,18 @@ class AuditsMixin:
             entry["recordings"] += 1
             entry["worst_seconds"] = max(entry["worst_seconds"], seconds)
             entry["worst_days"] = entry["worst_seconds"] / 86400  # as the report gave it
+        acknowledged = self._one(
+            "SELECT COUNT(*) AS n FROM late_handovers l JOIN media m ON m.id = l.media_id "
+            "WHERE l.acknowledged_at IS NOT NULL AND m.recorded_at >= ? AND m.recorded_at < ?",
+            span)["n"]
         cases = [dict(r) for r in self._rows(
             "SELECT type, COUNT(*) AS cases, SUM(CASE WHEN status = 'closed' THEN 1 ELSE 0 END) "
             "AS closed FROM cases WHERE start_at >= ? AND start_at < ? GROUP BY type "
             "ORDER BY type", span)]
+        no_footage = [dict(r) for r in self._rows(
+            "SELECT c.case_id, c.type, n.reason, n.recorded_by, n.approver, n.recorded_at "
+            "FROM case_no_footage n JOIN cases c ON c.case_id = n.case_id "
+            "WHERE c.start_at >= ? AND c.start_at < ? ORDER BY c.case_id", span)]
         alerts = [dict(r) for r in self._rows(
             "SELECT rule, severity, COUNT(*) AS raised FROM alerts WHERE raised_at >= ? "
             "AND raised_at < ? GROUP BY rule, severity ORDER BY rule, severity", span)]
@@ -170,5 +178,6 @@ class AuditsMixin:
             "AND m.recorded_at < ?", span)
         return {"by_kind": media,
                 "late": sorted(late.values(), key=lambda x: -x["recordings"]),
+                "late_acknowledged": acknowledged, "no_footage": no_footage,
                 "cases_by_type": cases, "alerts_by_rule": alerts, "devices": devices,
                 "evidence_recordings": evidence, "footage": dict(hours)}

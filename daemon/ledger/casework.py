@@ -22,6 +22,16 @@ _EXEMPTION_FIELDS = ("officer_id", "device_serial", "start_at", "end_at", "reaso
 CANDIDATE, EVIDENCE = "candidate", "evidence"
 
 
+def hold_state(row: dict) -> str:
+    """``none``, ``pending`` (requested, the store has not confirmed it), ``placed`` or
+    ``released``: the recording's legal hold as the ledger knows it."""
+    if row.get("hold_requested_at") is None:
+        return "none"
+    if row.get("hold_released_at") is not None:
+        return "released"
+    return "placed" if row.get("hold_placed_at") else "pending"
+
+
 def _case(row) -> dict:
     return {**dict(row), "officers": json.loads(row["officers"])}
 
@@ -76,12 +86,19 @@ class CaseworkMixin:
         sql = ("SELECT l.id, l.media_id, l.kind, l.note, l.linked_by, l.linked_at, "
                "l.unlinked_by, l.unlinked_at, l.unlink_reason, m.device_serial, m.officer_id, "
                "m.recorded_at, m.source_path, m.size, m.state, m.blake3, m.retain_until, "
-               "h.placed_at AS hold_placed_at FROM case_links l JOIN media m ON m.id = l.media_id "
-               "LEFT JOIN legal_holds h ON h.media_id = l.media_id AND h.released_at IS NULL "
-               "WHERE l.case_id = ?")
+               "h.placed_at AS hold_placed_at, h.released_at AS hold_released_at, "
+               "h.released_by AS hold_released_by, h.release_reason AS hold_release_reason, "
+               "h.requested_at AS hold_requested_at FROM case_links l "
+               "JOIN media m ON m.id = l.media_id "
+               "LEFT JOIN legal_holds h ON h.media_id = l.media_id WHERE l.case_id = ?")
         if not include_unlinked:
             sql += " AND l.unlinked_at IS NULL"
-        return [dict(r) for r in self._rows(sql + " ORDER BY m.recorded_at, l.id", (case_id,))]
+        rows = [dict(r) for r in self._rows(sql + " ORDER BY m.recorded_at, l.id", (case_id,))]
+        for row in rows:
+            row["hold_state"] = hold_state(row)
+            if row["hold_state"] != "placed":  # the old key meant "placed and not released"
+                row["hold_placed_at"] = None
+        return rows
 
     def link_media(self, case_id: str, media_ids: list[int], *, kind: str, note: str,
                    by: str) -> list[int]:
