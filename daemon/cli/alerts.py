@@ -50,8 +50,30 @@ def add_parsers(sub, common) -> None:
     xp.add_argument("--by", required=True)
     xp.set_defaults(func=cmd_exempt_add)
     xl = esub.add_parser("list", parents=[common], help="registered exemptions")
+    xl.add_argument("--all", action="store_true", help="withdrawn ones too")
     xl.add_argument("--json", action="store_true")
     xl.set_defaults(func=cmd_exempt_list)
+    xw = esub.add_parser("withdraw", parents=[common],
+                         help="withdraw an exemption registered in error; deadlines are "
+                              "computed again")
+    xw.add_argument("id", type=int, metavar="ID")
+    xw.add_argument("--by", required=True)
+    xw.add_argument("--reason", required=True)
+    xw.set_defaults(func=cmd_exempt_withdraw)
+    xc = esub.add_parser("correct", parents=[common],
+                         help="correct an exemption's span, officer, device, reason or note; "
+                              "deadlines are computed again")
+    xc.add_argument("id", type=int, metavar="ID")
+    xc.add_argument("--officer")
+    xc.add_argument("--device")
+    xc.add_argument("--from", dest="start", help="ISO 8601; without an offset, in [cases] "
+                                                 "time_zone")
+    xc.add_argument("--until", dest="end")
+    xc.add_argument("--reason", dest="exemption_reason", help="the exemption's reason")
+    xc.add_argument("--note")
+    xc.add_argument("--by", required=True)
+    xc.add_argument("--why", required=True, help="why it is corrected")
+    xc.set_defaults(func=cmd_exempt_correct)
 
 
 def _print_alerts(alerts) -> None:
@@ -125,14 +147,45 @@ def cmd_exempt_add(args, config: Config) -> int:
     return 0
 
 
+def _changed(e) -> str:
+    if e.withdrawn_at:
+        return f"withdrawn {e.withdrawn_at[:19]} by {e.withdrawn_by}: {e.withdraw_reason}"
+    if e.corrected_at:
+        return f"corrected {e.corrected_at[:19]} by {e.corrected_by}: {e.correct_reason}"
+    return ""
+
+
+def cmd_exempt_withdraw(args, config: Config) -> int:
+    _, c = open_compliance(config)
+    ex, moved = c.exemptions.withdraw(args.id, by=person(args.by), reason=args.reason)
+    print(f"exemption {ex.id} withdrawn by {ex.withdrawn_by}: {ex.withdraw_reason}; "
+          f"{moved} deadline(s) computed again")
+    return 0
+
+
+def cmd_exempt_correct(args, config: Config) -> int:
+    _, c = open_compliance(config)
+    ex, changed, moved = c.exemptions.correct(
+        args.id, by=person(args.by), reason=args.why, officer_id=args.officer,
+        device_serial=args.device, start=_time(args.start, c.time_zone) if args.start else None,
+        end=_time(args.end, c.time_zone) if args.end else None,
+        exemption_reason=args.exemption_reason, note=args.note)
+    if not changed:
+        print(f"exemption {ex.id}: nothing to correct")
+        return 0
+    print(f"exemption {ex.id} corrected by {ex.corrected_by} ({', '.join(sorted(changed))}): "
+          f"{ex.start_at} .. {ex.end_at}; {moved} deadline(s) computed again")
+    return 0
+
+
 def cmd_exempt_list(args, config: Config) -> int:
     _, c = open_compliance(config)
-    rows = c.exemptions.list()
+    rows = c.exemptions.list(include_withdrawn=args.all)
     if args.json:
         json_lines(vars(e) for e in rows)
         return 0
     table(f"{len(rows)} exemption(s)", ["id", "officer", "device", "from", "until", "reason",
-                                        "note", "by", "registered"],
+                                        "note", "by", "registered", "changed"],
           ([e.id, e.officer_id, e.device_serial, e.start_at[:19], e.end_at[:19], e.reason,
-            e.note, e.registered_by, e.registered_at[:19]] for e in rows))
+            e.note, e.registered_by, e.registered_at[:19], _changed(e)] for e in rows))
     return 0

@@ -77,3 +77,39 @@ def test_an_incomplete_exemption_is_refused(world, kw, says):
             "end": T0 + timedelta(hours=1), "reason": "remote_area", "note": "", "by": "z", **kw}
     with pytest.raises(EvidockError, match=says):
         world.c.exemptions.add(**args)
+
+
+def test_a_withdrawn_exemption_gives_back_the_deadline_it_moved_and_late_is_late(world):
+    """R2 undone: the clock is computed again (earlier now), and a handover after the
+    restored deadline is recorded late."""
+    media, item = world.found(officer="110001", recorded_at=T0 - timedelta(hours=20))
+    ex = world.c.exemptions.add(officer_id="110001", device_serial=None,
+                                start=T0 - timedelta(days=1), end=T0 + timedelta(hours=1),
+                                reason="remote_area", note="", by="zhao")
+    assert stamp(T0 + timedelta(hours=24)) == world.ledger.media(media.id).deadline_at
+    withdrawn, moved = world.c.exemptions.withdraw(ex.id, by="zhao", reason="wrong officer")
+    assert (1, "wrong officer") == (moved, withdrawn.withdraw_reason)
+    assert stamp(T0 + timedelta(hours=4)) == world.ledger.media(media.id).deadline_at
+    [event] = [e for e in world.ledger.events(subject=f"media:{media.id}")
+               if e.kind == "deadline_recomputed"]
+    assert "exemption 1 withdrawn" in event.data
+    world.clock.set(T0 + timedelta(hours=10))
+    world.hand_over(media, item)
+    world.c.runner.run("handover")
+    [late] = world.c.runner.checks["handover"].late
+    assert 6 * 3600 == late.late_seconds
+    world.ledger.verify()
+
+
+def test_a_corrected_span_recomputes_the_recordings_it_no_longer_covers(world):
+    inside, _ = world.found(officer="110001", recorded_at=T0 - timedelta(hours=20))
+    ex = world.c.exemptions.add(officer_id="110001", device_serial=None,
+                                start=T0 - timedelta(days=1), end=T0 + timedelta(hours=1),
+                                reason="remote_area", note="", by="zhao")
+    assert stamp(T0 + timedelta(hours=24)) == world.ledger.media(inside.id).deadline_at
+    new, changed, moved = world.c.exemptions.correct(
+        ex.id, by="zhao", reason="it began later", start=T0 - timedelta(hours=2))
+    assert ({"start_at": stamp(T0 - timedelta(hours=2))}, 1) == (changed, moved)
+    assert stamp(T0 + timedelta(hours=4)) == world.ledger.media(inside.id).deadline_at
+    assert "it began later" == new.correct_reason
+    world.ledger.verify()
