@@ -5,11 +5,11 @@ known only from its newest recording."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.pipeline import Pipeline
-from evidock.drivers.base import DeviceIdentity, MediaItem
+from evidock.drivers.base import DeviceIdentity
 from evidock.drivers.profiles import GENERIC, IdentityFile, Profile
 from evidock.drivers.volume import identify
 from tests.daemon.test_ingest import found, parts  # noqa: F401 - fixture

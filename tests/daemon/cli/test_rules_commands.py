@@ -8,7 +8,10 @@ import json
 
 from evidock.daemon.config import Config
 
-from .test_compliance_commands import handed_over, station  # noqa: F401 - fixtures
+from . import test_compliance_commands as base
+
+# the station fixtures of the compliance commands: recordings handed over by 'evidock run'
+handed_over, station = base.handed_over, base.station
 
 CHINESE = ("case_id,type,officers,subject,start,end,status,closed_at,sensitivity\n"
            "C-7,听证会,110009,,2026-01-02T00:00Z,2026-01-02T01:00Z,closed,"
