@@ -59,8 +59,9 @@ class HoldKeeper:
         media = self.ledger.media(media_id)
         if hold is None or media.object_key is None:
             return False
-        self.store.set_legal_hold(media.object_key, True)
-        info = self.store.stat(media.object_key)
+        version = media.version_id  # the recorded version, never a later one over it
+        self.store.set_legal_hold(media.object_key, True, version_id=version)
+        info = self.store.stat(media.object_key, version_id=version)
         if not info.legal_hold:
             raise RetentionError(
                 f"store {self.store.name}: legal hold on {media.object_key} (recording "
@@ -95,7 +96,7 @@ class HoldKeeper:
             return
         media = self.ledger.media(media_id)
         if media.object_key is not None:
-            self.store.set_legal_hold(media.object_key, False)
+            self.store.set_legal_hold(media.object_key, False, version_id=media.version_id)
         self.ledger.record_hold_released(media_id, by=by, reason=reason,
                                          object_key=media.object_key)
 
@@ -104,11 +105,12 @@ class HoldKeeper:
         if media.object_key is None:
             return False
         want = self.required_retention(media)
-        info = self.store.stat(media.object_key)
+        info = self.store.stat(media.object_key, version_id=media.version_id)
         if info.retain_until >= want and media.retain_until and parse(media.retain_until) >= want:
             return False
         target = max(want, info.retain_until)
-        info = self.store.extend_retention(media.object_key, target)
+        info = self.store.extend_retention(media.object_key, target,
+                                           version_id=media.version_id)
         self.ledger.record_retention(media.id, object_key=media.object_key,
                                      retain_until=info.retain_until, required=want)
         return True

@@ -60,6 +60,18 @@ class AuditsMixin:
             f"WHERE m.state = 'verified' AND m.store IN ({_marks(stores)}) "
             "AND COALESCE(f.checked_at, m.ingested_at) < ?", (*stores, before))["n"]
 
+    def object_versions(self, store: str) -> dict[str, set]:
+        """Content key -> the version ids the ledger recorded for it in ``store`` (None for a
+        recording stored before version ids were recorded, and for derivatives)."""
+        out: dict[str, set] = {}
+        for r in self._rows("SELECT object_key, version_id FROM media WHERE store = ? AND "
+                            "object_key IS NOT NULL", (store,)):
+            out.setdefault(r["object_key"], set()).add(r["version_id"])
+        for r in self._rows("SELECT object_key FROM derivatives WHERE store = ? AND "
+                            "object_key IS NOT NULL", (store,)):
+            out.setdefault(r["object_key"], set()).add(None)
+        return out
+
     # -- late handovers ----------------------------------------------------------------------
 
     def unrecorded_late(self) -> list[dict]:

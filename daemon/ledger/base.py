@@ -310,6 +310,10 @@ class Ledger(Protocol):
 
     def unrecorded_late(self) -> list[dict]: ...
 
+    def object_versions(self, store: str) -> dict[str, set]:
+        """Content key -> version ids recorded for it in ``store`` (None: not recorded)."""
+        ...
+
     def late_unacknowledged(self) -> list[dict]:
         """Late handovers no supervisor has acknowledged yet, with the recording's path."""
         ...

@@ -426,6 +426,11 @@ class S3WormStore:
                                                     include_version=True)
                 if not o.is_delete_marker]
 
+    @property
+    def protection(self) -> S3WormStore:
+        """This store answers the audit's questions on bucket settings and versions."""
+        return self
+
     def versions(self, prefix: str) -> dict[str, list[Version]]:
         """Every version and delete marker under ``prefix``, by key, newest first: what the
         audit compares with the one version per key the ledger recorded."""
@@ -435,7 +440,7 @@ class S3WormStore:
                                               include_version=True):
                 out.setdefault(o.object_name, []).append(Version(
                     o.object_name, o.version_id, o.last_modified, bool(o.is_delete_marker),
-                    bool(o.is_latest)))
+                    str(o.is_latest).lower() == "true"))  # the SDK gives the XML text
         except Exception as exc:
             raise store_error(exc, f"listing the versions under {prefix}") from exc
         return out

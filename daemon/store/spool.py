@@ -252,6 +252,13 @@ class SpoolingStore:
             problems.append(f"{exc} (recordings go to the spool meanwhile)")
         return problems + self.spool_warnings()
 
+    # -- what the audit asks of S3 itself (the spool has neither versions nor settings) --------
+
+    @property
+    def protection(self):
+        """S3's bucket settings and version history, for the retention audit."""
+        return getattr(self.primary, "protection", None)
+
     # -- named records and listing: the spool stands in for S3 while it is away ---------------
 
     def put_record(self, key: str, data: bytes, *, retain_until: datetime) -> ObjectInfo:
