@@ -112,6 +112,14 @@ class S3StoreConfig(Section):
     ca_bundle: Path | None = Field(None, description="PEM file of CAs to trust (private CA).")
     access_key_env: str = Field("EVIDOCK_S3_ACCESS_KEY", description="Env var with the key id.")
     secret_key_env: str = Field("EVIDOCK_S3_SECRET_KEY", description="Env var with the secret.")
+    custodian_releases_holds: bool = Field(
+        False, description="Release legal holds only with the custodian's own S3 credential "
+        "(LoadCredential= s3-custodian-access-key / s3-custodian-secret-key, or the variables "
+        "below), so the daemon's policy can deny hold release (config/s3-policy.json).")
+    custodian_access_key_env: str = Field("EVIDOCK_S3_CUSTODIAN_ACCESS_KEY",
+                                          description="Env var with the custodian's key id.")
+    custodian_secret_key_env: str = Field("EVIDOCK_S3_CUSTODIAN_SECRET_KEY",
+                                          description="Env var with the custodian's secret.")
     part_size_mib: int = Field(16, ge=5, le=512, description="Multipart part size, MiB.")
     concurrency: int = Field(4, ge=1, le=32, description="Parts uploaded at once per file.")
     timeout_seconds: float = Field(
@@ -124,20 +132,25 @@ class S3StoreConfig(Section):
         "could then be deleted).")
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
 
-    def credentials(self) -> tuple[str, str]:
-        """The access key and secret, read now from $CREDENTIALS_DIRECTORY or the environment.
+    def credentials(self, *, custodian: bool = False) -> tuple[str, str]:
+        """The access key and secret, read now from $CREDENTIALS_DIRECTORY or the environment
+        (``custodian``: the custodian's, which alone may release legal holds).
 
         Read when the S3 store talks to S3, never while the configuration is validated: a
         command that needs only the ledger works on a station whose secrets it cannot see."""
+        who = "s3-custodian" if custodian else "s3"
+        envs = ((self.custodian_access_key_env, self.custodian_secret_key_env) if custodian
+                else (self.access_key_env, self.secret_key_env))
         found = {name: read_secret(name, env) for name, env in (
-            ("s3-access-key", self.access_key_env), ("s3-secret-key", self.secret_key_env))}
+            (f"{who}-access-key", envs[0]), (f"{who}-secret-key", envs[1]))}
         missing = [n for n, v in found.items() if not v]
         if missing:
             raise StoreMisconfigured(
-                f"S3 credentials not found ({', '.join(missing)})",
-                hint=f"set {self.access_key_env} and {self.secret_key_env}, or give systemd "
-                "LoadCredential=s3-access-key:FILE and LoadCredential=s3-secret-key:FILE")
-        return found["s3-access-key"], found["s3-secret-key"]
+                f"S3 {'custodian ' if custodian else ''}credentials not found "
+                f"({', '.join(missing)})",
+                hint=f"set {envs[0]} and {envs[1]}, or give systemd "
+                f"LoadCredential={who}-access-key:FILE and LoadCredential={who}-secret-key:FILE")
+        return found[f"{who}-access-key"], found[f"{who}-secret-key"]
 
     def host_and_tls(self) -> tuple[str, bool]:
         for scheme, tls in (("https://", True), ("http://", False)):

@@ -66,10 +66,12 @@ class Compliance:
 
 
 def build_compliance(config: Config, ledger: SqliteLedger, store, *, sinks: list,
-                     repair: bool = True) -> Compliance:
-    """Cases, holds, exemptions, alerts and the checks, on ``ledger`` and ``store``."""
+                     repair: bool = True, release_store=None) -> Compliance:
+    """Cases, holds, exemptions, alerts and the checks, on ``ledger`` and ``store``
+    (``release_store``: the store as the custodian's credential sees it, for hold release)."""
     policy, checks, cases_cfg = config.policy, config.checks, config.cases
-    holds = HoldKeeper(ledger, store, retention_days=policy.retention_days,
+    holds = HoldKeeper(ledger, store, release_store=release_store,
+                       retention_days=policy.retention_days,
                        retention_days_by_type=cases_cfg.retention_days_by_type,
                        synonyms=cases_cfg.type_synonyms)
     cases = CaseBook(ledger, holds, auto_link=cases_cfg.auto_link,
@@ -114,23 +116,26 @@ class _SecretsProvider:
     that secrets are read only when S3 is talked to, and credentials fixed (or given) later
     are taken without a restart.  Missing ones raise ``StoreMisconfigured``: S3 is away."""
 
-    def __init__(self, cfg: S3StoreConfig) -> None:
+    def __init__(self, cfg: S3StoreConfig, custodian: bool = False) -> None:
         self.cfg = cfg
+        self.custodian = custodian
 
     def retrieve(self):
         from minio.credentials import Credentials
 
-        return Credentials(*self.cfg.credentials())
+        return Credentials(*self.cfg.credentials(custodian=self.custodian))
 
 
-def make_s3_client(cfg: S3StoreConfig):
-    """A minio client for the configured endpoint; it talks to no one until it is used."""
+def make_s3_client(cfg: S3StoreConfig, *, custodian: bool = False):
+    """A minio client for the configured endpoint; it talks to no one until it is used.
+    ``custodian``: signed with the custodian's credential (hold release only)."""
     from minio import Minio
 
     from evidock.daemon.store.s3_wire import http_client
 
     host, tls = cfg.host_and_tls()
-    return Minio(host, credentials=_SecretsProvider(cfg), secure=tls, region=cfg.region,
+    return Minio(host, credentials=_SecretsProvider(cfg, custodian), secure=tls,
+                 region=cfg.region,
                  http_client=http_client(ca_bundle=str(cfg.ca_bundle) if cfg.ca_bundle else None,
                                          timeout=cfg.timeout_seconds,
                                          pool_size=cfg.concurrency * 2 + 2))
@@ -328,8 +333,22 @@ class Wiring:
 
     @cached_property
     def compliance(self) -> Compliance:
+        cfg = self.config.store
+        release = None
+        if cfg.type == "s3" and cfg.custodian_releases_holds:
+            release = _StoreWhenUsed(lambda: self.custodian_store)
         return build_compliance(self.config, self.ledger, self._store_when_used(),
-                                sinks=self.sinks, repair=self.repair)
+                                sinks=self.sinks, repair=self.repair, release_store=release)
+
+    @cached_property
+    def custodian_store(self):
+        """The bucket as the custodian's credential reaches it: legal holds are released
+        through it alone when ``[store] custodian_releases_holds``."""
+        from evidock.daemon.store.s3 import S3WormStore
+
+        cfg = self.config.store
+        return S3WormStore(make_s3_client(cfg, custodian=True), cfg.bucket,
+                           station=self.config.station.id)
 
     @cached_property
     def scheduler(self):

@@ -26,9 +26,13 @@ log = structlog.get_logger("evidock.cases")
 class HoldKeeper:
     def __init__(self, ledger: Ledger, store: WormStore, *, retention_days: int,
                  retention_days_by_type: dict[str, int] | None = None,
-                 synonyms: dict[str, str] | None = None) -> None:
+                 synonyms: dict[str, str] | None = None,
+                 release_store: WormStore | None = None) -> None:
         self.ledger = ledger
         self.store = store
+        #: releases go through the custodian's credential when one is configured: the
+        #: daemon's own may then be denied hold release by the bucket policy
+        self.release_store = release_store or store
         self.retention_days = retention_days
         self.synonyms = dict(synonyms or {})
         self.by_type: dict[str, int] = {}
@@ -96,7 +100,8 @@ class HoldKeeper:
             return
         media = self.ledger.media(media_id)
         if media.object_key is not None:
-            self.store.set_legal_hold(media.object_key, False, version_id=media.version_id)
+            self.release_store.set_legal_hold(media.object_key, False,
+                                              version_id=media.version_id)
         self.ledger.record_hold_released(media_id, by=by, reason=reason,
                                          object_key=media.object_key)
 

@@ -411,7 +411,8 @@ class S3WormStore:
                             hint="a record is never overwritten; inspect the key's versions")
                     return existing
                 headers = {**lock_headers(retain_until), "x-amz-checksum-sha256": b64(digest),
-                           f"{META}sha256": digest.hex(), f"{META}checksum": b64(digest)}
+                           f"{META}sha256": digest.hex(), f"{META}checksum": b64(digest),
+                           "If-None-Match": "*"}  # never over a key written meanwhile
                 written = self.client._put_object(self.bucket, key, data, headers)
                 info = self._settle(key, written.version_id, retain_until, False)
             except Exception as exc:
