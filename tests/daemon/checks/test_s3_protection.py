@@ -162,3 +162,32 @@ def test_junk_written_over_a_content_key_first_never_strands_the_recording(stati
         assert data == fh.read()
     alert = incident(station.audit(), "version")
     assert "Plain reads" not in alert.message  # ours is the latest; the junk stays below it
+
+
+def test_a_spooled_recording_drains_past_junk_written_over_its_key_meanwhile(station, tmp_path):
+    """The spool case: while S3 was away, something wrote junk under the recording's content
+    key; the drain still moves the recording (its own version, by id), empties the spool, and
+    the audit names the junk."""
+    from evidock.daemon.hashing import digest_file
+    from evidock.daemon.store.keys import object_key
+    from evidock.daemon.store.spool import Drainer, Spool, SpoolingStore, SpoolLimits
+
+    front = SpoolingStore(station.store, Spool(tmp_path / "spool"), SpoolLimits(1 << 30, 0.5))
+    station.ingestor = Ingestor(station.ledger, front, retention_days=730, retry=RetryPolicy())
+    front.mark_down("test: S3 away")
+    data = os.urandom(6000)
+    media = station.handed_over(data)
+    assert media.store.startswith("spool:")
+    key = object_key(digest_file(io.BytesIO(data)))
+    station.client.put_object(station.bucket, key, io.BytesIO(b"junk"), 4)
+    front.mark_up()
+    assert 1 == Drainer(front, station.ledger).drain_once()
+    moved = station.ledger.media(media.id)
+    assert (station.store.name, key) == (moved.store, moved.object_key)
+    with station.store.open(key, version_id=moved.version_id) as fh:
+        assert data == fh.read()
+    assert [] == list(front.spool.entries())
+    station.c = build_compliance(station.config, station.ledger, front, sinks=[])
+    alert = incident(station.audit(), "version")
+    assert key in alert.message
+    station.ledger.verify()
