@@ -191,3 +191,14 @@ def test_a_spooled_recording_drains_past_junk_written_over_its_key_meanwhile(sta
     alert = incident(station.audit(), "version")
     assert key in alert.message
     station.ledger.verify()
+
+
+def test_a_delete_marker_over_a_recording_is_an_alert_and_reads_still_reach_it(station):
+    media = station.handed_over()
+    station.client.remove_object(station.bucket, media.object_key)  # the daemon's login may
+    alert = incident(station.audit(), "version")
+    assert "a delete marker" in alert.message
+    assert [] == [a for a in station.c.alerts.list(open_only=True, check="retention")
+                  if a.key.startswith("retention:missing")]
+    with station.store.open(media.object_key, version_id=media.version_id) as fh:
+        assert media.size == len(fh.read())
