@@ -22,6 +22,7 @@ import json
 import structlog
 
 from evidock.daemon.alerts.book import Finding
+from evidock.daemon.errors import StoreError
 from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.store.keys import PREFIX
 
@@ -48,9 +49,17 @@ class BucketAudit:
         self.store_name = store_name
 
     def run(self) -> list[Finding]:
-        findings = self._settings() if self.s3 is not None else []
+        findings: list[Finding] = []
         if self.s3 is not None:
-            findings += self._versions()
+            try:
+                findings = self._settings() + self._versions()
+            except StoreError as exc:  # S3 away: said, and the rest of the audit goes on
+                findings = [Finding(
+                    f"retention:unaudited:{self.store_name}", "R4", "warning",
+                    f"store:{self.store_name}",
+                    f"the bucket's settings and versions could not be audited: {exc}. They "
+                    "are checked again at the next run; check the connection and `evidock "
+                    "doctor`.")]
         return findings + self._incidents()
 
     # -- bucket settings -----------------------------------------------------------------------
