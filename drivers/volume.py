@@ -115,12 +115,14 @@ NAME_MTIME_TOLERANCE = timedelta(hours=12)
 
 
 def file_flags(named: datetime | None, mtime: datetime, size: int, now: datetime, *,
-               oldest: datetime = OLDEST_PLAUSIBLE) -> list[str]:
+               oldest: datetime = OLDEST_PLAUSIBLE, against_mtime: bool = False) -> list[str]:
     """What every driver flags about a file's time and size (see FORMATS.md, media flags).
 
     The recording time is the name's when the profile's pattern finds one, else the mtime;
     a time in the future or before 2010 is flagged (the deadline then runs from discovery,
-    daemon/deadlines.py), and a name and an mtime that disagree are flagged too."""
+    daemon/deadlines.py).  ``against_mtime`` (watch folders, where files are copied by other
+    tools): a name and an mtime that disagree are flagged too; on a camera's own card both
+    come from the one device clock."""
     recorded = named or mtime
     flags = []
     if recorded > now + FUTURE_SLACK:
@@ -129,7 +131,7 @@ def file_flags(named: datetime | None, mtime: datetime, size: int, now: datetime
         flags.append("time_implausibly_old")
     if named is None:
         flags.append("time_from_mtime")
-    elif not (named - FUTURE_SLACK <= mtime <= named + NAME_MTIME_TOLERANCE):
+    elif against_mtime and not (named - FUTURE_SLACK <= mtime <= named + NAME_MTIME_TOLERANCE):
         flags.append("time_name_mtime_disagree")
     if size == 0:
         flags.append("empty_file")

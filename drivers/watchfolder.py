@@ -248,7 +248,7 @@ class WatchFolderDriver:
     def _item(self, folder: str, serial: str, rel: str, size: int, mtime_ns: int) -> MediaItem:
         mtime = datetime.fromtimestamp(mtime_ns / 1e9, UTC)
         named = self.profile.recordings.time_from_name(rel)
-        flags = file_flags(named, mtime, size, self.clock())
+        flags = file_flags(named, mtime, size, self.clock(), against_mtime=True)
         if _undecodable(serial, rel):
             flags.append("undecodable_name")
         return MediaItem(device=self._identity(serial), root=os.path.join(folder, serial),
