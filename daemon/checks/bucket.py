@@ -96,15 +96,16 @@ class BucketAudit:
                 if v.version_id in wanted and not v.is_delete_marker:
                     continue
                 what = "a delete marker" if v.is_delete_marker else "a version"
+                hidden = ("Plain reads of the key now return other bytes or nothing; "
+                          if v.is_latest else "")
+                ours = ", ".join(sorted(str(w) for w in wanted))
                 out.append(Finding(
                     f"{INCIDENT}version:{key}:{v.version_id}", "R4", "critical",
                     f"object:{key}",
                     f"S3 {self.store_name} {key} has {what} the ledger did not record "
                     f"(version {v.version_id}, written {v.last_modified:%Y-%m-%d %H:%M:%S}). "
-                    f"{'Plain reads of the key now return other bytes or nothing; ' if v.is_latest else ''}"  # noqa: E501
-                    f"evidock reads the recorded version{'s' if len(wanted) > 1 else ''} "
-                    f"{', '.join(sorted(str(w) for w in wanted))}. Find who wrote it (server "
-                    "logs, which credentials), then acknowledge with the reason "
+                    f"{hidden}evidock reads the recorded version(s) {ours}. Find who wrote "
+                    "it (server logs, which credentials), then acknowledge with the reason "
                     "('evidock alerts ack ID --by NAME --reason TEXT')."))
         return out
 
@@ -123,12 +124,14 @@ class BucketAudit:
                     "check who holds the store's credentials, then acknowledge with the "
                     "reason."))
             else:
-                changed = sorted(k for k in d["settings"] if d["settings"][k] != d["before"].get(k))
+                after, before = d["settings"], d["before"]
+                changed = sorted(k for k in after if after[k] != before.get(k))
+                was = json.dumps({k: before.get(k) for k in changed}, ensure_ascii=False)
+                now = json.dumps({k: after[k] for k in changed}, ensure_ascii=False)
                 out.append(Finding(
                     f"{INCIDENT}settings:{ev.seq}", "R4", "critical", ev.subject,
-                    f"the protection settings of {ev.subject[6:]} changed ({', '.join(changed)}) "
-                    f"before {ev.at[:19]}: was {json.dumps({k: d['before'].get(k) for k in changed}, ensure_ascii=False)}, "  # noqa: E501
-                    f"now {json.dumps({k: d['settings'][k] for k in changed}, ensure_ascii=False)}. "  # noqa: E501
-                    "Put the bucket back (run 'evidock doctor'), find who changed it, then "
+                    f"the protection settings of {ev.subject.split(':', 1)[1]} changed "
+                    f"({', '.join(changed)}) before {ev.at[:19]}: was {was}, now {now}. Put "
+                    "the bucket back (run 'evidock doctor'), find who changed it, then "
                     "acknowledge with the reason."))
         return out
