@@ -125,6 +125,14 @@ class S3StoreConfig(Section):
     ca_bundle: Path | None = Field(None, description="PEM file of CAs to trust (private CA).")
     access_key_env: str = Field("EVIDOCK_S3_ACCESS_KEY", description="Env var with the key id.")
     secret_key_env: str = Field("EVIDOCK_S3_SECRET_KEY", description="Env var with the secret.")
+    custodian_releases_holds: bool = Field(
+        False, description="Release legal holds only with the custodian's own S3 credential "
+        "(LoadCredential= s3-custodian-access-key / s3-custodian-secret-key, or the variables "
+        "below), so the daemon's policy can deny hold release (config/s3-policy.json).")
+    custodian_access_key_env: str = Field("EVIDOCK_S3_CUSTODIAN_ACCESS_KEY",
+                                          description="Env var with the custodian's key id.")
+    custodian_secret_key_env: str = Field("EVIDOCK_S3_CUSTODIAN_SECRET_KEY",
+                                          description="Env var with the custodian's secret.")
     part_size_mib: int = Field(16, ge=5, le=512, description="Multipart part size, MiB.")
     concurrency: int = Field(4, ge=1, le=32, description="Parts uploaded at once per file.")
     timeout_seconds: float = Field(
@@ -137,20 +145,25 @@ class S3StoreConfig(Section):
         "could then be deleted).")
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
 
-    def credentials(self) -> tuple[str, str]:
-        """The access key and secret, read now from $CREDENTIALS_DIRECTORY or the environment.
+    def credentials(self, *, custodian: bool = False) -> tuple[str, str]:
+        """The access key and secret, read now from $CREDENTIALS_DIRECTORY or the environment
+        (``custodian``: the custodian's, which alone may release legal holds).
 
         Read when the S3 store talks to S3, never while the configuration is validated: a
         command that needs only the ledger works on a station whose secrets it cannot see."""
+        who = "s3-custodian" if custodian else "s3"
+        envs = ((self.custodian_access_key_env, self.custodian_secret_key_env) if custodian
+                else (self.access_key_env, self.secret_key_env))
         found = {name: read_secret(name, env) for name, env in (
-            ("s3-access-key", self.access_key_env), ("s3-secret-key", self.secret_key_env))}
+            (f"{who}-access-key", envs[0]), (f"{who}-secret-key", envs[1]))}
         missing = [n for n, v in found.items() if not v]
         if missing:
             raise StoreMisconfigured(
-                f"S3 credentials not found ({', '.join(missing)})",
-                hint=f"set {self.access_key_env} and {self.secret_key_env}, or give systemd "
-                "LoadCredential=s3-access-key:FILE and LoadCredential=s3-secret-key:FILE")
-        return found["s3-access-key"], found["s3-secret-key"]
+                f"S3 {'custodian ' if custodian else ''}credentials not found "
+                f"({', '.join(missing)})",
+                hint=f"set {envs[0]} and {envs[1]}, or give systemd "
+                f"LoadCredential={who}-access-key:FILE and LoadCredential={who}-secret-key:FILE")
+        return found[f"{who}-access-key"], found[f"{who}-secret-key"]
 
     def host_and_tls(self) -> tuple[str, bool]:
         for scheme, tls in (("https://", True), ("http://", False)):
@@ -245,6 +258,10 @@ class WatchConfig(Section):
         default_factory=lambda: list(DEFAULT_IGNORE),
         description="Glob patterns of names that are never taken (partial downloads, hidden).",
     )
+    profile: str = Field(
+        "generic", min_length=1,
+        description="Device profile (by name, from the profiles folder) whose file-name "
+        "pattern gives the recording start time of dropped files; 'generic' is built in.")
 
 
 class UsbConfig(Section):
@@ -258,9 +275,25 @@ class UsbConfig(Section):
                           "built-in generic profile; false: only profiled models, others alert.")
 
 
-#: R10: activities that must be recorded in full (全程音像记录); each agency extends the list.
-FULL_PROCESS_TYPES = ["seizure", "detention", "forced_demolition", "on_site_inspection",
-                      "sampling", "hearing", "service_by_leaving"]
+#: R10: activities that must be recorded in full (全程音像记录), named as the seeds name them
+#: (003 第十三条: 现场检查、抽样调查、举行听证、留置送达、查封扣押财产; 001 (五): 查封扣押财产、
+#: 强制拆除; 004 附件2 第十五条: 限制公民人身自由、查封、扣押; 第二十五条: 留置送达); each agency
+#: extends the list (音像记录事项清单).
+FULL_PROCESS_TYPES = ["查封扣押", "强制拆除", "现场检查", "抽样取证", "听证", "留置送达",
+                      "限制人身自由"]
+#: How case systems (and evidock before schema 9) name those activities: the case type an
+#: import gives is mapped to the listed name, so 查封扣押财产, 扣押财物 and seizure all count.
+TYPE_SYNONYMS = {
+    "查封扣押财产": "查封扣押", "查封": "查封扣押", "扣押": "查封扣押", "扣押财物": "查封扣押",
+    "查封场所、设施或财物": "查封扣押", "seizure": "查封扣押", "detention": "查封扣押",
+    "强制拆除违法建筑": "强制拆除", "forced_demolition": "强制拆除",
+    "现场检查勘验": "现场检查", "现场勘验": "现场检查", "现场检查（勘验）": "现场检查",
+    "on_site_inspection": "现场检查",
+    "抽样调查": "抽样取证", "抽查取样": "抽样取证", "抽样": "抽样取证", "sampling": "抽样取证",
+    "举行听证": "听证", "听证会": "听证", "听证取证": "听证", "hearing": "听证",
+    "service_by_leaving": "留置送达",
+    "限制公民人身自由": "限制人身自由",
+}
 #: R2: why a handover may wait for the officer's return to the unit.
 EXEMPTION_REASONS = ["continuous_duty", "away_from_unit", "remote_area"]
 #: R7: records are archived within 30 days of the action ending; configuration may shorten it.
@@ -275,6 +308,10 @@ class CasesConfig(Section):
         default_factory=lambda: list(FULL_PROCESS_TYPES),
         description="Case types that must have footage (R10): such a case with no linked "
         "recording raises an alert.")
+    type_synonyms: dict[str, str] = Field(
+        default_factory=lambda: dict(TYPE_SYNONYMS),
+        description="Case type as the case system writes it -> the name used here (and in "
+        "full_process_types); applied by 'cases import' and by the R10 check.")
     retention_days_by_type: dict[str, Annotated[int, Field(ge=MIN_RETENTION_DAYS, le=36500)]] = (
         Field(default_factory=dict, description="Longer retention for evidence of some case "
               "types, e.g. {hearing = 3650} (R3; never below the policy floor of 730 days)."))

@@ -179,7 +179,8 @@ class Ingestor:
             raise IntegrityError(f"{media.source_path}: the store reports other digests than "
                                  "the read computed")
         receipt = {"digests": digests, "store": stored.details.get("store", self.store.name),
-                   "object_key": stored.key, "retain_until": stored.info.retain_until}
+                   "object_key": stored.key, "retain_until": stored.info.retain_until,
+                   "version_id": stored.info.version_id}
         if group:
             return {**receipt, "existed": stored.existed}
         self.ledger.record_stored(media.id, attempt, **receipt)
@@ -245,7 +246,7 @@ class Ingestor:
         """The store's copy has the size and SHA-256 the ledger recorded (or IntegrityError)."""
         faults.point("before_verify")
         media = self.ledger.media(media_id)
-        info = self.store.stat(media.object_key)
+        info = self.store.stat(media.object_key, version_id=media.version_id)
         if info.size != media.size or not hmac.compare_digest(info.sha256 or "", media.sha256):
             raise IntegrityError(
                 f"{media.source_path}: the store holds {info.size} bytes with sha256 "

@@ -24,6 +24,17 @@ def _hours(footage: dict) -> dict:
             "hours_note": note}
 
 
+def _late_by(late: list[dict], field: str) -> list[dict]:
+    """The late handovers added up per officer or per device."""
+    out: dict = {}
+    for row in late:
+        entry = out.setdefault(row[field], {field: row[field], "recordings": 0,
+                                            "worst_seconds": 0.0})
+        entry["recordings"] += row["recordings"]
+        entry["worst_seconds"] = max(entry["worst_seconds"], row["worst_seconds"])
+    return sorted(out.values(), key=lambda x: (-x["recordings"], str(x[field])))
+
+
 def annual(ledger: Ledger, year: int) -> dict:
     start = f"{year:04d}-01-01T00:00:00.000000Z"
     end = f"{year + 1:04d}-01-01T00:00:00.000000Z"
@@ -42,8 +53,13 @@ def annual(ledger: Ledger, year: int) -> dict:
         "devices": f["devices"],
         "late_handovers": sum(x["recordings"] for x in late),
         "late_by_officer_and_device": late,
+        "late_by_officer": _late_by(late, "officer_id"),
+        "late_by_device": _late_by(late, "device_serial"),
+        "late_acknowledged": f["late_acknowledged"],
         "cases": sum(c["cases"] for c in cases),
         "cases_by_type": cases,
+        "full_process_without_footage": len(f["no_footage"]),
+        "no_footage_records": f["no_footage"],
         "evidence_recordings": f["evidence_recordings"],
         "alerts_by_rule": f["alerts_by_rule"],
     }

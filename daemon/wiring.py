@@ -69,12 +69,16 @@ class Compliance:
 
 
 def build_compliance(config: Config, ledger: SqliteLedger, store, *, sinks: list,
-                     repair: bool = True) -> Compliance:
-    """Cases, holds, exemptions, alerts and the checks, on ``ledger`` and ``store``."""
+                     repair: bool = True, release_store=None) -> Compliance:
+    """Cases, holds, exemptions, alerts and the checks, on ``ledger`` and ``store``
+    (``release_store``: the store as the custodian's credential sees it, for hold release)."""
     policy, checks, cases_cfg = config.policy, config.checks, config.cases
-    holds = HoldKeeper(ledger, store, retention_days=policy.retention_days,
-                       retention_days_by_type=cases_cfg.retention_days_by_type)
-    cases = CaseBook(ledger, holds, auto_link=cases_cfg.auto_link)
+    holds = HoldKeeper(ledger, store, release_store=release_store,
+                       retention_days=policy.retention_days,
+                       retention_days_by_type=cases_cfg.retention_days_by_type,
+                       synonyms=cases_cfg.type_synonyms)
+    cases = CaseBook(ledger, holds, auto_link=cases_cfg.auto_link,
+                     synonyms=cases_cfg.type_synonyms)
     exemptions = Exemptions(ledger, handover_hours=policy.handover_hours,
                             reasons=checks.exemption_reasons)
     alerts = AlertBook(ledger, sinks)
@@ -88,7 +92,8 @@ def build_compliance(config: Config, ledger: SqliteLedger, store, *, sinks: list
         "fixity": FixityCheck(ledger, store, cycle_days=checks.fixity_cycle_days),
         "archive": ArchiveCheck(ledger, archive_days=cases_cfg.archive_days,
                                 full_process_types=cases_cfg.full_process_types,
-                                handover_hours=policy.handover_hours),
+                                handover_hours=policy.handover_hours,
+                                synonyms=cases_cfg.type_synonyms),
         "devices": DevicesCheck(ledger, lookback_hours=checks.device_lookback_hours),
         "anchor": AnchorCheck(anchorer),
         "inventory": InventoryCheck(ledger, store, station=config.station.id),
@@ -114,23 +119,26 @@ class _SecretsProvider:
     that secrets are read only when S3 is talked to, and credentials fixed (or given) later
     are taken without a restart.  Missing ones raise ``StoreMisconfigured``: S3 is away."""
 
-    def __init__(self, cfg: S3StoreConfig) -> None:
+    def __init__(self, cfg: S3StoreConfig, custodian: bool = False) -> None:
         self.cfg = cfg
+        self.custodian = custodian
 
     def retrieve(self):
         from minio.credentials import Credentials
 
-        return Credentials(*self.cfg.credentials())
+        return Credentials(*self.cfg.credentials(custodian=self.custodian))
 
 
-def make_s3_client(cfg: S3StoreConfig):
-    """A minio client for the configured endpoint; it talks to no one until it is used."""
+def make_s3_client(cfg: S3StoreConfig, *, custodian: bool = False):
+    """A minio client for the configured endpoint; it talks to no one until it is used.
+    ``custodian``: signed with the custodian's credential (hold release only)."""
     from minio import Minio
 
     from evidock.daemon.store.s3_wire import http_client
 
     host, tls = cfg.host_and_tls()
-    return Minio(host, credentials=_SecretsProvider(cfg), secure=tls, region=cfg.region,
+    return Minio(host, credentials=_SecretsProvider(cfg, custodian), secure=tls,
+                 region=cfg.region,
                  http_client=http_client(ca_bundle=str(cfg.ca_bundle) if cfg.ca_bundle else None,
                                          timeout=cfg.timeout_seconds,
                                          pool_size=cfg.concurrency * 2 + 2))
@@ -199,7 +207,8 @@ class Wiring:
 
         return S3WormStore(self.s3_client, cfg.bucket, station=self.config.station.id,
                            part_size=cfg.part_size_mib * MiB, concurrency=cfg.concurrency,
-                           staging_retention=timedelta(hours=cfg.staging_retention_hours))
+                           staging_retention=timedelta(hours=cfg.staging_retention_hours),
+                           min_lock_days=self.config.policy.retention_days)
 
     @cached_property
     def store(self):
@@ -329,8 +338,22 @@ class Wiring:
 
     @cached_property
     def compliance(self) -> Compliance:
+        cfg = self.config.store
+        release = None
+        if cfg.type == "s3" and cfg.custodian_releases_holds:
+            release = _StoreWhenUsed(lambda: self.custodian_store)
         return build_compliance(self.config, self.ledger, self._store_when_used(),
-                                sinks=self.sinks, repair=self.repair)
+                                sinks=self.sinks, repair=self.repair, release_store=release)
+
+    @cached_property
+    def custodian_store(self):
+        """The bucket as the custodian's credential reaches it: legal holds are released
+        through it alone when ``[store] custodian_releases_holds``."""
+        from evidock.daemon.store.s3 import S3WormStore
+
+        cfg = self.config.store
+        return S3WormStore(make_s3_client(cfg, custodian=True), cfg.bucket,
+                           station=self.config.station.id)
 
     @cached_property
     def scheduler(self):
@@ -363,24 +386,37 @@ class Wiring:
         ``on_unknown`` receives the USB disks and cameras evidock does not take."""
         config = self.config
         drivers: list = []
+        from evidock.drivers.profiles import load_profiles
+
+        folder = config.usb.profiles_dir
+        if folder is None and config.source not in ("embedded defaults", ""):
+            folder = Path(config.source).parent / "profiles"
         if config.watch.folders:
             from evidock.drivers.watchfolder import WatchFolderDriver
 
             drivers.append(WatchFolderDriver(
                 config.watch.folders, settle_seconds=config.watch.settle_seconds,
-                rescan_seconds=config.watch.rescan_seconds, ignore=config.watch.ignore))
+                rescan_seconds=config.watch.rescan_seconds, ignore=config.watch.ignore,
+                profile=self._watch_profile(load_profiles(folder), folder)))
         usb = None
         if config.usb.enabled:
-            from evidock.drivers.profiles import load_profiles
             from evidock.drivers.usb import UsbDriver
 
-            folder = config.usb.profiles_dir
-            if folder is None and config.source not in ("embedded defaults", ""):
-                folder = Path(config.source).parent / "profiles"
             usb = UsbDriver(config.data_dir, load_profiles(folder),
                             allow_generic=config.usb.generic_cameras, on_unknown=on_unknown)
             drivers.append(usb)
         return drivers, usb
+
+    def _watch_profile(self, profiles: list, folder):
+        name = self.config.watch.profile
+        for profile in profiles:
+            if profile.name == name:
+                return profile
+        from evidock.daemon.errors import ConfigError
+
+        raise ConfigError(f"[watch] profile = {name!r}: no device profile of that name in "
+                          f"{folder or '(no profiles folder)'}",
+                          hint="name a profile from the profiles folder, or 'generic'")
 
     def releaser(self, usb):
         """The thread that clears (if configured) and unmounts handed-over devices, off the

@@ -28,7 +28,7 @@ from evidock.drivers.mounts import Mounter
 from evidock.drivers.profiles import Profile
 from evidock.drivers.safefs import printable
 from evidock.drivers.udev import BlockTracker, DockEvent, PyudevSource, UdevWatcher
-from evidock.drivers.volume import identify, newest_mtime_offset, scan, with_offset
+from evidock.drivers.volume import identify, robust_mtime_offset, scan, with_offset
 
 log = structlog.get_logger(__name__)
 
@@ -129,7 +129,7 @@ class UsbDriver:
             s.identity = identity
             self._tell(s, self._sink.device_docked, identity, ev.port)
             items = list(scan(str(s.mountpoint), identity, ev.profile, facts, now, s.problems))
-            if facts.clock_offset_s is None and (ahead := newest_mtime_offset(items, now)):
+            if facts.clock_offset_s is None and (ahead := robust_mtime_offset(items, now)):
                 items = with_offset(items, ahead)
             s.total = len(items)
             for item in items:

@@ -29,7 +29,7 @@ class DeviceFacts:
 
     values: dict[str, str] = field(default_factory=dict)
     clock_offset_s: float | None = None  # device clock minus station clock
-    clock_source: str | None = None  # "id_file" or "newest_mtime"
+    clock_source: str | None = None  # "id_file" or "files" (robust_mtime_offset)
 
 
 def read_id_file(root: str, profile: Profile) -> dict[str, str]:
@@ -101,15 +101,7 @@ def scan(root: str, device: DeviceIdentity, profile: Profile, facts: DeviceFacts
         mtime = datetime.fromtimestamp(entry.mtime_ns / 1e9, UTC)
         named = rec.time_from_name(entry.relpath)
         recorded = named or mtime
-        flags = []
-        if recorded > now + FUTURE_SLACK:
-            flags.append("time_in_future")
-        if recorded < oldest:
-            flags.append("time_implausibly_old")
-        if named is None:
-            flags.append("time_from_mtime")
-        if entry.size == 0:
-            flags.append("empty_file")
+        flags = file_flags(named, mtime, entry.size, now, oldest=oldest)
         if _undecodable(entry.relpath):
             flags.append("undecodable_name")
         yield MediaItem(device=device, root=root, relpath=entry.relpath, size=entry.size,
@@ -117,14 +109,57 @@ def scan(root: str, device: DeviceIdentity, profile: Profile, facts: DeviceFacts
                         clock_offset_s=facts.clock_offset_s, flags=tuple(flags))
 
 
-def newest_mtime_offset(items: list[MediaItem], now: datetime) -> float | None:
-    """When the device wrote a file stamped later than the station's clock, its clock is at
-    least that far ahead: the offset is known from the newest recording's mtime."""
+#: A recording's mtime (its end, by the device clock) may follow the start time in its name by
+#: the recording's length; more than this, or an mtime before the name, is a disagreement.
+NAME_MTIME_TOLERANCE = timedelta(hours=12)
+
+
+def file_flags(named: datetime | None, mtime: datetime, size: int, now: datetime, *,
+               oldest: datetime = OLDEST_PLAUSIBLE, against_mtime: bool = False) -> list[str]:
+    """What every driver flags about a file's time and size (see FORMATS.md, media flags).
+
+    The recording time is the name's when the profile's pattern finds one, else the mtime;
+    a time in the future or before 2010 is flagged (the deadline then runs from discovery,
+    daemon/deadlines.py).  ``against_mtime`` (watch folders, where files are copied by other
+    tools): a name and an mtime that disagree are flagged too; on a camera's own card both
+    come from the one device clock."""
+    recorded = named or mtime
+    flags = []
+    if recorded > now + FUTURE_SLACK:
+        flags.append("time_in_future")
+    if recorded < oldest:
+        flags.append("time_implausibly_old")
+    if named is None:
+        flags.append("time_from_mtime")
+    elif against_mtime and not (named - FUTURE_SLACK <= mtime <= named + NAME_MTIME_TOLERANCE):
+        flags.append("time_name_mtime_disagree")
+    if size == 0:
+        flags.append("empty_file")
+    return flags
+
+
+#: At least this many files must agree before a card's files say its clock is ahead.
+MIN_AGREEING = 3
+
+
+def robust_mtime_offset(items: list[MediaItem], now: datetime) -> float | None:
+    """How far ahead the device clock runs, from its files' mtimes, when its own clock (the
+    profile's ID file) gives none.
+
+    A file stamped later than the station's clock shows the device clock is ahead.  One such
+    file proves little (a single corrupt or hand-set stamp), so an offset is estimated only
+    when at least :data:`MIN_AGREEING` files and more than half of the card's files are ahead,
+    and it is the **median** of how far ahead they are: one outlier, however far out, cannot
+    move it.  Otherwise None: the files stay flagged ``time_in_future`` one by one."""
     if not items:
         return None
-    newest = max(i.mtime_ns for i in items) / 1e9
-    ahead = newest - now.timestamp()
-    return round(ahead, 3) if ahead > FUTURE_SLACK.total_seconds() else None
+    slack = FUTURE_SLACK.total_seconds()
+    ahead = sorted(a for a in (i.mtime_ns / 1e9 - now.timestamp() for i in items) if a > slack)
+    if len(ahead) < MIN_AGREEING or 2 * len(ahead) <= len(items):
+        return None
+    mid = len(ahead) // 2
+    median = ahead[mid] if len(ahead) % 2 else (ahead[mid - 1] + ahead[mid]) / 2
+    return round(median, 3)
 
 
 def with_offset(items: list[MediaItem], offset: float) -> list[MediaItem]:

@@ -29,7 +29,9 @@ from watchdog.observers import Observer
 
 from evidock.daemon.errors import SourceVanished
 from evidock.drivers.base import DeviceIdentity, IngestSink, MediaItem, media_kind
+from evidock.drivers.profiles import GENERIC, Profile
 from evidock.drivers.safefs import printable, walk_regular
+from evidock.drivers.volume import file_flags
 
 log = structlog.get_logger("evidock.drivers.watch")
 
@@ -54,8 +56,13 @@ class WatchFolderDriver:
     name = "watch"
 
     def __init__(self, folders: list[Path], *, settle_seconds: float = 5.0,
-                 rescan_seconds: float = 60.0, ignore: list[str] | None = None) -> None:
+                 rescan_seconds: float = 60.0, ignore: list[str] | None = None,
+                 profile: Profile = GENERIC, clock=None) -> None:
         self.folders = [Path(f) for f in folders]
+        #: how file names give the recording start time ([watch] profile); the same flags as
+        #: a USB dock: future or pre-2010 times, a name that disagrees with the mtime, empty
+        self.profile = profile
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.settle = settle_seconds
         self.rescan = rescan_seconds
         self.ignore = list(DEFAULT_IGNORE if ignore is None else ignore)
@@ -244,12 +251,7 @@ class WatchFolderDriver:
             ]
         for folder, serial, rel, size, mtime_ns in ready:
             try:
-                self._sink.media_found(MediaItem(
-                    device=self._identity(serial), root=os.path.join(folder, serial),
-                    relpath=rel, size=size, mtime_ns=mtime_ns, kind=media_kind(rel),
-                    recorded_at=datetime.fromtimestamp(mtime_ns / 1e9, UTC),
-                    flags=("undecodable_name",) if _undecodable(serial, rel) else (),
-                ))
+                self._sink.media_found(self._item(folder, serial, rel, size, mtime_ns))
             except Exception as exc:  # noqa: BLE001 - not taken now: offered again later
                 delivered = False
                 with self._lock:
@@ -265,6 +267,16 @@ class WatchFolderDriver:
                 self._sink.scan_finished(self._identity(serial), f"watch:{folder}",
                                          self._devices[(folder, serial)])
         return delivered
+
+    def _item(self, folder: str, serial: str, rel: str, size: int, mtime_ns: int) -> MediaItem:
+        mtime = datetime.fromtimestamp(mtime_ns / 1e9, UTC)
+        named = self.profile.recordings.time_from_name(rel)
+        flags = file_flags(named, mtime, size, self.clock(), against_mtime=True)
+        if _undecodable(serial, rel):
+            flags.append("undecodable_name")
+        return MediaItem(device=self._identity(serial), root=os.path.join(folder, serial),
+                         relpath=rel, size=size, mtime_ns=mtime_ns, kind=media_kind(rel),
+                         recorded_at=named or mtime, flags=tuple(flags))
 
     @staticmethod
     def _identity(serial: str) -> DeviceIdentity:

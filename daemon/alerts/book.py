@@ -51,6 +51,7 @@ class Alert:
     acknowledged_at: str | None
     acknowledged_by: str | None
     resolved_at: str | None
+    acknowledged_reason: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -97,14 +98,18 @@ class AlertBook:
             self._deliver(change, alert)
         return done
 
-    def acknowledge(self, alert_id: int, by: str) -> Alert:
-        """A person has seen the alert and takes it on; it stays open until its cause is gone."""
+    def acknowledge(self, alert_id: int, by: str, reason: str | None = None) -> Alert:
+        """A person has seen the alert and takes it on; it stays open until its cause is gone.
+        An alert about something that happened (a late handover, a repaired lock) is closed
+        by an acknowledgement with a reason (a supervisor's)."""
         if not by.strip():
             raise EvidockError("an acknowledgement needs the name of who acknowledges",
                                hint="pass --by NAME")
-        self.ledger.acknowledge_alert(alert_id, by)
+        closed = self.ledger.acknowledge_alert(alert_id, by, reason)
         alert = self.get(alert_id)
         self._deliver("acknowledged", alert)
+        if closed:
+            self._deliver("resolved", alert)
         return alert
 
     def _deliver(self, change: str, alert: Alert) -> None:

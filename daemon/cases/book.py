@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import structlog
 
 from evidock.daemon.cases.holds import HoldKeeper
-from evidock.daemon.cases.importer import CaseRow
+from evidock.daemon.cases.importer import CaseRow, canonical_type
 from evidock.daemon.errors import EvidockError, NotFound
 from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.timeutil import stamp
@@ -49,10 +49,36 @@ def _values(row: CaseRow) -> dict:
 
 class CaseBook:
     def __init__(self, ledger: Ledger, holds: HoldKeeper, *,
-                 auto_link: str = CANDIDATE) -> None:
+                 auto_link: str = CANDIDATE, synonyms: dict[str, str] | None = None) -> None:
         self.ledger = ledger
         self.holds = holds
         self.auto_link_mode = auto_link
+        self.synonyms = dict(synonyms or {})
+
+    def canonical_type(self, case_type: str) -> str:
+        """The case type as this station names it ([cases] type_synonyms)."""
+        return canonical_type(case_type, self.synonyms)
+
+    # -- R10: a full-process case without footage -----------------------------------------------
+
+    def no_footage(self, case_id: str) -> dict | None:
+        """The record of why the case has no footage, or None."""
+        return self.ledger.no_footage(case_id)
+
+    def record_no_footage(self, case_id: str, *, reason: str, by: str, approver: str) -> dict:
+        """Why a case that must be recorded in full has no recording (R10: 不适宜音像记录的
+        除外，但需书面记录原因), who records it and who approved it; the R10 alert then
+        resolves."""
+        self.case(case_id)
+        if not reason.strip():
+            raise EvidockError("recording why no footage exists needs the reason",
+                               hint="pass --reason TEXT")
+        if self.ledger.case_progress(case_id)["active"]:
+            raise EvidockError(f"case {case_id} has linked footage: nothing to explain",
+                               hint="see 'evidock cases show " + case_id + "'")
+        self.ledger.record_no_footage(case_id, reason=reason, by=by, approver=approver)
+        log.info("case_no_footage_recorded", case_id=case_id, by=by, approver=approver)
+        return self.ledger.no_footage(case_id)
 
     # -- cases -------------------------------------------------------------------------------
 
@@ -69,7 +95,8 @@ class CaseBook:
     def import_rows(self, rows: list[CaseRow], *, by: str, source: str) -> ImportResult:
         """All rows in one transaction: a file is imported whole or not at all."""
         added, updated, unchanged = self.ledger.import_cases(
-            [{"case_id": row.case_id, **_values(row)} for row in rows], by=by, source=source)
+            [{"case_id": row.case_id, **_values(row), "type": self.canonical_type(row.type)}
+             for row in rows], by=by, source=source)
         linked = self.auto_link([r.case_id for r in rows]) if self.auto_link_mode != "off" else 0
         return ImportResult(added, updated, unchanged, linked)
 

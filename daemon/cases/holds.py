@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from evidock.daemon.cases.importer import canonical_type
 from evidock.daemon.errors import EvidockError, RetentionError
 from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.ledger.records import MediaRecord
@@ -24,11 +25,20 @@ log = structlog.get_logger("evidock.cases")
 
 class HoldKeeper:
     def __init__(self, ledger: Ledger, store: WormStore, *, retention_days: int,
-                 retention_days_by_type: dict[str, int] | None = None) -> None:
+                 retention_days_by_type: dict[str, int] | None = None,
+                 synonyms: dict[str, str] | None = None,
+                 release_store: WormStore | None = None) -> None:
         self.ledger = ledger
         self.store = store
+        #: releases go through the custodian's credential when one is configured: the
+        #: daemon's own may then be denied hold release by the bucket policy
+        self.release_store = release_store or store
         self.retention_days = retention_days
-        self.by_type = dict(retention_days_by_type or {})
+        self.synonyms = dict(synonyms or {})
+        self.by_type: dict[str, int] = {}
+        for name, days in (retention_days_by_type or {}).items():
+            key = canonical_type(name, self.synonyms)
+            self.by_type[key] = max(days, self.by_type.get(key, 0))
 
     # -- what the ledger requires ------------------------------------------------------------
 
@@ -36,7 +46,7 @@ class HoldKeeper:
         """Recorded (or found, if later) + the policy, or longer for its evidence case types."""
         days = self.retention_days
         for case in self.ledger.evidence_cases(media.id):
-            days = max(days, self.by_type.get(case["type"], 0))
+            days = max(days, self.by_type.get(canonical_type(case["type"], self.synonyms), 0))
         return max(parse(media.recorded_at), parse(media.found_at)) + timedelta(days=days)
 
     def held(self, media_id: int) -> dict | None:
@@ -53,8 +63,9 @@ class HoldKeeper:
         media = self.ledger.media(media_id)
         if hold is None or media.object_key is None:
             return False
-        self.store.set_legal_hold(media.object_key, True)
-        info = self.store.stat(media.object_key)
+        version = media.version_id  # the recorded version, never a later one over it
+        self.store.set_legal_hold(media.object_key, True, version_id=version)
+        info = self.store.stat(media.object_key, version_id=version)
         if not info.legal_hold:
             raise RetentionError(
                 f"store {self.store.name}: legal hold on {media.object_key} (recording "
@@ -89,7 +100,8 @@ class HoldKeeper:
             return
         media = self.ledger.media(media_id)
         if media.object_key is not None:
-            self.store.set_legal_hold(media.object_key, False)
+            self.release_store.set_legal_hold(media.object_key, False,
+                                              version_id=media.version_id)
         self.ledger.record_hold_released(media_id, by=by, reason=reason,
                                          object_key=media.object_key)
 
@@ -98,11 +110,12 @@ class HoldKeeper:
         if media.object_key is None:
             return False
         want = self.required_retention(media)
-        info = self.store.stat(media.object_key)
+        info = self.store.stat(media.object_key, version_id=media.version_id)
         if info.retain_until >= want and media.retain_until and parse(media.retain_until) >= want:
             return False
         target = max(want, info.retain_until)
-        info = self.store.extend_retention(media.object_key, target)
+        info = self.store.extend_retention(media.object_key, target,
+                                           version_id=media.version_id)
         self.ledger.record_retention(media.id, object_key=media.object_key,
                                      retain_until=info.retain_until, required=want)
         return True

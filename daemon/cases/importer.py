@@ -200,3 +200,10 @@ def _time(case_id: str, key: str, value: str, tz: tzinfo) -> datetime:
         raise ValueError(f"case {case_id}: {key} {value!r} is out of range (years "
                          f"{YEARS[0]} to {YEARS[1]})")
     return dt
+
+
+def canonical_type(case_type: str, synonyms: dict[str, str]) -> str:
+    """A case type as this station names it: ``[cases] type_synonyms`` maps what a case
+    system writes (查封扣押财产, seizure ...) to the listed name (查封扣押)."""
+    text = case_type.strip()
+    return synonyms.get(text, synonyms.get(text.lower(), text))

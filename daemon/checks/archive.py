@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from evidock.daemon.alerts.book import Finding
+from evidock.daemon.cases.importer import canonical_type
 from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.timeutil import parse, stamp
 
@@ -24,12 +25,17 @@ class ArchiveCheck:
     name = "archive"
 
     def __init__(self, ledger: Ledger, *, archive_days: int, full_process_types: list[str],
-                 handover_hours: float) -> None:
+                 handover_hours: float, synonyms: dict[str, str] | None = None) -> None:
         self.ledger = ledger
         self.archive = timedelta(days=archive_days)
         self.archive_days = archive_days
-        self.full_process = set(full_process_types)
+        self.synonyms = dict(synonyms or {})
+        self.full_process = {self._name(t) for t in full_process_types}
         self.window = timedelta(hours=handover_hours)
+
+    def _name(self, case_type: str) -> str:
+        """Cases imported before the synonym table (or named in English) still count."""
+        return canonical_type(case_type, self.synonyms)
 
     def run(self, now: datetime) -> list[Finding]:
         cases = self.ledger.cases()
@@ -37,7 +43,7 @@ class ArchiveCheck:
         for case in cases:
             if case["status"] == "closed":
                 out.extend(self._archive(case, now))
-            if case["type"] in self.full_process:
+            if self._name(case["type"]) in self.full_process:
                 out.extend(self._full_process(case, now))
         return out
 
@@ -70,6 +76,8 @@ class ArchiveCheck:
         linked = self.ledger.case_progress(case["case_id"])["active"]
         if linked or now < parse(case["end_at"]) + self.window:
             return []
+        if self.ledger.no_footage(case["case_id"]) is not None:
+            return []  # why none exists is recorded, with who approved it
         closed = case["status"] == "closed"
         return [Finding(
             f"fullprocess:case:{case['case_id']}", "R10", "critical" if closed else "warning",
@@ -77,4 +85,6 @@ class ArchiveCheck:
             f"case {case['case_id']} is a {case['type']} case, which must be recorded in full, "
             f"and has no linked recording. Find the footage of officer(s) "
             f"{', '.join(case['officers'])} and link it ('evidock cases link "
-            f"{case['case_id']} MEDIA... --note TEXT --by NAME'), or record why none exists.")]
+            f"{case['case_id']} MEDIA... --note TEXT --by NAME'), or record why none exists "
+            f"('evidock cases no-footage {case['case_id']} --reason TEXT --by NAME "
+            "--approver NAME').")]

@@ -49,7 +49,7 @@ class FixityCheck:
     def _check(self, media_id: int) -> None:
         media = self.ledger.media(media_id)
         try:
-            with self.store.open(media.object_key) as fh:
+            with self.store.open(media.object_key, version_id=media.version_id) as fh:
                 got = digest_file(fh)
             ok = (got.size == media.size and hmac.compare_digest(got.sha256, media.sha256)
                   and hmac.compare_digest(got.blake3, media.blake3))

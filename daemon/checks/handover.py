@@ -32,6 +32,13 @@ class LateHandover:
     late_seconds: float
 
 
+def late_severity(late: timedelta) -> str:
+    """By how late: under an hour info, under a day warning, a day or more critical."""
+    if late < timedelta(hours=1):
+        return "info"
+    return "warning" if late < timedelta(days=1) else "critical"
+
+
 def _hours(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     return f"{hours:.1f} h"
@@ -51,7 +58,24 @@ class HandoverCheck:
     def run(self, now: datetime) -> list[Finding]:
         self.exemptions.apply()
         self.late = self.record_late()
-        return self._pending(now) + self._away(now)
+        return self._pending(now) + self._away(now) + self._late()
+
+    def _late(self) -> list[Finding]:
+        """One alert per late handover, open until a supervisor acknowledges it with a reason
+        (``evidock alerts ack ID --by NAME --reason TEXT``)."""
+        findings = []
+        for r in self.ledger.late_unacknowledged():
+            late = timedelta(seconds=r["late_seconds"])
+            officer = r["officer_id"] or "unknown"
+            findings.append(Finding(
+                key=f"late:media:{r['media_id']}", rule="R1", severity=late_severity(late),
+                subject=f"media:{r['media_id']}",
+                message=(f"recording {r['media_id']} ({r['source_path']}) of officer {officer}, "
+                         f"device {r['device_serial']}, was handed over {_hours(late)} late: "
+                         f"deadline {r['deadline_at']}, handed over {r['handed_over_at']}. A "
+                         "supervisor acknowledges it with the reason ('evidock alerts ack ID "
+                         "--by NAME --reason TEXT').")))
+        return findings
 
     def _pending(self, now: datetime) -> list[Finding]:
         by_device: dict[str, list] = {}

@@ -19,6 +19,7 @@ import structlog
 
 from evidock.daemon.alerts.book import Finding
 from evidock.daemon.cases.holds import HoldKeeper
+from evidock.daemon.checks.bucket import BucketAudit, record_repair
 from evidock.daemon.errors import EvidockError, ObjectMissing
 from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.store.base import WormStore, audited_names
@@ -62,6 +63,9 @@ class RetentionCheck:
                 f"audit (store {self.store.name}) does not reach. Audit them from a station "
                 "configured with that store, or move them and record the move."))
         findings.extend(self._expiring(now))
+        findings.extend(BucketAudit(self.ledger, getattr(self.store, "protection", None),
+                                    store_name=getattr(self.store, "primary", self.store).name
+                                    ).run())
         for problem in self.store.check():
             # numbers in a message (free space, a count) change between runs: not its identity
             key = "retention:store:" + re.sub(r"\d+", "#", problem)[:120]
@@ -74,7 +78,7 @@ class RetentionCheck:
         subject, mid = f"media:{media.id}", media.id
         where = f"recording {mid} ({media.device_serial} {media.source_path}, {media.object_key})"
         try:
-            info = self.store.stat(media.object_key)
+            info = self.store.stat(media.object_key, version_id=media.version_id)
         except ObjectMissing:
             return [Finding(f"retention:missing:{mid}", "R4", "critical", subject,
                             f"{where} is in the ledger but not in store {self.store.name}. "
@@ -95,11 +99,20 @@ class RetentionCheck:
                    parse(media.retain_until) if media.retain_until else datetime.min.replace(
                        tzinfo=info.retain_until.tzinfo))
         if info.retain_until < need and self.repair:
+            was = info.retain_until
             try:
                 self.holds.ensure_retention(media)
-                info = self.store.stat(media.object_key)
+                info = self.store.stat(media.object_key, version_id=media.version_id)
             except EvidockError as exc:
                 log.warning("retention_repair_failed", media_id=mid, error=str(exc))
+            recorded = parse(media.retain_until) if media.retain_until else None
+            if recorded is not None and was < recorded and info.retain_until >= recorded:
+                # shorter than the store itself once confirmed: not a policy change, a loss
+                record_repair(self.ledger, media_id=mid, object_key=media.object_key,
+                              version_id=info.version_id, what="retention",
+                              found=f"retention until {stamp(was)} (the ledger recorded "
+                                    f"{stamp(recorded)})",
+                              done=f"extended it to {stamp(info.retain_until)}")
         if info.retain_until < need:
             out.append(Finding(
                 f"retention:short:{mid}", "R3", "critical", subject,
@@ -114,6 +127,13 @@ class RetentionCheck:
                     fixed = self.holds.place(mid)
                 except EvidockError as exc:
                     log.warning("legal_hold_repair_failed", media_id=mid, error=str(exc))
+            if fixed and hold["placed_at"] is not None:
+                # the store had confirmed this hold: someone released it behind the ledger
+                record_repair(self.ledger, media_id=mid, object_key=media.object_key,
+                              version_id=info.version_id, what="legal_hold",
+                              found=f"no legal hold (placed {hold['placed_at'][:19]} for case "
+                                    f"{hold['case_id']}, never released in the ledger)",
+                              done="put the legal hold back")
             if not fixed:
                 out.append(Finding(
                     f"retention:hold:{mid}", "R3", "critical", subject,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from evidock.daemon.checks.runner import NAMES
-from evidock.daemon.cli.common import open_compliance
+from evidock.daemon.cli.common import open_compliance, person
 from evidock.daemon.cli.output import json_lines, local_time, table
 from evidock.daemon.config import Config
 from evidock.daemon.errors import EvidockError
@@ -25,6 +25,8 @@ def add_parsers(sub, common) -> None:
     ap = asub.add_parser("ack", parents=[common], help="acknowledge an alert by name")
     ap.add_argument("id", type=int, metavar="ID")
     ap.add_argument("--by", required=True)
+    ap.add_argument("--reason", help="why; required for (and closes) an alert about something "
+                    "that happened: a late handover, a repaired lock, a bucket change")
     ap.set_defaults(func=cmd_ack)
 
     cp = sub.add_parser("check", parents=[common],
@@ -50,8 +52,30 @@ def add_parsers(sub, common) -> None:
     xp.add_argument("--by", required=True)
     xp.set_defaults(func=cmd_exempt_add)
     xl = esub.add_parser("list", parents=[common], help="registered exemptions")
+    xl.add_argument("--all", action="store_true", help="withdrawn ones too")
     xl.add_argument("--json", action="store_true")
     xl.set_defaults(func=cmd_exempt_list)
+    xw = esub.add_parser("withdraw", parents=[common],
+                         help="withdraw an exemption registered in error; deadlines are "
+                              "computed again")
+    xw.add_argument("id", type=int, metavar="ID")
+    xw.add_argument("--by", required=True)
+    xw.add_argument("--reason", required=True)
+    xw.set_defaults(func=cmd_exempt_withdraw)
+    xc = esub.add_parser("correct", parents=[common],
+                         help="correct an exemption's span, officer, device, reason or note; "
+                              "deadlines are computed again")
+    xc.add_argument("id", type=int, metavar="ID")
+    xc.add_argument("--officer")
+    xc.add_argument("--device")
+    xc.add_argument("--from", dest="start", help="ISO 8601; without an offset, in [cases] "
+                                                 "time_zone")
+    xc.add_argument("--until", dest="end")
+    xc.add_argument("--reason", dest="exemption_reason", help="the exemption's reason")
+    xc.add_argument("--note")
+    xc.add_argument("--by", required=True)
+    xc.add_argument("--why", required=True, help="why it is corrected")
+    xc.set_defaults(func=cmd_exempt_correct)
 
 
 def _print_alerts(alerts, zone) -> None:
@@ -73,9 +97,13 @@ def cmd_list(args, config: Config) -> int:
 
 def cmd_ack(args, config: Config) -> int:
     _, c = open_compliance(config)
-    alert = c.alerts.acknowledge(args.id, args.by)
-    print(f"alert {alert.id} acknowledged by {alert.acknowledged_by}; it resolves when its "
-          "cause is gone")
+    alert = c.alerts.acknowledge(args.id, person(args.by), args.reason)
+    if alert.state == "resolved":
+        print(f"alert {alert.id} acknowledged by {alert.acknowledged_by} and closed: "
+              f"{alert.acknowledged_reason}")
+    else:
+        print(f"alert {alert.id} acknowledged by {alert.acknowledged_by}; it resolves when "
+              "its cause is gone")
     return 0
 
 
@@ -121,16 +149,49 @@ def cmd_exempt_add(args, config: Config) -> int:
     return 0
 
 
+def _changed(e, zone) -> str:
+    if e.withdrawn_at:
+        return (f"withdrawn {local_time(e.withdrawn_at, zone)} by {e.withdrawn_by}: "
+                f"{e.withdraw_reason}")
+    if e.corrected_at:
+        return (f"corrected {local_time(e.corrected_at, zone)} by {e.corrected_by}: "
+                f"{e.correct_reason}")
+    return ""
+
+
+def cmd_exempt_withdraw(args, config: Config) -> int:
+    _, c = open_compliance(config)
+    ex, moved = c.exemptions.withdraw(args.id, by=person(args.by), reason=args.reason)
+    print(f"exemption {ex.id} withdrawn by {ex.withdrawn_by}: {ex.withdraw_reason}; "
+          f"{moved} deadline(s) computed again")
+    return 0
+
+
+def cmd_exempt_correct(args, config: Config) -> int:
+    _, c = open_compliance(config)
+    ex, changed, moved = c.exemptions.correct(
+        args.id, by=person(args.by), reason=args.why, officer_id=args.officer,
+        device_serial=args.device, start=_time(args.start, c.time_zone) if args.start else None,
+        end=_time(args.end, c.time_zone) if args.end else None,
+        exemption_reason=args.exemption_reason, note=args.note)
+    if not changed:
+        print(f"exemption {ex.id}: nothing to correct")
+        return 0
+    print(f"exemption {ex.id} corrected by {ex.corrected_by} ({', '.join(sorted(changed))}): "
+          f"{ex.start_at} .. {ex.end_at}; {moved} deadline(s) computed again")
+    return 0
+
+
 def cmd_exempt_list(args, config: Config) -> int:
     _, c = open_compliance(config)
-    rows = c.exemptions.list()
+    rows = c.exemptions.list(include_withdrawn=args.all)
     if args.json:
         json_lines(vars(e) for e in rows)
         return 0
     z = config.display_zone
     table(f"{len(rows)} exemption(s)", ["id", "officer", "device", "from", "until", "reason",
-                                        "note", "by", "registered"],
+                                        "note", "by", "registered", "changed"],
           ([e.id, e.officer_id, e.device_serial, local_time(e.start_at, z),
             local_time(e.end_at, z), e.reason, e.note, e.registered_by,
-            local_time(e.registered_at, z)] for e in rows))
+            local_time(e.registered_at, z), _changed(e, z)] for e in rows))
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evidock.daemon.cases.importer import read_cases
-from evidock.daemon.cli.common import default_user, open_compliance
+from evidock.daemon.cli.common import default_user, open_compliance, person
 from evidock.daemon.cli.output import (
     follow_up,
     human_bytes,
@@ -64,6 +64,25 @@ def add_parsers(sub, common) -> None:
     rp.add_argument("--reason", required=True)
     rp.set_defaults(func=cmd_release)
 
+    np_ = csub.add_parser("no-footage", parents=[common],
+                          help="record why a case that must be recorded in full has no "
+                               "footage (R10), and who approved it")
+    np_.add_argument("case", metavar="CASE")
+    np_.add_argument("--reason", required=True, help="why no recording exists")
+    np_.add_argument("--by", required=True, help="who records it")
+    np_.add_argument("--approver", required=True, help="who approved it (agency head)")
+    np_.set_defaults(func=cmd_no_footage)
+
+
+def cmd_no_footage(args, config: Config) -> int:
+    _, c = open_compliance(config)
+    record = c.cases.record_no_footage(args.case, reason=args.reason, by=person(args.by),
+                                       approver=person(args.approver, what="--approver"))
+    c.runner.run("archive")
+    print(f"case {args.case}: no footage, recorded by {record['recorded_by']} and approved by "
+          f"{record['approver']}: {record['reason']}; its R10 alert is resolved")
+    return 0
+
 
 def cmd_import(args, config: Config) -> int:
     from zoneinfo import ZoneInfo
@@ -96,26 +115,40 @@ def cmd_list(args, config: Config) -> int:
 def cmd_show(args, config: Config) -> int:
     _, c = open_compliance(config)
     doc = c.cases.case(args.case)
+    doc["no_footage"] = c.cases.no_footage(args.case)
     doc["links"] = c.cases.links(args.case, include_unlinked=args.all)
     if args.json:
         json_lines([doc])
         return 0
     console = make_console()
+    z = config.display_zone
     for key, value in doc.items():
-        if key != "links":
+        if key == "no_footage":
+            if value:
+                console.print(f"[bold]{'no footage':>12}[/bold]  {value['reason']} (recorded by "
+                              f"{value['recorded_by']}, approved by {value['approver']}, "
+                              f"{local_time(value['recorded_at'], z)})")
+        elif key != "links":
             shown = ";".join(value) if isinstance(value, list) else value
             console.print(f"[bold]{key:>12}[/bold]  {'' if shown is None else shown}")
-    z = config.display_zone
     table(f"{len(doc['links'])} linked recording(s)",
           ["media", "kind", "recorded", "device", "officer", "size", "state", "hold", "note",
            "by", "at", "unlinked"],
           ([lk["media_id"], lk["kind"], local_time(lk["recorded_at"], z), lk["device_serial"],
             lk["officer_id"], human_bytes(lk["size"]), lk["state"],
-            "yes" if lk["hold_placed_at"] else ("pending" if lk["kind"] == "evidence" else ""),
+            _hold(lk, z),
             lk["note"], lk["linked_by"], local_time(lk["linked_at"], z),
             f"{local_time(lk['unlinked_at'], z)} by {lk['unlinked_by']}: {lk['unlink_reason']}"
             if lk["unlinked_at"] else ""] for lk in doc["links"]), console=console)
     return 0
+
+
+def _hold(link: dict, zone) -> str:
+    state = link["hold_state"]
+    if state == "released":
+        return (f"released {local_time(link['hold_released_at'], zone)} by "
+                f"{link['hold_released_by']}")
+    return {"placed": "yes", "pending": "pending", "none": ""}[state]
 
 
 def cmd_link(args, config: Config) -> int:

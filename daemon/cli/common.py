@@ -7,6 +7,7 @@ import getpass
 
 from evidock.daemon import logging as evidock_logging
 from evidock.daemon.config import Config
+from evidock.daemon.errors import EvidockError
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.wiring import Compliance, Wiring
 
@@ -34,3 +35,12 @@ def default_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def person(name: str | None, *, what: str = "--by") -> str:
+    """Who did something (``--by``, ``--approver``): free text today, in this one place, so it
+    can become a registered person (the people registry) without touching every command."""
+    text = (name or "").strip()
+    if not text:
+        raise EvidockError(f"{what} needs a name", hint=f"pass {what} NAME")
+    return text

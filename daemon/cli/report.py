@@ -46,8 +46,19 @@ def cmd_annual(args, config: Config) -> int:
           ([x["officer_id"], x["device_serial"], x["recordings"],
             f"{x['worst_seconds'] / 3600:.1f}"] for x in doc["late_by_officer_and_device"]),
           console=console)
+    table("late handovers per officer", ["officer", "recordings", "worst (h)"],
+          ([x["officer_id"], x["recordings"], f"{x['worst_seconds'] / 3600:.1f}"]
+           for x in doc["late_by_officer"]), console=console)
+    table("late handovers per device", ["device", "recordings", "worst (h)"],
+          ([x["device_serial"], x["recordings"], f"{x['worst_seconds'] / 3600:.1f}"]
+           for x in doc["late_by_device"]), console=console)
+    console.print(f"late handovers acknowledged by a supervisor: {doc['late_acknowledged']}")
     table("cases by type", ["type", "cases", "closed"],
           ([c["type"], c["cases"], c["closed"]] for c in doc["cases_by_type"]), console=console)
+    table("full-process cases without footage (R10), with the reason recorded",
+          ["case", "type", "reason", "by", "approver"],
+          ([n["case_id"], n["type"], n["reason"], n["recorded_by"], n["approver"]]
+           for n in doc["no_footage_records"]), console=console)
     table("alerts raised", ["rule", "severity", "raised"],
           ([a["rule"], a["severity"], a["raised"]] for a in doc["alerts_by_rule"]),
           console=console)

@@ -13,7 +13,16 @@ from evidock.daemon.errors import EvidockError, NotFound
 
 SEVERITIES = ("info", "warning", "critical")
 ALERT_COLUMNS = ("id, key, check_name, rule, severity, subject, message, state, raised_at, "
-                 "acknowledged_at, acknowledged_by, resolved_at")
+                 "acknowledged_at, acknowledged_by, resolved_at, acknowledged_reason")
+#: Alerts about something that happened (a late handover, a lock the audit had to repair, a
+#: change of the bucket's protection) rather than a state that lasts: their cause never goes
+#: away by itself, so a person closes them by acknowledging with a reason, and a closed key
+#: is never raised again.
+CLOSED_BY_ACK = ("late:media:", "retention:incident:")
+
+
+def closes_on_ack(key: str) -> bool:
+    return key.startswith(CLOSED_BY_ACK)
 
 
 class AlertsMixin:
@@ -52,8 +61,13 @@ class AlertsMixin:
             open_rows = {r["key"]: r for r in conn.execute(
                 "SELECT id, key, severity, state FROM alerts WHERE check_name = ? "
                 "AND state != 'resolved' ORDER BY id", (check,)).fetchall()}
+            closed = {r["key"] for r in conn.execute(
+                "SELECT key FROM alerts WHERE check_name = ? AND state = 'resolved' AND "
+                "acknowledged_reason IS NOT NULL", (check,)).fetchall()}
             for f in findings:
                 row = open_rows.get(f["key"])
+                if row is None and f["key"] in closed and closes_on_ack(f["key"]):
+                    continue  # closed by a person with a reason: it stays closed
                 body = {"key": f["key"], "check": check, "rule": f["rule"],
                         "severity": f["severity"], "subject": f["subject"],
                         "message": f["message"]}
@@ -74,17 +88,42 @@ class AlertsMixin:
                     changes.append(("resolved", row["id"]))
         return changes
 
-    def acknowledge_alert(self, alert_id: int, by: str) -> None:
-        """raised -> acknowledged; any other state is refused."""
+    def acknowledge_alert(self, alert_id: int, by: str, reason: str | None = None) -> bool:
+        """raised -> acknowledged (with the reason, if given); any other state is refused.
+
+        An alert about something that happened (:data:`CLOSED_BY_ACK`) needs a reason and is
+        closed by it: ``alert_acknowledged`` and ``alert_resolved`` in one transaction, and
+        for a late handover ``handover_late_acknowledged`` on its row.  Returns whether the
+        alert was closed."""
         with self._transaction() as conn:
-            row = conn.execute("SELECT state FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            row = conn.execute("SELECT state, key FROM alerts WHERE id = ?",
+                               (alert_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no alert with id {alert_id}")
-            if row["state"] != "raised":
+            closes = closes_on_ack(row["key"])
+            if row["state"] == "acknowledged" and closes and reason:
+                pass  # acknowledged earlier without a reason: a reason now closes it
+            elif row["state"] != "raised":
                 raise EvidockError(f"alert {alert_id} is {row['state']}, not raised",
                                    hint="only a raised alert can be acknowledged")
+            if closes and not (reason or "").strip():
+                raise EvidockError(f"alert {alert_id} ({row['key']}) records something that "
+                                   "happened: acknowledging it closes it, and needs a reason",
+                                   hint="pass --reason TEXT (why it happened, what was done)")
+            now = self.now()
             self._emit(conn, "alert_acknowledged", f"alert:{alert_id}",
-                       {"alert_id": alert_id, "by": by, "acknowledged_at": self.now()})
+                       {"alert_id": alert_id, "by": by, "acknowledged_at": now,
+                        "reason": reason or None})
+            if not closes:
+                return False
+            if row["key"].startswith("late:media:"):
+                media_id = int(row["key"].rsplit(":", 1)[1])
+                self._emit(conn, "handover_late_acknowledged", f"media:{media_id}", {
+                    "media_id": media_id, "alert_id": alert_id, "by": by, "reason": reason,
+                    "acknowledged_at": now})
+            self._emit(conn, "alert_resolved", f"alert:{alert_id}",
+                       {"alert_id": alert_id, "key": row["key"], "resolved_at": now})
+        return True
 
     # -- the outbox (delivery bookkeeping) ---------------------------------------------------
 

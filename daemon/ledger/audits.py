@@ -60,6 +60,18 @@ class AuditsMixin:
             f"WHERE m.state = 'verified' AND m.store IN ({_marks(stores)}) "
             "AND COALESCE(f.checked_at, m.ingested_at) < ?", (*stores, before))["n"]
 
+    def object_versions(self, store: str) -> dict[str, set]:
+        """Content key -> the version ids the ledger recorded for it in ``store`` (None for a
+        recording stored before version ids were recorded, and for derivatives)."""
+        out: dict[str, set] = {}
+        for r in self._rows("SELECT object_key, version_id FROM media WHERE store = ? AND "
+                            "object_key IS NOT NULL", (store,)):
+            out.setdefault(r["object_key"], set()).add(r["version_id"])
+        for r in self._rows("SELECT object_key FROM derivatives WHERE store = ? AND "
+                            "object_key IS NOT NULL", (store,)):
+            out.setdefault(r["object_key"], set()).add(None)
+        return out
+
     # -- late handovers ----------------------------------------------------------------------
 
     def unrecorded_late(self) -> list[dict]:
@@ -68,6 +80,14 @@ class AuditsMixin:
             "SELECT id, device_serial, officer_id, deadline_at, ingested_at FROM media "
             "WHERE state = 'verified' AND ingested_at > deadline_at AND id NOT IN "
             "(SELECT media_id FROM late_handovers) ORDER BY id")]
+
+    def late_unacknowledged(self) -> list[dict]:
+        """Late handovers no supervisor has acknowledged yet, with the recording's path."""
+        return [dict(r) for r in self._rows(
+            "SELECT l.media_id, l.device_serial, l.officer_id, l.deadline_at, "
+            "l.handed_over_at, l.late_seconds, m.source_path FROM late_handovers l "
+            "JOIN media m ON m.id = l.media_id WHERE l.acknowledged_at IS NULL "
+            "ORDER BY l.media_id")]
 
     def record_late(self, items: list[dict]) -> int:
         """Record late handovers (media_id, device_serial, officer_id, deadline_at,
@@ -142,10 +162,18 @@ class AuditsMixin:
             entry["recordings"] += 1
             entry["worst_seconds"] = max(entry["worst_seconds"], seconds)
             entry["worst_days"] = entry["worst_seconds"] / 86400  # as the report gave it
+        acknowledged = self._one(
+            "SELECT COUNT(*) AS n FROM late_handovers l JOIN media m ON m.id = l.media_id "
+            "WHERE l.acknowledged_at IS NOT NULL AND m.recorded_at >= ? AND m.recorded_at < ?",
+            span)["n"]
         cases = [dict(r) for r in self._rows(
             "SELECT type, COUNT(*) AS cases, SUM(CASE WHEN status = 'closed' THEN 1 ELSE 0 END) "
             "AS closed FROM cases WHERE start_at >= ? AND start_at < ? GROUP BY type "
             "ORDER BY type", span)]
+        no_footage = [dict(r) for r in self._rows(
+            "SELECT c.case_id, c.type, n.reason, n.recorded_by, n.approver, n.recorded_at "
+            "FROM case_no_footage n JOIN cases c ON c.case_id = n.case_id "
+            "WHERE c.start_at >= ? AND c.start_at < ? ORDER BY c.case_id", span)]
         alerts = [dict(r) for r in self._rows(
             "SELECT rule, severity, COUNT(*) AS raised FROM alerts WHERE raised_at >= ? "
             "AND raised_at < ? GROUP BY rule, severity ORDER BY rule, severity", span)]
@@ -162,5 +190,6 @@ class AuditsMixin:
             "AND m.recorded_at < ?", span)
         return {"by_kind": media,
                 "late": sorted(late.values(), key=lambda x: -x["recordings"]),
+                "late_acknowledged": acknowledged, "no_footage": no_footage,
                 "cases_by_type": cases, "alerts_by_rule": alerts, "devices": devices,
                 "evidence_recordings": evidence, "footage": dict(hours)}

@@ -139,8 +139,9 @@ class Ledger(Protocol):
         ...
 
     def record_stored(self, media_id: int, attempt_id: int, digests: Digests, *, store: str,
-                      object_key: str, retain_until: datetime) -> None:
-        """copying -> stored (``media_stored``)."""
+                      object_key: str, retain_until: datetime,
+                      version_id: str | None = None) -> None:
+        """copying -> stored (``media_stored``, with the store's version id)."""
         ...
 
     def record_stored_many(self, items: list[tuple[int, int, dict]]) -> None:
@@ -260,7 +261,31 @@ class Ledger(Protocol):
 
     def exemption(self, exemption_id: int) -> dict: ...
 
-    def exemptions(self, *, active_at: datetime | None = None) -> list[dict]: ...
+    def exemptions(self, *, active_at: datetime | None = None,
+                   include_withdrawn: bool = False) -> list[dict]: ...
+
+    def withdraw_exemption(self, exemption_id: int, *, by: str, reason: str) -> None:
+        """``exemption_withdrawn``; a second withdrawal is refused."""
+        ...
+
+    def correct_exemption(self, exemption_id: int, changes: dict, *, by: str,
+                          reason: str) -> dict:
+        """``exemption_corrected`` (changed, before); nothing changed: no event, {}."""
+        ...
+
+    def recompute_deadline(self, media_id: int, deadline_at: datetime, *, cause: str,
+                           exemption_id: int | None) -> bool:
+        """``deadline_recomputed`` (earlier or later); unchanged: False, no event."""
+        ...
+
+    def media_for_exemption(self, *, officer_id: str | None, device_serial: str | None,
+                            start_at: str, end_at: str) -> list[MediaRecord]: ...
+
+    def record_no_footage(self, case_id: str, *, reason: str, by: str, approver: str) -> None:
+        """``case_no_footage_recorded`` (R10: why a full-process case has no footage)."""
+        ...
+
+    def no_footage(self, case_id: str) -> dict | None: ...
 
     def move_deadline(self, media_id: int, deadline_at: datetime, *,
                       exemption_id: int) -> bool:
@@ -280,8 +305,11 @@ class Ledger(Protocol):
         transaction; a finding already open at the same or a higher severity: no event."""
         ...
 
-    def acknowledge_alert(self, alert_id: int, by: str) -> None:
-        """``alert_acknowledged``; only a raised alert."""
+    def acknowledge_alert(self, alert_id: int, by: str, reason: str | None = None) -> bool:
+        """``alert_acknowledged``; only a raised alert.  An alert about something that
+        happened (``alerting.CLOSED_BY_ACK``) needs a reason and is closed by it
+        (``alert_resolved``; a late handover also ``handover_late_acknowledged``); returns
+        whether it was closed."""
         ...
 
     def queue_delivery(self, alert_id: int, change: str, sink: str, error: str) -> None:
@@ -314,6 +342,14 @@ class Ledger(Protocol):
     def fixity_behind(self, stores: list[str], before: str) -> int: ...
 
     def unrecorded_late(self) -> list[dict]: ...
+
+    def object_versions(self, store: str) -> dict[str, set]:
+        """Content key -> version ids recorded for it in ``store`` (None: not recorded)."""
+        ...
+
+    def late_unacknowledged(self) -> list[dict]:
+        """Late handovers no supervisor has acknowledged yet, with the recording's path."""
+        ...
 
     def record_late(self, items: list[dict]) -> int:
         """One ``handover_late`` per recording not yet recorded late, in one transaction."""

@@ -16,8 +16,20 @@ from evidock.daemon.timeutil import stamp
 _CASE_COLUMNS = ("case_id, type, officers, subject, start_at, end_at, status, closed_at, "
                  "sensitivity, imported_at, updated_at")
 _EXEMPTION_COLUMNS = ("id, officer_id, device_serial, start_at, end_at, reason, note, "
-                      "registered_by, registered_at")
+                      "registered_by, registered_at, withdrawn_at, withdrawn_by, "
+                      "withdraw_reason, corrected_at, corrected_by, correct_reason")
+_EXEMPTION_FIELDS = ("officer_id", "device_serial", "start_at", "end_at", "reason", "note")
 CANDIDATE, EVIDENCE = "candidate", "evidence"
+
+
+def hold_state(row: dict) -> str:
+    """``none``, ``pending`` (requested, the store has not confirmed it), ``placed`` or
+    ``released``: the recording's legal hold as the ledger knows it."""
+    if row.get("hold_requested_at") is None:
+        return "none"
+    if row.get("hold_released_at") is not None:
+        return "released"
+    return "placed" if row.get("hold_placed_at") else "pending"
 
 
 def _case(row) -> dict:
@@ -74,12 +86,19 @@ class CaseworkMixin:
         sql = ("SELECT l.id, l.media_id, l.kind, l.note, l.linked_by, l.linked_at, "
                "l.unlinked_by, l.unlinked_at, l.unlink_reason, m.device_serial, m.officer_id, "
                "m.recorded_at, m.source_path, m.size, m.state, m.blake3, m.retain_until, "
-               "h.placed_at AS hold_placed_at FROM case_links l JOIN media m ON m.id = l.media_id "
-               "LEFT JOIN legal_holds h ON h.media_id = l.media_id AND h.released_at IS NULL "
-               "WHERE l.case_id = ?")
+               "h.placed_at AS hold_placed_at, h.released_at AS hold_released_at, "
+               "h.released_by AS hold_released_by, h.release_reason AS hold_release_reason, "
+               "h.requested_at AS hold_requested_at FROM case_links l "
+               "JOIN media m ON m.id = l.media_id "
+               "LEFT JOIN legal_holds h ON h.media_id = l.media_id WHERE l.case_id = ?")
         if not include_unlinked:
             sql += " AND l.unlinked_at IS NULL"
-        return [dict(r) for r in self._rows(sql + " ORDER BY m.recorded_at, l.id", (case_id,))]
+        rows = [dict(r) for r in self._rows(sql + " ORDER BY m.recorded_at, l.id", (case_id,))]
+        for row in rows:
+            row["hold_state"] = hold_state(row)
+            if row["hold_state"] != "placed":  # the old key meant "placed and not released"
+                row["hold_placed_at"] = None
+        return rows
 
     def link_media(self, case_id: str, media_ids: list[int], *, kind: str, note: str,
                    by: str) -> list[int]:
@@ -242,12 +261,109 @@ class CaseworkMixin:
             raise NotFound(f"no exemption with id {exemption_id}")
         return dict(row)
 
-    def exemptions(self, *, active_at: datetime | None = None) -> list[dict]:
-        sql, params = f"SELECT {_EXEMPTION_COLUMNS} FROM exemptions", []
+    def exemptions(self, *, active_at: datetime | None = None,
+                   include_withdrawn: bool = False) -> list[dict]:
+        """Exemptions in force (withdrawn ones only when asked), optionally those covering
+        ``active_at``."""
+        where, params = [], []
+        if not include_withdrawn:
+            where.append("withdrawn_at IS NULL")
         if active_at is not None:
-            sql += " WHERE start_at <= ? AND end_at >= ?"
+            where.append("start_at <= ? AND end_at >= ?")
             params = [stamp(active_at)] * 2
+        sql = f"SELECT {_EXEMPTION_COLUMNS} FROM exemptions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         return [dict(r) for r in self._rows(sql + " ORDER BY id", params)]
+
+    def withdraw_exemption(self, exemption_id: int, *, by: str, reason: str) -> None:
+        """``exemption_withdrawn``: it no longer moves any deadline (the row stays)."""
+        with self._transaction() as conn:
+            row = self._exemption_row(conn, exemption_id)
+            if row["withdrawn_at"] is not None:
+                raise EvidockError(f"exemption {exemption_id} was already withdrawn "
+                                   f"({row['withdrawn_at']} by {row['withdrawn_by']})")
+            self._emit(conn, "exemption_withdrawn", f"exemption:{exemption_id}", {
+                "exemption_id": exemption_id, "by": by, "reason": reason,
+                "withdrawn_at": self.now()})
+
+    def correct_exemption(self, exemption_id: int, changes: dict, *, by: str,
+                          reason: str) -> dict:
+        """``exemption_corrected`` with the fields changed and what they were; returns the
+        changed fields (none: no event)."""
+        with self._transaction() as conn:
+            row = self._exemption_row(conn, exemption_id)
+            if row["withdrawn_at"] is not None:
+                raise EvidockError(f"exemption {exemption_id} was withdrawn: it cannot be "
+                                   "corrected", hint="register a new exemption")
+            changed = {k: v for k, v in changes.items()
+                       if k in _EXEMPTION_FIELDS and row[k] != v}
+            if not changed:
+                return {}
+            after = {**dict(row), **changed}
+            if not (after["officer_id"] or after["device_serial"]):
+                raise EvidockError("an exemption names an officer or a device")
+            if after["end_at"] <= after["start_at"]:
+                raise EvidockError(f"the exemption would end ({after['end_at']}) before it "
+                                   f"starts ({after['start_at']})")
+            self._emit(conn, "exemption_corrected", f"exemption:{exemption_id}", {
+                "exemption_id": exemption_id, "changed": changed,
+                "before": {k: row[k] for k in changed}, "by": by, "reason": reason,
+                "corrected_at": self.now()})
+        return changed
+
+    def _exemption_row(self, conn, exemption_id: int):
+        row = conn.execute(f"SELECT {_EXEMPTION_COLUMNS} FROM exemptions WHERE id = ?",
+                           (exemption_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no exemption with id {exemption_id}")
+        return row
+
+    def recompute_deadline(self, media_id: int, deadline_at: datetime, *, cause: str,
+                           exemption_id: int | None) -> bool:
+        """``deadline_recomputed``: set the deadline again after an exemption was withdrawn
+        or corrected (it may move earlier); False (no event) when unchanged."""
+        new = stamp(deadline_at)
+        with self._transaction() as conn:
+            row = conn.execute("SELECT deadline_at FROM media WHERE id = ?",
+                               (media_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no recording with id {media_id} in the ledger")
+            if new == row["deadline_at"]:
+                return False
+            self._emit(conn, "deadline_recomputed", f"media:{media_id}", {
+                "media_id": media_id, "deadline_at": new, "was": row["deadline_at"],
+                "cause": cause, "exemption_id": exemption_id})
+        return True
+
+    def media_for_exemption(self, *, officer_id: str | None, device_serial: str | None,
+                            start_at: str, end_at: str) -> list:
+        """Recordings of that officer or device made inside the span, any state."""
+        from evidock.daemon.ledger.records import MediaRecord
+
+        return [MediaRecord(**dict(r)) for r in self._rows(
+            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE (officer_id = ? OR "
+            "device_serial = ?) AND recorded_at >= ? AND recorded_at <= ? ORDER BY id",
+            (officer_id, device_serial, start_at, end_at))]
+
+    # -- R10: why a full-process case has no footage -------------------------------------------
+
+    def record_no_footage(self, case_id: str, *, reason: str, by: str, approver: str) -> None:
+        """``case_no_footage_recorded``: why the case has no recording, who says so and who
+        approved it (a new record replaces the old, both stay in the chain)."""
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM cases WHERE case_id = ?",
+                            (case_id,)).fetchone() is None:
+                raise NotFound(f"no case {case_id!r} in the ledger",
+                               hint="import it first ('evidock cases import')")
+            self._emit(conn, "case_no_footage_recorded", f"case:{case_id}", {
+                "case_id": case_id, "reason": reason, "by": by, "approver": approver,
+                "recorded_at": self.now()})
+
+    def no_footage(self, case_id: str) -> dict | None:
+        row = self._one("SELECT case_id, reason, recorded_by, approver, recorded_at FROM "
+                        "case_no_footage WHERE case_id = ?", (case_id,))
+        return dict(row) if row else None
 
     def move_deadline(self, media_id: int, deadline_at: datetime, *, exemption_id: int) -> bool:
         """Move a recording's handover deadline later; False (no event) if it is not later."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
+from evidock.daemon.deadlines import first_deadline
 from evidock.daemon.errors import NotFound
 from evidock.daemon.hashing import Digests
 from evidock.daemon.ledger.records import (
@@ -18,7 +19,7 @@ from evidock.daemon.ledger.records import (
     check_transition,
     display_path,
 )
-from evidock.daemon.timeutil import stamp
+from evidock.daemon.timeutil import parse, stamp
 
 _DEVICE_FIELDS = ("model", "vendor", "officer_id", "officer_name", "unit")
 
@@ -85,6 +86,7 @@ class MediaMixin:
         A file is the same file when device, exact path bytes, size and mtime match, so a
         second dock or a restart finds the existing row instead of adding another."""
         raw = os.fsencode(source_path)
+        window = timedelta(hours=handover_hours)
         with self._transaction(durable=False) as conn:
             row = conn.execute(
                 "SELECT id FROM media WHERE device_serial = ? AND source_path_raw = ? "
@@ -94,13 +96,15 @@ class MediaMixin:
                 media_id, created = row["id"], False
             else:
                 media_id, created = self._next_id(conn, "media"), True
+                found = self.now()
                 self._emit(conn, "media_seen", f"media:{media_id}", {
                     "media_id": media_id, "device_serial": device_serial,
                     "officer_id": officer_id, "source_path": display_path(source_path),
                     "source_path_raw": raw.hex(), "size": size, "mtime_ns": mtime_ns,
                     "kind": kind, "recorded_at": stamp(recorded_at),
-                    "deadline_at": stamp(recorded_at + timedelta(hours=handover_hours)),
-                    "found_at": self.now(), "clock_offset_s": clock_offset_s,
+                    "deadline_at": stamp(first_deadline(recorded_at, parse(found), window,
+                                                        flags)),
+                    "found_at": found, "clock_offset_s": clock_offset_s,
                     "flags": ",".join(flags)})
         return self.media(media_id), created
 
@@ -127,12 +131,14 @@ class MediaMixin:
         return attempt
 
     def record_stored(self, media_id: int, attempt_id: int, digests: Digests, *, store: str,
-                      object_key: str, retain_until: datetime) -> None:
-        """copying -> stored: the store confirmed a write whose digests match the read.
+                      object_key: str, retain_until: datetime,
+                      version_id: str | None = None) -> None:
+        """copying -> stored: the store confirmed a write whose digests match the read;
+        ``version_id`` is the store's version of it, which every later read addresses.
         Lazy (see base.py): what it says is proven again before the hand-over."""
         self.record_stored_many([(media_id, attempt_id, {
             "digests": digests, "store": store, "object_key": object_key,
-            "retain_until": retain_until})])
+            "retain_until": retain_until, "version_id": version_id})])
 
     def record_stored_many(self, items: list[tuple[int, int, dict]]) -> None:
         """copying -> stored for every ``(media_id, attempt_id, receipt)`` (receipt: the
@@ -146,7 +152,8 @@ class MediaMixin:
                     "media_id": media_id, "attempt_id": attempt_id,
                     "blake3": r["digests"].blake3, "sha256": r["digests"].sha256,
                     "size": r["digests"].size, "store": r["store"],
-                    "object_key": r["object_key"], "retain_until": stamp(r["retain_until"])})
+                    "object_key": r["object_key"], "retain_until": stamp(r["retain_until"]),
+                    "version_id": r.get("version_id")})
 
     def record_verified(self, media_id: int, attempt_id: int | None) -> None:
         """stored -> verified: the stored copy was read back and matches.  Handed over."""

@@ -26,7 +26,7 @@ TABLES: dict[str, str] = {
     "devices": "serial", "media": "id", "attempts": "id", "cases": "case_id",
     "case_links": "id", "legal_holds": "media_id", "exemptions": "id", "alerts": "id",
     "fixity": "media_id", "late_handovers": "media_id", "media_probe": "media_id",
-    "derivatives": "id",
+    "derivatives": "id", "case_no_footage": "case_id",
 }
 LOOSE_SECONDS = 1.0
 
@@ -153,7 +153,8 @@ def _media_stored(conn, a: Applied) -> None:
     d = a.d
     _update(conn, "media", "id", d["media_id"], {
         "state": "stored", **{k: d[k] for k in ("blake3", "sha256", "store", "object_key",
-                                                "retain_until")}})
+                                                "retain_until")},
+        "version_id": d.get("version_id")})
     if d.get("attempt_id") is not None:
         _update(conn, "attempts", "id", d["attempt_id"], {"bytes": d["size"]})
 
@@ -192,7 +193,8 @@ def _attempt_interrupted(conn, a: Applied) -> None:
 def _media_relocated(conn, a: Applied) -> None:
     if a.ev.subject.startswith("media:"):
         _update(conn, "media", "id", int(a.ev.subject.split(":", 1)[1]), {
-            k: a.d[k] for k in ("store", "object_key", "retain_until")})
+            **{k: a.d[k] for k in ("store", "object_key", "retain_until")},
+            "version_id": a.d.get("version_id")})
 
 
 @projects("retention_extended")
@@ -200,7 +202,7 @@ def _retention_extended(conn, a: Applied) -> None:
     _update(conn, "media", "id", a.d["media_id"], {"retain_until": a.d["retain_until"]})
 
 
-@projects("deadline_moved")
+@projects("deadline_moved", "deadline_recomputed")
 def _deadline_moved(conn, a: Applied) -> None:
     _update(conn, "media", "id", a.d["media_id"], {"deadline_at": a.d["deadline_at"]})
 
@@ -351,6 +353,30 @@ def _exemption_registered(conn, a: Applied) -> None:
         "registered_at": a.time("registered_at", "exemptions", exemption_id)})
 
 
+@projects("exemption_withdrawn")
+def _exemption_withdrawn(conn, a: Applied) -> None:
+    d = a.d
+    _update(conn, "exemptions", "id", d["exemption_id"], {
+        "withdrawn_at": d["withdrawn_at"], "withdrawn_by": d["by"],
+        "withdraw_reason": d["reason"]})
+
+
+@projects("exemption_corrected")
+def _exemption_corrected(conn, a: Applied) -> None:
+    d = a.d
+    _update(conn, "exemptions", "id", d["exemption_id"], {
+        **d["changed"], "corrected_at": d["corrected_at"], "corrected_by": d["by"],
+        "correct_reason": d["reason"]})
+
+
+@projects("case_no_footage_recorded")
+def _case_no_footage(conn, a: Applied) -> None:
+    d = a.d
+    _insert(conn, "case_no_footage", {
+        "case_id": d["case_id"], "reason": d["reason"], "recorded_by": d["by"],
+        "approver": d["approver"], "recorded_at": d["recorded_at"]}, upsert_on="case_id")
+
+
 # -- audits and alerts -----------------------------------------------------------------------
 
 
@@ -359,6 +385,14 @@ def _handover_late(conn, a: Applied) -> None:
     _insert(conn, "late_handovers", {k: a.d[k] for k in (
         "media_id", "device_serial", "officer_id", "deadline_at", "handed_over_at",
         "late_seconds")})
+
+
+@projects("handover_late_acknowledged")
+def _handover_late_acknowledged(conn, a: Applied) -> None:
+    d = a.d
+    _update(conn, "late_handovers", "media_id", d["media_id"], {
+        "acknowledged_by": d["by"], "acknowledged_at": d["acknowledged_at"],
+        "acknowledged_reason": d["reason"]})
 
 
 @projects("fixity_checked")
@@ -383,7 +417,7 @@ def _alert_escalated(conn, a: Applied) -> None:
     d = a.d
     _update(conn, "alerts", "id", d["alert_id"], {
         "severity": d["severity"], "message": d["message"], "state": "raised",
-        "acknowledged_at": None, "acknowledged_by": None})
+        "acknowledged_at": None, "acknowledged_by": None, "acknowledged_reason": None})
 
 
 @projects("alert_acknowledged")
@@ -392,7 +426,7 @@ def _alert_acknowledged(conn, a: Applied) -> None:
     _update(conn, "alerts", "id", d["alert_id"], {
         "state": "acknowledged",
         "acknowledged_at": a.time("acknowledged_at", "alerts", d["alert_id"]),
-        "acknowledged_by": d["by"]})
+        "acknowledged_by": d["by"], "acknowledged_reason": d.get("reason")})
 
 
 @projects("alert_resolved")

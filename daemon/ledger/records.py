@@ -53,11 +53,12 @@ class MediaRecord:
     ingested_at: str | None
     clock_offset_s: float | None
     flags: str
+    version_id: str | None = None  # the S3 version holding it (reads address it)
 
     COLUMNS = (
         "id, device_serial, officer_id, source_path, size, mtime_ns, kind, recorded_at, "
         "deadline_at, found_at, state, attempts, retry_at, last_error, blake3, sha256, store, "
-        "object_key, retain_until, ingested_at, clock_offset_s, flags"
+        "object_key, retain_until, ingested_at, clock_offset_s, flags, version_id"
     )
 
     @property

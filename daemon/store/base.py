@@ -109,17 +109,24 @@ class WormStore(Protocol):
         """Make every put that returned so far durable (see ``durable`` above)."""
         ...
 
-    def stat(self, key: str) -> ObjectInfo:
+    # ``version_id``: a store that keeps versions (S3) addresses exactly that version, the
+    # one the ledger recorded at upload, never "the latest" (a version written over a content
+    # key later must not stand in for the recording); ``ObjectMissing`` if it is gone.  A store
+    # without versions holds one copy per key and ignores it.
+
+    def stat(self, key: str, *, version_id: str | None = None) -> ObjectInfo:
         """What the store holds under ``key``; ``ObjectMissing`` if nothing."""
         ...
 
-    def open(self, key: str) -> BinaryIO:
+    def open(self, key: str, *, version_id: str | None = None) -> BinaryIO:
         """The stored bytes, for fixity audits and exports."""
         ...
 
-    def extend_retention(self, key: str, retain_until: datetime) -> ObjectInfo: ...
+    def extend_retention(self, key: str, retain_until: datetime, *,
+                         version_id: str | None = None) -> ObjectInfo: ...
 
-    def set_legal_hold(self, key: str, on: bool) -> ObjectInfo: ...
+    def set_legal_hold(self, key: str, on: bool, *,
+                       version_id: str | None = None) -> ObjectInfo: ...
 
     def recover(self) -> int:
         """Clean up what an interrupted put left behind; returns how many leftovers."""

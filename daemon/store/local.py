@@ -382,7 +382,7 @@ class LocalWormStore(LocalRecords):
 
     # -- reading and lock management ---------------------------------------------------------
 
-    def stat(self, key: str) -> ObjectInfo:
+    def stat(self, key: str, *, version_id: str | None = None) -> ObjectInfo:
         data = self._data_path(key)
         try:
             size = data.stat().st_size
@@ -407,13 +407,14 @@ class LocalWormStore(LocalRecords):
         path = self._data_path(key)
         return path if path.exists() else None
 
-    def open(self, key: str) -> BinaryIO:
+    def open(self, key: str, *, version_id: str | None = None) -> BinaryIO:
         try:
             return open(self._data_path(key), "rb")
         except FileNotFoundError as exc:
             raise ObjectMissing(f"local store: no object {key}") from exc
 
-    def extend_retention(self, key: str, retain_until: datetime) -> ObjectInfo:
+    def extend_retention(self, key: str, retain_until: datetime, *,
+                         version_id: str | None = None) -> ObjectInfo:
         with self._commit_lock():
             info = self.stat(key)
             if retain_until < info.retain_until:
@@ -426,7 +427,8 @@ class LocalWormStore(LocalRecords):
                 return info
             return self._write_meta(key, info, retain_until=retain_until)
 
-    def set_legal_hold(self, key: str, on: bool) -> ObjectInfo:
+    def set_legal_hold(self, key: str, on: bool, *,
+                       version_id: str | None = None) -> ObjectInfo:
         with self._commit_lock():
             info = self.stat(key)
             if info.legal_hold == on:

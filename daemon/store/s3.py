@@ -37,12 +37,14 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 import structlog
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, REPLACE, CopySource
+from minio.helpers import MAX_PART_SIZE, genheaders
 from minio.retention import Retention
 
 from evidock.daemon.errors import (
@@ -51,6 +53,7 @@ from evidock.daemon.errors import (
     ObjectMissing,
     RetentionError,
     SourceError,
+    StoreUnavailable,
 )
 from evidock.daemon.hashing import HashingReader
 from evidock.daemon.store.base import RECORD_PREFIX, ObjectInfo, StoredObject, check_record_key
@@ -79,6 +82,25 @@ def _ceil_second(value: datetime) -> datetime:
     return value if not value.microsecond else value.replace(microsecond=0) + timedelta(seconds=1)
 
 
+@dataclass(frozen=True)
+class _Want:
+    """The size and SHA-256 a version must have to be ours."""
+
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Version:
+    """One entry of a key's version history as the server lists it."""
+
+    key: str
+    version_id: str | None
+    last_modified: datetime
+    is_delete_marker: bool
+    is_latest: bool
+
+
 class _Body:
     """A GET response as a closable binary file that gives its connection back."""
 
@@ -104,12 +126,15 @@ class S3WormStore:
 
     def __init__(self, client: Minio, bucket: str, *, station: str = "station",
                  part_size: int = 16 * MiB, concurrency: int = 4,
-                 staging_retention: timedelta = timedelta(days=1)) -> None:
+                 staging_retention: timedelta = timedelta(days=1),
+                 min_lock_days: int | None = None) -> None:
         if part_size < MIN_PART:
             raise ValueError(f"part_size {part_size} is below S3's minimum of 5 MiB")
         self.client, self.bucket, self.station = client, bucket, station
         self.part_size, self.concurrency = part_size, max(1, concurrency)
         self.staging_retention = staging_retention
+        #: the policy's retention: a bucket default rule shorter than this is a problem
+        self.min_lock_days = min_lock_days
         self.name = f"s3:{bucket}"
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="s3-part")
         #: parts in flight of every upload together (readers of several devices share it)
@@ -153,20 +178,40 @@ class S3WormStore:
         retain_until = _ceil_second(retain_until)
         with self._key_lock(key):
             try:
-                existing = self._stat_or_none(key)
-                if existing is not None:
-                    info = self._adopt(existing, digests, retain_until, legal_hold)
+                versions = self.versions(key).get(key, [])
+                ours = self._version_holding(key, versions, digests)
+                if ours is not None:
+                    info = self._adopt(ours, digests, retain_until, legal_hold)
                     return StoredObject(key, digests, info, existed=True,
-                                        details={"staging_key": staging})
+                                        details={"staging_key": staging,
+                                                 "other_versions": len(versions) - 1})
+                if versions:
+                    self._foreign(key, versions)
                 user = self._user_metadata(metadata, digests, sent.checksum)
                 version_id = self._copy(staging, sent.version_id, key, user, retain_until,
-                                        legal_hold, digests.sha256)
+                                        legal_hold, digests.sha256,
+                                        only_if_new=not versions, size=sent.size)
                 info = self._settle(key, version_id, retain_until, legal_hold)
             except Exception as exc:
                 raise store_error(exc, f"committing {key}") from exc
         self._check_bytes(info, digests.size, sent.checksum, key)
         return StoredObject(key, digests, info, details={"staging_key": staging,
-                                                         "checksum": sent.checksum})
+                                                         "checksum": sent.checksum,
+                                                         "other_versions": len(versions)})
+
+    def _version_holding(self, key: str, versions: list, digests) -> ObjectInfo | None:
+        """The oldest version of ``key`` whose size, SHA-256 and server checksum say it holds
+        these bytes (a forged later version copying our metadata cannot come first)."""
+        for v in sorted((v for v in versions if not v.is_delete_marker),
+                        key=lambda v: v.last_modified or datetime.min.replace(tzinfo=UTC)):
+            try:
+                info = self._stat(key, v.version_id)
+            except IntegrityError:  # the server's checksum contradicts the metadata: not ours
+                continue
+            if info.size == digests.size and hmac.compare_digest(info.sha256 or "",
+                                                                 digests.sha256):
+                return info
+        return None
 
     @staticmethod
     def _user_metadata(metadata, digests, checksum: str) -> dict[str, str]:
@@ -184,46 +229,80 @@ class S3WormStore:
         retain_until = _ceil_second(retain_until)
         with self._key_lock(key):
             try:
-                existing = self._stat_or_none(key)
-                if existing is not None:
-                    info = self._adopt(existing, digests, retain_until, legal_hold)
-                    return StoredObject(key, digests, info, existed=True)
+                versions = self.versions(key).get(key, [])
+                ours = self._version_holding(key, versions, digests)
+                if ours is not None:
+                    info = self._adopt(ours, digests, retain_until, legal_hold)
+                    return StoredObject(key, digests, info, existed=True,
+                                        details={"other_versions": len(versions) - 1})
+                if versions:
+                    self._foreign(key, versions)
                 checksum = b64(bytes.fromhex(digests.sha256))
                 headers = {**lock_headers(retain_until),
                            **self._user_metadata(metadata, digests, checksum)}
                 if legal_hold:
                     headers["x-amz-object-lock-legal-hold"] = "ON"
-                version_id = self._put_once(key, data, digests.sha256, headers)
+                if not versions:  # a server with conditional writes refuses a racing writer
+                    headers["If-None-Match"] = "*"
+                version_id = self._put_once(key, data, digests, headers)
                 info = self._settle(key, version_id, retain_until, legal_hold)
             except Exception as exc:
                 raise store_error(exc, f"putting {key}") from exc
         self._check_bytes(info, digests.size, checksum, key)
-        return StoredObject(key, digests, info, details={"checksum": checksum})
+        return StoredObject(key, digests, info, details={"checksum": checksum,
+                                                         "other_versions": len(versions)})
 
-    def _put_once(self, key: str, data: bytes, sha256: str, headers: dict[str, str]):
+    @staticmethod
+    def _foreign(key: str, versions: list) -> None:
+        # Something else wrote this key first (junk, or a forged copy): it stays, untouched;
+        # ours becomes a version of its own, recorded by its id, and the audit alerts on the
+        # stranger.  Refusing would strand the recording in the spool.
+        log.warning("content_key_has_foreign_version", key=key,
+                    versions=[v.version_id for v in versions])
+
+    def _put_once(self, key: str, data: bytes, digests, headers: dict[str, str]):
         """Like :meth:`_copy`: a request whose answer was lost is never sent again blindly
         (a second PUT would be a second locked version); look whether it landed first."""
         try:
-            return put_whole(self.client, self.bucket, key, data, sha256, headers)[0].version_id
+            return put_whole(self.client, self.bucket, key, data, digests.sha256,
+                             headers)[0].version_id
         except Exception:
-            landed = self._stat_or_none(key)
-            if landed is None or not hmac.compare_digest(landed.sha256, sha256):
+            landed = self._version_holding(key, self.versions(key).get(key, []), digests)
+            if landed is None:
                 raise
             return landed.version_id
 
     def _copy(self, staging: str, staged_version: str | None, key: str, user: dict[str, str],
-              retain_until: datetime, legal_hold: bool, sha256: str) -> str | None:
+              retain_until: datetime, legal_hold: bool, sha256: str, *, only_if_new: bool,
+              size: int) -> str | None:
         """Server-side copy to the content key.  The HTTP client never resends a request whose
         answer was lost (it could add a second version), so after a failure look whether the
-        copy happened after all before reporting it."""
+        copy happened after all before reporting it.
+
+        ``only_if_new``: the copy carries ``If-None-Match: *``, so a server that supports
+        conditional writes refuses it if anything wrote the key meanwhile (nothing is ever
+        written over a key by accident; the put is retried and finds what is there)."""
+        source = CopySource(self.bucket, staging, version_id=staged_version)
+        retention = Retention(COMPLIANCE, retain_until)
         try:
+            if only_if_new and size <= MAX_PART_SIZE:
+                headers = genheaders(user, None, None, retention, legal_hold)
+                headers["x-amz-metadata-directive"] = REPLACE
+                headers.update(source.gen_copy_headers())
+                headers["If-None-Match"] = "*"
+                response = self.client._execute("PUT", self.bucket, object_name=key,
+                                                headers=headers)
+                if b"<Error>" in response.data:  # a copy may fail with 200 and a body
+                    raise StoreUnavailable(f"S3 copying to {key} failed: "
+                                           f"{response.data[:300].decode(errors='replace')}")
+                return response.headers.get("x-amz-version-id")
             return self.client.copy_object(
-                self.bucket, key, CopySource(self.bucket, staging, version_id=staged_version),
-                metadata=user, metadata_directive=REPLACE,
-                retention=Retention(COMPLIANCE, retain_until), legal_hold=legal_hold).version_id
+                self.bucket, key, source, metadata=user, metadata_directive=REPLACE,
+                retention=retention, legal_hold=legal_hold).version_id
         except Exception:
-            landed = self._stat_or_none(key)
-            if landed is None or not hmac.compare_digest(landed.sha256, sha256):
+            landed = self._version_holding(key, self.versions(key).get(key, []),
+                                           _Want(size, sha256))
+            if landed is None:
                 raise
             return landed.version_id
 
@@ -238,9 +317,10 @@ class S3WormStore:
                 "versions; nothing was overwritten")
         info = existing
         if retain_until > existing.retain_until + _SLACK:
-            info = self.extend_retention(existing.key, retain_until)
+            info = self.extend_retention(existing.key, retain_until,
+                                         version_id=existing.version_id)
         if legal_hold and not info.legal_hold:
-            info = self.set_legal_hold(existing.key, True)
+            info = self.set_legal_hold(existing.key, True, version_id=existing.version_id)
         return info
 
     def _settle(self, key: str, version_id: str | None, retain_until: datetime,
@@ -281,11 +361,12 @@ class S3WormStore:
 
     # -- reading and lock management ---------------------------------------------------------
 
-    def stat(self, key: str) -> ObjectInfo:
+    def stat(self, key: str, *, version_id: str | None = None) -> ObjectInfo:
         try:
-            return self._stat(key)
+            return self._stat(key, version_id)
         except Exception as exc:
-            raise store_error(exc, f"reading the state of {key}") from exc
+            raise store_error(exc, f"reading the state of {key}"
+                              + (f" version {version_id}" if version_id else "")) from exc
 
     def _stat_or_none(self, key: str) -> ObjectInfo | None:
         try:
@@ -315,20 +396,22 @@ class S3WormStore:
                       if k.lower().startswith(META)},
         )
 
-    def open(self, key: str) -> BinaryIO:
+    def open(self, key: str, *, version_id: str | None = None) -> BinaryIO:
         try:
-            return _Body(self.client.get_object(self.bucket, key))
+            return _Body(self.client.get_object(self.bucket, key, version_id=version_id))
         except Exception as exc:
             raise store_error(exc, f"reading {key}") from exc
 
-    def probe_url(self, key: str) -> str:
+    def probe_url(self, key: str, *, version_id: str | None = None) -> str:
         """A short-lived signed URL, so ffprobe reads only the bytes it needs (HTTP ranges)."""
-        return self.client.presigned_get_object(self.bucket, key, expires=timedelta(minutes=15))
+        return self.client.presigned_get_object(self.bucket, key, expires=timedelta(minutes=15),
+                                                version_id=version_id)
 
-    def extend_retention(self, key: str, retain_until: datetime) -> ObjectInfo:
+    def extend_retention(self, key: str, retain_until: datetime, *,
+                         version_id: str | None = None) -> ObjectInfo:
         retain_until = _ceil_second(retain_until)
         try:
-            info = self._stat(key)
+            info = self._stat(key, version_id)
             if retain_until + _SLACK < info.retain_until:
                 raise RetentionError(
                     f"S3 {self.bucket}/{key}: refusing to shorten the retention from "
@@ -342,9 +425,10 @@ class S3WormStore:
         except Exception as exc:
             raise store_error(exc, f"extending the retention of {key}") from exc
 
-    def set_legal_hold(self, key: str, on: bool) -> ObjectInfo:
+    def set_legal_hold(self, key: str, on: bool, *,
+                       version_id: str | None = None) -> ObjectInfo:
         try:
-            info = self._stat(key)
+            info = self._stat(key, version_id)
             if info.legal_hold != on:
                 change = (self.client.enable_object_legal_hold if on
                           else self.client.disable_object_legal_hold)
@@ -372,7 +456,14 @@ class S3WormStore:
     def check(self) -> list[str]:
         from evidock.daemon.store.s3_doctor import bucket_problems
 
-        return bucket_problems(self.client, self.bucket)
+        return bucket_problems(self.client, self.bucket, min_days=self.min_lock_days)
+
+    def settings(self) -> dict:
+        """The bucket's protection as the server reports it now (versioning, Object Lock and
+        its default rule, lifecycle rules), for the audit to notice any change."""
+        from evidock.daemon.store.s3_doctor import bucket_settings
+
+        return bucket_settings(self.client, self.bucket)
 
     # -- named records and listing ------------------------------------------------------------
 
@@ -393,7 +484,8 @@ class S3WormStore:
                             hint="a record is never overwritten; inspect the key's versions")
                     return existing
                 headers = {**lock_headers(retain_until), "x-amz-checksum-sha256": b64(digest),
-                           f"{META}sha256": digest.hex(), f"{META}checksum": b64(digest)}
+                           f"{META}sha256": digest.hex(), f"{META}checksum": b64(digest),
+                           "If-None-Match": "*"}  # never over a key written meanwhile
                 written = self.client._put_object(self.bucket, key, data, headers)
                 info = self._settle(key, written.version_id, retain_until, False)
             except Exception as exc:
@@ -407,6 +499,25 @@ class S3WormStore:
         return [o for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True,
                                                     include_version=True)
                 if not o.is_delete_marker]
+
+    @property
+    def protection(self) -> S3WormStore:
+        """This store answers the audit's questions on bucket settings and versions."""
+        return self
+
+    def versions(self, prefix: str) -> dict[str, list[Version]]:
+        """Every version and delete marker under ``prefix``, by key, newest first: what the
+        audit compares with the one version per key the ledger recorded."""
+        out: dict[str, list[Version]] = {}
+        try:
+            for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True,
+                                              include_version=True):
+                out.setdefault(o.object_name, []).append(Version(
+                    o.object_name, o.version_id, o.last_modified, bool(o.is_delete_marker),
+                    str(o.is_latest).lower() == "true"))  # the SDK gives the XML text
+        except Exception as exc:
+            raise store_error(exc, f"listing the versions under {prefix}") from exc
+        return out
 
     def list_records(self, prefix: str) -> list[str]:
         if not prefix.startswith(RECORD_PREFIX):

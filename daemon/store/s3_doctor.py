@@ -85,17 +85,88 @@ def inspect_bucket(client: Minio, bucket: str, *, min_days: int | None = None) -
     return out
 
 
-def _lifecycle(client: Minio, bucket: str) -> Finding:
+def _rules(client: Minio, bucket: str) -> list:
     try:
         config = client.get_bucket_lifecycle(bucket)
     except S3Error:
         config = None
-    for rule in (config.rules if config else []):
-        prefix = (rule.rule_filter.prefix if rule.rule_filter else None) or ""
-        if rule.status == "Enabled" and "staging/".startswith(prefix) and rule.expiration:
+    return list(config.rules) if config else []
+
+
+def _prefix(rule) -> str:
+    return ((rule.rule_filter.prefix if rule.rule_filter else None) or "")
+
+
+def _deletes(rule) -> bool:
+    """Does the rule expire current objects or remove versions (not only abort uploads)?"""
+    return bool(rule.expiration or rule.noncurrent_version_expiration)
+
+
+def _lifecycle(client: Minio, bucket: str) -> Finding:
+    rules = [r for r in _rules(client, bucket) if r.status == "Enabled"]
+    outside = [r for r in rules if _deletes(r) and not _prefix(r).startswith("staging/")]
+    if outside:
+        names = ", ".join(f"{r.rule_id or '(no id)'} on {_prefix(r) or 'the whole bucket'}"
+                          for r in outside)
+        return Finding(FAIL, "lifecycle", f"lifecycle rule(s) that expire or remove objects "
+                       f"outside staging/: {names}. Object Lock keeps locked versions, but such "
+                       "a rule hides recordings behind delete markers and removes them once "
+                       "their lock ends: remove it, keep only the staging/ rule "
+                       "(config/s3-lifecycle.json)")
+    for rule in rules:
+        if "staging/".startswith(_prefix(rule)) and rule.expiration:
             return Finding(OK, "staging_lifecycle", "a lifecycle rule clears staging/")
     return Finding(WARN, "staging_lifecycle",
                    f"no lifecycle rule for staging/: {STAGING_RULE_HINT}")
+
+
+def bucket_settings(client: Minio, bucket: str) -> dict:
+    """The bucket's protection as plain data (compared run to run by the retention audit)."""
+    try:
+        versioning = client.get_bucket_versioning(bucket).status
+        try:
+            lock = client.get_object_lock_config(bucket)
+            lock_text = {"enabled": True, "mode": lock.mode, "days": _lock_days(lock)}
+        except S3Error as exc:
+            if exc.code not in NO_LOCK:
+                raise
+            lock_text = {"enabled": False, "mode": None, "days": None}
+        rules = sorted(({
+            "id": r.rule_id, "status": r.status, "prefix": _prefix(r),
+            "expiration_days": r.expiration.days if r.expiration else None,
+            "noncurrent_days": (r.noncurrent_version_expiration.noncurrent_days
+                                if r.noncurrent_version_expiration else None),
+        } for r in _rules(client, bucket)), key=lambda r: (r["prefix"], str(r["id"])))
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise store_error(exc, f"reading the protection settings of bucket {bucket}") from exc
+    return {"versioning": versioning, "object_lock": lock_text, "lifecycle": rules}
+
+
+#: What a SeaweedFS login can do, measured on the server the tests run (4.48): Object Lock
+#: calls (put with retention or legal hold, read the lock settings) need the Admin action, and
+#: an Admin login can also release legal holds, add delete markers, write over keys and change
+#: lifecycle rules; an identity without Admin cannot lock anything at all.  No finer policy
+#: exists there, so the daemon's audit, not the server, catches those changes.
+SEAWEEDFS_LIMITS = (
+    "this is a SeaweedFS server: its identities cannot be restricted to the least-privilege "
+    "policy (config/s3-policy.json). Setting Object Lock needs its Admin action, which also "
+    "allows releasing legal holds, delete markers, new versions over existing keys and "
+    "lifecycle changes. evidock's own writes are conditional (If-None-Match) and its "
+    "retention audit alerts on every such change and repairs holds, but the server does not "
+    "prevent them: keep the daemon's login to this station, and use AWS S3 or MinIO with the "
+    "policy where the policy must be enforced")
+
+
+def server_kind(client: Minio, bucket: str) -> str | None:
+    """``seaweedfs`` when the server says so in its ``Server`` header, else None."""
+    try:
+        response = client._execute("GET", bucket, query_params={"versioning": ""})
+    except Exception:  # noqa: BLE001 - only a hint for the doctor's message
+        return None
+    server = (response.headers.get("Server") or "").lower()
+    return "seaweedfs" if "seaweed" in server else None
 
 
 def probe_credentials(client: Minio, bucket: str, station: str) -> list[Finding]:
@@ -135,6 +206,8 @@ def _md5(data: bytes) -> str:
 def diagnose(client: Minio, bucket: str, *, station: str, min_days: int | None = None,
              write_probe: bool = True) -> list[Finding]:
     found = inspect_bucket(client, bucket, min_days=min_days)
+    if server_kind(client, bucket) == "seaweedfs":
+        found.append(Finding(WARN, "least_privilege", SEAWEEDFS_LIMITS))
     unusable = any(f.level == FAIL and f.check in ("bucket", "versioning", "object_lock")
                    for f in found)
     if write_probe and not unusable:

@@ -200,30 +200,30 @@ class SpoolingStore:
                 hint="bring S3 back or give the spool more room (store.spool.max_gib); files "
                 "wait on their devices meanwhile")
 
-    def stat(self, key: str) -> ObjectInfo:
+    def stat(self, key: str, *, version_id: str | None = None) -> ObjectInfo:
         try:
             return self.spool.stat(key)
         except ObjectMissing:
-            return self.primary.stat(key)
+            return self.primary.stat(key, version_id=version_id)
 
-    def open(self, key: str) -> BinaryIO:
+    def open(self, key: str, *, version_id: str | None = None) -> BinaryIO:
         try:
             return self.spool.open(key)
         except ObjectMissing:
-            return self.primary.open(key)
+            return self.primary.open(key, version_id=version_id)
 
     def local_path(self, key: str):
         return self.spool.local_path(key)
 
-    def probe_url(self, key: str) -> str | None:
+    def probe_url(self, key: str, *, version_id: str | None = None) -> str | None:
         method = getattr(self.primary, "probe_url", None)
-        return method(key) if method is not None else None
+        return method(key, version_id=version_id) if method is not None else None
 
-    def _where(self, key: str) -> list[WormStore]:
+    def _where(self, key: str, version_id: str | None = None) -> list[WormStore]:
         stores = []
         for store in (self.spool, self.primary):
             try:
-                store.stat(key)
+                store.stat(key, version_id=version_id)
                 stores.append(store)
             except ObjectMissing:
                 pass
@@ -231,11 +231,15 @@ class SpoolingStore:
             raise ObjectMissing(f"no object {key} in the spool or in {self.primary.name}")
         return stores
 
-    def extend_retention(self, key: str, retain_until: datetime) -> ObjectInfo:
-        return [s.extend_retention(key, retain_until) for s in self._where(key)][-1]
+    def extend_retention(self, key: str, retain_until: datetime, *,
+                         version_id: str | None = None) -> ObjectInfo:
+        return [s.extend_retention(key, retain_until, version_id=version_id)
+                for s in self._where(key, version_id)][-1]
 
-    def set_legal_hold(self, key: str, on: bool) -> ObjectInfo:
-        return [s.set_legal_hold(key, on) for s in self._where(key)][-1]
+    def set_legal_hold(self, key: str, on: bool, *,
+                       version_id: str | None = None) -> ObjectInfo:
+        return [s.set_legal_hold(key, on, version_id=version_id)
+                for s in self._where(key, version_id)][-1]
 
     def recover(self) -> int:
         count = self.spool.recover()
@@ -252,6 +256,13 @@ class SpoolingStore:
         except S3_AWAY as exc:
             problems.append(f"{exc} (recordings go to the spool meanwhile)")
         return problems + self.spool_warnings()
+
+    # -- what the audit asks of S3 itself (the spool has neither versions nor settings) --------
+
+    @property
+    def protection(self):
+        """S3's bucket settings and version history, for the retention audit."""
+        return getattr(self.primary, "protection", None)
 
     # -- named records and listing: the spool stands in for S3 while it is away ---------------
 
@@ -467,7 +478,7 @@ class Drainer:
             stored = self.store.primary.put(stream, retain_until=info.retain_until,
                                             legal_hold=info.legal_hold,
                                             metadata=entry["metadata"])
-        final = self.store.primary.stat(key)
+        final = self.store.primary.stat(key, version_id=stored.info.version_id)
         if stored.key != key or final.size != info.size or final.sha256 != info.sha256:
             raise StoreError(f"spool: S3 holds other bytes for {key} than the spool")
         self._record(entry, final)

@@ -28,3 +28,22 @@ def test_the_year_s_figures_come_from_the_ledger(tmp_path):
         for x in doc["late_by_officer_and_device"]]
     assert (0, "2 of 2 video/audio recordings have no probed duration yet and are not "
             "counted") == (doc["hours"], doc["hours_note"])
+
+
+def test_late_handovers_are_counted_per_officer_and_per_device_and_acknowledged(tmp_path):
+    world = World(tmp_path)
+    # officer 110001 late on two devices, device DSJ-2 late for two officers
+    for serial, officer in (("DSJ-1", "110001"), ("DSJ-2", "110001"), ("DSJ-2", "110002")):
+        world.clock.set(T0)
+        media, item = world.found(serial=serial, officer=officer, recorded_at=T0)
+        world.clock.set(T0 + timedelta(hours=26))
+        world.hand_over(media, item)
+    world.c.runner.run("handover")
+    first = next(a for a in world.open_alerts("handover") if a.key == "late:media:1")
+    world.c.alerts.acknowledge(first.id, "supervisor Li", "device was in repair")
+    doc = annual(world.ledger, 2026)
+    assert [("110001", 2), ("110002", 1)] == [
+        (x["officer_id"], x["recordings"]) for x in doc["late_by_officer"]]
+    assert [("DSJ-2", 2), ("DSJ-1", 1)] == [
+        (x["device_serial"], x["recordings"]) for x in doc["late_by_device"]]
+    assert (3, 1) == (doc["late_handovers"], doc["late_acknowledged"])

@@ -5,13 +5,13 @@ known only from its newest recording."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.pipeline import Pipeline
-from evidock.drivers.base import DeviceIdentity, MediaItem
+from evidock.drivers.base import DeviceIdentity
 from evidock.drivers.profiles import GENERIC, IdentityFile, Profile
-from evidock.drivers.volume import identify, newest_mtime_offset
+from evidock.drivers.volume import identify
 from tests.daemon.test_ingest import found, parts  # noqa: F401 - fixture
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -72,16 +72,6 @@ def test_without_id_file_udev_serial_then_file_system_uuid(tmp_path):
     assert ("USB1", None) == (ident.serial, facts.clock_offset_s)
     ident, _ = identify(str(tmp_path), GENERIC, {"ID_FS_UUID": "EF63-7D23"}, NOW)
     assert "fs-EF63-7D23" == ident.serial
-
-
-def test_newest_recording_stamped_after_the_station_clock_gives_the_offset():
-    def item(ts):
-        return MediaItem(DeviceIdentity("x"), "/", "a", 1, int(ts * 1e9), NOW, "video")
-
-    ahead = NOW + timedelta(hours=2)
-    assert 7200.0 == newest_mtime_offset([item(NOW.timestamp()), item(ahead.timestamp())], NOW)
-    assert newest_mtime_offset([item(NOW.timestamp() - 60)], NOW) is None
-    assert newest_mtime_offset([], NOW) is None
 
 
 def test_a_volume_that_cannot_be_mounted_is_reported_not_crashed(tmp_path):

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 
+from evidock.daemon.errors import EvidockError
+
 from ..world import T0, World
 
 
@@ -54,8 +56,9 @@ def test_handing_over_resolves_the_alert_and_records_the_late_handover(world):
     world.c.runner.run("handover")
     world.hand_over(media, item)
     result = world.c.runner.run("handover")
-    assert [] == handover_alerts(world)
-    assert ["resolved"] == [c for c, _ in result.changes]
+    # the device's overdue alert resolves; the late handover itself is an alert of its own
+    assert [(f"media:{media.id}", "R1", "warning")] == handover_alerts(world)
+    assert ["raised", "resolved"] == [c for c, _ in result.changes]
     [late] = world.c.runner.checks["handover"].late
     assert (media.id, "DSJ-001", "110001", 3600.0) == (
         late.media_id, late.device_serial, late.officer_id, late.late_seconds)
@@ -114,3 +117,38 @@ def test_a_device_on_exempted_duty_is_not_alerted_while_away(world):
     world.clock.set(T0 + timedelta(hours=30))
     world.c.runner.run("handover")
     assert [] == world.open_alerts("handover")
+
+
+def test_a_late_handover_alert_names_who_what_and_how_late_until_a_supervisor_closes_it(world):
+    """R1: the alert names officer, device, recording, deadline and lateness; its severity
+    follows the lateness; only an acknowledgement with a reason closes it, for good."""
+    media, item = world.found(recorded_at=T0)
+    world.clock.set(T0 + timedelta(hours=24, minutes=30))
+    world.hand_over(media, item)
+    world.c.runner.run("handover")
+    [alert] = world.open_alerts("handover")
+    assert (f"late:media:{media.id}", "info") == (alert.key, alert.severity)
+    for part in ("officer 110001", "device DSJ-001", f"recording {media.id} (REC0001.MP4)",
+                 "deadline 2026-03-03T08:00:00.000000Z", "0.5 h late"):
+        assert part in alert.message
+    with pytest.raises(EvidockError, match="needs a reason"):
+        world.c.alerts.acknowledge(alert.id, "supervisor Li")
+    closed = world.c.alerts.acknowledge(alert.id, "supervisor Li", "camera battery died")
+    assert ("resolved", "camera battery died") == (closed.state, closed.acknowledged_reason)
+    world.c.runner.run("handover")
+    assert [] == world.open_alerts("handover")
+    [row] = list(world.ledger.projected_rows("late_handovers"))
+    assert ("supervisor Li", "camera battery died") == (row["acknowledged_by"],
+                                                        row["acknowledged_reason"])
+    world.ledger.verify()
+
+
+@pytest.mark.parametrize(("hours_late", "severity"),
+                         [(0.5, "info"), (5, "warning"), (30, "critical")])
+def test_the_late_alert_severity_follows_how_late(world, hours_late, severity):
+    media, item = world.found(recorded_at=T0)
+    world.clock.set(T0 + timedelta(hours=24 + hours_late))
+    world.hand_over(media, item)
+    world.c.runner.run("handover")
+    assert [severity] == [a.severity for a in world.open_alerts("handover")
+                          if a.key.startswith("late:")]

@@ -46,8 +46,15 @@ def test_retention_shortened_in_the_store_is_raised_and_resolved_by_the_repair(w
     assert "the ledger requires" in alert.message
     world.c.runner.checks["retention"].repair = True
     world.c.runner.run("retention")
-    assert [] == world.open_alerts("retention")
+    # the shortfall is gone; that the store had lost retention is recorded and alerted
+    [repaired] = world.open_alerts("retention")
+    assert repaired.key.startswith("retention:incident:repair:")
+    assert "retention until" in repaired.message and "extended it to" in repaired.message
+    assert ["store_repaired"] == [e.kind for e in world.ledger.events(kinds=["store_repaired"])]
     assert world.store.stat(media.object_key).retain_until >= T0 + timedelta(days=729)
+    world.c.alerts.acknowledge(repaired.id, "custodian", "store restored from an old backup")
+    world.c.runner.run("retention")
+    assert [] == world.open_alerts("retention")
 
 
 def test_a_dropped_legal_hold_is_raised_and_placed_again(world):
@@ -62,8 +69,11 @@ def test_a_dropped_legal_hold_is_raised_and_placed_again(world):
     assert "no legal hold" in world.open_alerts("retention")[0].message
     world.c.runner.checks["retention"].repair = True
     world.c.runner.run("retention")
-    assert [] == world.open_alerts("retention")
     assert world.store.stat(media.object_key).legal_hold
+    # put back, and that it had gone is an alert of its own until someone closes it
+    [repaired] = world.open_alerts("retention")
+    assert repaired.key.startswith("retention:incident:repair:")
+    assert "put the legal hold back" in repaired.message
 
 
 def test_evidence_whose_retention_ends_while_its_case_is_open_is_warned_about(tmp_path):

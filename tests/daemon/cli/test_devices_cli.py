@@ -33,8 +33,10 @@ def test_watch_folder_devices_use_the_same_registry(tmp_path):
     evidock("run", "--data-dir", data, "--watch", str(tmp_path / "in"), "--settle", "0.1",
             "--until-idle")
     rows = {r["device_serial"]: r for r in ledger_rows(tmp_path / "d")}
-    assert ("012345", []) == (rows["CAM1"]["officer_id"], rows["CAM1"]["flags"])
-    assert (None, ["unregistered_device"]) == (rows["CAM9"]["officer_id"], rows["CAM9"]["flags"])
+    # no time in the names: watch folders flag it, as a dock does
+    assert ("012345", ["time_from_mtime"]) == (rows["CAM1"]["officer_id"], rows["CAM1"]["flags"])
+    assert (None, ["time_from_mtime", "unregistered_device"]) == (rows["CAM9"]["officer_id"],
+                                                                  rows["CAM9"]["flags"])
     listed = devices(data)
     assert listed["CAM1"]["last_dock_at"] and not listed["CAM9"]["registered"]
 

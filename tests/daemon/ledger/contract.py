@@ -76,7 +76,8 @@ def populate(ledger: Ledger) -> dict:
     for media_id in (a, b):
         attempt = step(["attempt_started"], ledger.start_attempt, media_id)
         step(["media_stored"], ledger.record_stored, media_id, attempt, digests(media_id),
-             store="local:x", object_key=f"k{media_id}", retain_until=T0 + timedelta(days=730))
+             store="local:x", object_key=f"k{media_id}", retain_until=T0 + timedelta(days=730),
+             version_id=f"v{media_id}")
         step(["media_verified"], ledger.record_verified, media_id, attempt)
     attempt = step(["attempt_started"], ledger.start_attempt, c)
     step(["attempt_failed"], ledger.record_failure, c, attempt, "EIO", action="retry",
@@ -118,12 +119,21 @@ def populate(ledger: Ledger) -> dict:
         "registered_by": "z"})
     step(["deadline_moved"], ledger.move_deadline, c, T0 + timedelta(days=5),
          exemption_id=exemption)
+    step(["exemption_corrected"], ledger.correct_exemption, exemption,
+         {"end_at": "2026-03-05T00:00:00.000000Z", "note": "n2"}, by="z", reason="typo")
+    step([], ledger.correct_exemption, exemption, {"note": "n2"}, by="z", reason="same")
+    step(["exemption_withdrawn"], ledger.withdraw_exemption, exemption, by="z",
+         reason="registered in error")
+    step(["deadline_recomputed"], ledger.recompute_deadline, c, T0 + timedelta(days=1),
+         cause="withdrawn", exemption_id=None)
+    step(["case_no_footage_recorded"], ledger.record_no_footage, "C-1",
+         reason="camera broken", by="li", approver="head")
     finding = {"key": "k:1", "rule": "R1", "severity": "warning", "subject": "device:CAM1",
                "message": "m"}
     [(_, alert)] = step(["alert_raised"], ledger.sync_alerts, "handover", [finding])
     step(["alert_escalated"], ledger.sync_alerts, "handover", [{**finding,
                                                                 "severity": "critical"}])
-    step(["alert_acknowledged"], ledger.acknowledge_alert, alert, "li")
+    step(["alert_acknowledged"], ledger.acknowledge_alert, alert, "li", "seen")
     step(["alert_raised"], ledger.sync_alerts, "archive", [{**finding, "key": "k:2"}])
     step(["alert_resolved"], ledger.sync_alerts, "archive", [])
     step(["alert_delivery_failed"], ledger.queue_delivery, alert, "raised", "webhook", "down")
@@ -136,6 +146,11 @@ def populate(ledger: Ledger) -> dict:
         "media_id": a, "device_serial": "CAM1", "officer_id": "0451",
         "deadline_at": "2026-03-02T08:00:00.000000Z",
         "handed_over_at": "2026-03-02T09:00:00.000000Z", "late_seconds": 3600.25}])
+    [(_, late)] = step(["alert_raised"], ledger.sync_alerts, "lateness", [
+        {**finding, "key": f"late:media:{a}"}])
+    step(["alert_acknowledged", "handover_late_acknowledged", "alert_resolved"],
+         ledger.acknowledge_alert, late, "sup", "traffic jam")
+    step([], ledger.sync_alerts, "lateness", [{**finding, "key": f"late:media:{a}"}])
     step(["check_failed"], ledger.record, "check_failed", "check:x", {"error": "e"})
     step(["media_probed", "media_probed"], ledger.record_probes, [
         (a, {"duration_s": 3.0, "container": "wav", "audio_codec": "pcm_s16le"}),

@@ -74,10 +74,10 @@ def test_interrupted_copies_go_back_to_seen_with_the_attempt_closed(ledger):
 
 
 def test_due_orders_by_deadline_and_respects_retry_time(ledger):
-    late, _ = ledger.register_media(device_serial="CAM1", source_path="b", size=1, mtime_ns=1,
-                                    kind="video", recorded_at=T0 + timedelta(hours=5),
-                                    handover_hours=24)
-    early, _ = register(ledger, path="a")
+    late, _ = register(ledger, path="b")
+    early, _ = ledger.register_media(device_serial="CAM1", source_path="a", size=1, mtime_ns=1,
+                                     kind="video", recorded_at=T0 - timedelta(hours=5),
+                                     handover_hours=24)
     failing, _ = register(ledger, path="c")
     attempt = ledger.start_attempt(failing.id)
     ledger.record_failure(failing.id, attempt, "boom", retry_at=T0 + timedelta(minutes=5),

@@ -75,6 +75,17 @@ class TestSpoolOverS3(StoreContract):
     def corrupt(self, s3_client, s3_bucket):
         return lambda key: s3_client.put_object(s3_bucket, key, io.BytesIO(b"tampered"), 8)
 
+    def test_conflicting_bytes_under_a_key_are_never_overwritten(self, store, corrupt):
+        """Over S3 (versions): a version written over ours never replaces it; putting the
+        same bytes again finds ours by its version id (see test_s3.py)."""
+        data = os.urandom(20_000)
+        got = store.put(reader(data), retain_until=self.retain())
+        corrupt(got.key)
+        again = store.put(reader(data), retain_until=self.retain())
+        assert (True, got.info.version_id) == (again.existed, again.info.version_id)
+        with store.open(got.key, version_id=got.info.version_id) as fh:
+            assert data == fh.read()
+
 
 @pytest.fixture
 def spooled(tmp_path):
