@@ -327,6 +327,27 @@ class Wiring:
         return build_compliance(self.config, self.ledger, self._store_when_used(),
                                 sinks=self.sinks, repair=self.repair)
 
+    # -- custody -----------------------------------------------------------------------------
+
+    @cached_property
+    def custody(self):
+        """Who may see what (daemon/custody/): the registry, clearance and access requests."""
+        from evidock.daemon.custody.access import Custody
+
+        return Custody(self.ledger, self.config.custody)
+
+    @cached_property
+    def stamper(self):
+        from evidock.daemon.custody.tsa import Stamper
+
+        return Stamper(self.ledger, self.config.timestamps)
+
+    @cached_property
+    def exporter(self):
+        from evidock.daemon.custody.bag import Exporter
+
+        return Exporter(self.ledger, self.store, self.custody, self.stamper)
+
     @cached_property
     def scheduler(self):
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -336,6 +357,13 @@ class Wiring:
 
         scheduler = BackgroundScheduler(daemon=True)
         add_jobs(scheduler, self.compliance.runner, self.config.checks)
+        if self.stamper.configured:
+            from evidock.daemon.custody.tsa import stamp_job
+
+            # looked at often, stamped only when due or after a failed try (tsa.stamp_job)
+            minutes = min(self.config.timestamps.every_hours * 60, 15)
+            scheduler.add_job(stamp_job(self.stamper), IntervalTrigger(minutes=minutes),
+                              id="timestamp", max_instances=1, coalesce=True)
         if self.prober is not None:
             pipeline = self.pipeline
             # below ingest: probes only while no device is being read, and stops when one is
