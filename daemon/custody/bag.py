@@ -276,53 +276,58 @@ VERIFY_TEXT = """\
 How to check this bag without evidock
 =====================================
 
-Every command below is a standard tool (coreutils, OpenSSL); run them from the bag's top
-folder.  Each must print OK (or nothing for the chain loop) for the bag to be as exported.
+Every command below uses standard tools only (bash, coreutils, OpenSSL) and runs from the
+bag's top folder (each block on its own, as `bash -e`).  Each must end without an error
+(and print what it says it prints) for the bag to be as it was exported.
 
-1. The files are the ones exported (BagIt manifests, RFC 8493):
+1. The files are the ones exported (BagIt manifests, RFC 8493), and none was added:
 
-     sha256sum -c manifest-sha256.txt
-     sha512sum -c manifest-sha512.txt
-     sha256sum -c tagmanifest-sha256.txt    # the manifests and these instructions
-     b3sum -c blake3-manifest.txt           # if b3sum is installed (BLAKE3)
-
-   Also check that no file under data/ is missing from manifest-sha256.txt:
-
-     find data -type f | sort > /tmp/found; cut -c67- manifest-sha256.txt | sort > /tmp/listed
-     diff /tmp/found /tmp/listed
+     sha256sum --quiet -c manifest-sha256.txt
+     sha512sum --quiet -c manifest-sha512.txt
+     sha256sum --quiet -c tagmanifest-sha256.txt
+     if command -v b3sum >/dev/null; then b3sum --quiet -c blake3-manifest.txt; fi
+     diff <(find data -type f | sort) <(cut -c67- manifest-sha256.txt | sort)
 
 2. The ledger entries are intact: each file in data/ledger-proof/events/ is the exact input
-   of that entry's hash (SHA-256 of canonical JSON [seq, at, station, kind, subject, data,
-   prev_hash]):
+   of that entry's hash (SHA-256 of the canonical JSON [seq, at, station, kind, subject,
+   data, prev_hash]), listed in hashes.txt:
 
-     cd data/ledger-proof && sha256sum -c hashes.txt
+     cd data/ledger-proof
+     sha256sum --quiet -c hashes.txt
 
 3. They form one unbroken chain: each entry ends with the hash of the entry before it, and
    the last one is the head named in head.json:
 
-     prev=; for f in events/*.json; do
+     cd data/ledger-proof; prev=; for f in events/*.json; do
        p=$(tail -c 67 "$f" | cut -c2-65); h=$(sha256sum "$f" | cut -c1-64)
-       [ -z "$prev" ] || [ "$p" = "$prev" ] || echo "BROKEN before $f"; prev=$h
-     done; echo "last entry: $prev"; grep '"hash"' head.json
+       if [ -n "$prev" ] && [ "$p" != "$prev" ]; then echo "BROKEN before $f"; exit 1; fi
+       prev=$h
+     done
+     head=$(sed -n 's/^  "hash": "\\([0-9a-f]*\\)".*/\\1/p' head.json)
+     if [ "$prev" = "$head" ]; then echo "chain OK up to the head $head"; else exit 1; fi
 
-4. The originals are the recordings the ledger recorded: the media_stored entry of each
-   recording (grep media_stored events/*.json) names its sha256, which must be the one in
-   manifest-sha256.txt for data/originals/<id>-*; the case_exported entry lists every file
-   of this bag with its sha256.
+4. The originals are the recordings the ledger recorded at ingest: the media_stored entry of
+   each recording names its sha256, which must be the one manifest-sha256.txt gives for
+   data/originals/<recording id>-*; the case_exported entry lists every file of this bag
+   with its sha256:
 
-5. The head existed at the time the authority says (RFC 3161), if head.tst is present:
+     grep -l '"media_stored"' data/ledger-proof/events/*.json | xargs grep -o 'sha256[^,]*'
+     grep ' data/originals/' manifest-sha256.txt
 
-     openssl ts -verify -digest "$(sed -n 's/.*"hash": "\\([0-9a-f]*\\)".*/\\1/p' head.json)" \\
-         -in head.tst -token_in -CAfile tsa-ca.pem
-     openssl ts -reply -in head.tst -token_in -text | grep 'Time stamp'
+5. The head existed when the time-stamping authority says (RFC 3161), if head.tst is here:
 
-   No head.tst: the authority could not be reached at export; the ledger holds a later
-   token over a later head, which this chain leads to (ask the station for it).
+     cd data/ledger-proof; if [ -f head.tst ]; then
+       head=$(sed -n 's/^  "hash": "\\([0-9a-f]*\\)".*/\\1/p' head.json)
+       openssl ts -verify -digest "$head" -in head.tst -token_in -CAfile tsa-ca.pem
+       openssl ts -reply -in head.tst -token_in -text | grep 'Time stamp'
+     fi
+
+   No head.tst: the authority could not be reached at the export; the station's ledger
+   holds a later token over a later head, to which this chain leads.
 
 6. To check that the station's ledger was not rewritten after the export, ask the station
    for its entry number "seq" of head.json: its hash must be the one in head.json.  History
-   cannot change without changing every hash after it, and the station's later heads are
-   time-stamped too.
+   cannot change without changing every hash after it, and later heads are time-stamped too.
 
 `evidock export verify BAG` does all of the above and names what differs.
 """

@@ -68,6 +68,7 @@ def verify_bag(path: Path, *, ledger=None, tsa_certificate: bytes | None = None)
         report.problems.extend(f"bagit: {d}" for d in details)
     except bagit.BagError as exc:
         report.problems.append(f"bagit: {exc}")
+    _check_complete(path, report)
     _check_blake3(path, report)
     events = _check_chain(path, report)
     if events is not None:
@@ -76,6 +77,20 @@ def verify_bag(path: Path, *, ledger=None, tsa_certificate: bytes | None = None)
         if ledger is not None:
             _check_ledger(events, ledger, report)
     return report
+
+
+def _check_complete(path: Path, report: BagReport) -> None:
+    """Files added to or removed from data/ by name (bagit stops at the byte count)."""
+    try:
+        listed = set(_manifest(path))
+    except OSError as exc:
+        report.problems.append(f"manifest-sha256.txt: {exc}")
+        return
+    found = {p.relative_to(path).as_posix() for p in (path / "data").rglob("*") if p.is_file()}
+    report.problems.extend(f"{rel}: in the bag but in no manifest (added)"
+                           for rel in sorted(found - listed))
+    report.problems.extend(f"{rel}: in the manifest but not in the bag (deleted)"
+                           for rel in sorted(listed - found))
 
 
 def _check_blake3(path: Path, report: BagReport) -> None:
