@@ -100,14 +100,14 @@ class Stamper:
                 "hours_since": age_h, "failed_since": failed, "overdue": overdue}
 
 
-def stamp_job(stamper: Stamper):
+def stamp_job(stamper: Stamper, clock=utcnow):
     """The scheduler's job: stamp the head when a stamp is due (none yet, the newest older
     than ``every_hours``) or a try failed since the newest; an outage is logged, recorded,
     and tried again at the next run."""
 
     def run() -> None:
         try:
-            gap = stamper.gap(utcnow())
+            gap = stamper.gap(clock())
             if gap["events_since"] and (gap["overdue"] or gap["failed_since"]):
                 row = stamper.stamp(why="schedule")
                 log.info("ledger_head_timestamped", seq=row["seq"], tsa=row["tsa"])
