@@ -132,3 +132,12 @@ def test_an_edited_token_row_is_named_by_the_replay(station, tsa):
                            (base64.b64encode(token).decode(),))
     code, _, err = station("ledger", "verify", "--no-store")
     assert (ExitCode.VERIFY_FAILED, True) == (code, "timestamps" in err and "token" in err)
+
+
+def test_doctor_says_when_no_authority_is_configured(station):
+    code, out, _ = station("doctor", "--json")
+    rows = {json.loads(line)["check"]: json.loads(line) for line in out.splitlines()}
+    assert "warning" == rows["timestamps"]["level"]
+    assert "no time-stamping authority is configured" in rows["timestamps"]["message"]
+    code, _, err = station("ledger", "verify", "--no-store")
+    assert (0, True) == (code, "no RFC 3161 time stamp in the ledger" in err)
