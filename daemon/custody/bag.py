@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -72,16 +73,19 @@ def _write_bytes(bag: Path, rel: str, data: bytes, payload: _Payload | None) -> 
 
 
 def _stream(store, key: str, dest: Path) -> tuple[int, str, str, str]:
-    """Copy one stored object into ``dest`` in chunks, hashing as it passes."""
+    """Copy one stored object into ``dest`` in chunks, hashing as it passes.  SHA-512 and
+    BLAKE3 run on two threads while this one writes and does SHA-256 (all three release the
+    GIL on large buffers), so three digests cost about one."""
     s256, s512, b3, size = hashlib.sha256(), hashlib.sha512(), blake3.blake3(), 0
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with store.open(key) as src, open(dest, "xb") as out:
+    with store.open(key) as src, open(dest, "xb") as out, ThreadPoolExecutor(2) as pool:
         while chunk := src.read(CHUNK):
+            pending = (pool.submit(s512.update, chunk), pool.submit(b3.update, chunk))
             s256.update(chunk)
-            s512.update(chunk)
-            b3.update(chunk)
             out.write(chunk)
             size += len(chunk)
+            for job in pending:
+                job.result()
         out.flush()
         os.fsync(out.fileno())
     return size, s256.hexdigest(), s512.hexdigest(), b3.hexdigest()
@@ -165,7 +169,9 @@ class Exporter:
         if m.state != "verified" or not m.object_key:
             raise ExportError(f"recording {m.id} is {m.state}: only handed-over recordings "
                               "are exported")
-        ext = PurePosixPath(m.source_path).suffix.lower()[:10]
+        # the device's name stays in case.json; the bag's name keeps only a plain extension
+        ext = "".join(c for c in PurePosixPath(m.source_path).suffix.lower()[:10]
+                      if c.isascii() and (c.isalnum() or c == "."))
         rel = f"data/originals/{m.id}-{m.sha256[:16]}{ext}"
         size, s256, s512, b3 = _stream(self.store, m.object_key, bag / rel)
         if size != m.size or not hmac.compare_digest(s256, m.sha256):
@@ -240,10 +246,10 @@ class Exporter:
     def _finish(self, bag: Path, case_id: str, req: dict, person: Person,
                 payload: _Payload) -> None:
         files = sorted(payload.files.items())
+        # the names are ours (ids, digests, kinds): nothing in them needs BagIt's %-encoding
         for i, alg in ((1, "sha256"), (2, "sha512")):
             (bag / f"manifest-{alg}.txt").write_text("".join(
-                f"{v[i]}  {bagit._encode_filename(rel)}\n" for rel, v in files),
-                encoding="utf-8")
+                f"{v[i]}  {rel}\n" for rel, v in files), encoding="utf-8")
         (bag / "bagit.txt").write_text("BagIt-Version: 0.97\nTag-File-Character-Encoding: "
                                        "UTF-8\n", encoding="utf-8")
         (bag / "VERIFY.txt").write_text(VERIFY_TEXT, encoding="utf-8")
