@@ -95,8 +95,10 @@ def _timestamps(config: Config) -> dict:
 
 
 def cmd_doctor(args, config: Config) -> int:
-    rows = findings(config, write_probe=not args.no_write) + [_timestamps(config)]
+    rows = findings(config, write_probe=not args.no_write)
     failed = any(r["level"] == "problem" for r in rows)
+    stamps = _timestamps(config)
+    rows.append(stamps)
     if args.json:
         json_lines(rows)
     else:
@@ -107,4 +109,6 @@ def cmd_doctor(args, config: Config) -> int:
                           highlight=False)
         console.print("[red]the store is NOT fit for evidence: fix the problems above[/]"
                       if failed else "the store is fit for evidence")
-    return ExitCode.FAILED if failed else ExitCode.OK
+        if stamps["level"] == "problem":
+            console.print("[red]the ledger's heads are not being time-stamped: see above[/]")
+    return ExitCode.FAILED if failed or stamps["level"] == "problem" else ExitCode.OK

@@ -38,6 +38,16 @@ def check_token(token: bytes, head_hash: str, certificate: bytes) -> datetime:
         raise ValueError(f"{type(exc).__name__}: {exc}") from exc
 
 
+def _describe(exc: Exception) -> str:
+    """rfc3161ng wraps the request's error as (message, cause): say both, briefly."""
+    if isinstance(exc, rfc3161ng.TimestampingError) and len(exc.args) == 2:
+        cause = exc.args[1]
+        inner = str(getattr(cause, "args", [""])[0] or "").split(": ")[-1]
+        inner = inner[:160].rstrip(")\"'")
+        return f"{exc.args[0]}: {type(cause).__name__}" + (f" ({inner})" if inner else "")
+    return str(exc)
+
+
 class Stamper:
     def __init__(self, ledger, config: TimestampsConfig) -> None:
         self.ledger = ledger
@@ -70,12 +80,13 @@ class Stamper:
             gen = check_token(token, head, cert) if cert else rfc3161ng.get_timestamp(
                 token, naive=False).astimezone(UTC)
         except (rfc3161ng.TimestampingError, ValueError, OSError) as exc:
+            error = _describe(exc)
             self.ledger.record("timestamp_failed", f"event:{seq}", {
                 "seq": seq, "head_hash": head, "tsa": self.config.tsa_url, "why": why,
-                "error": str(exc)[:500]})
+                "error": error[:500]})
             raise TimestampUnavailable(
                 f"time-stamping authority {self.config.tsa_url}: no token for event {seq}: "
-                f"{exc}", hint="the head is stamped at the next run once it answers; check "
+                f"{error}", hint="the head is stamped at the next run once it answers; check "
                 "timestamps.tsa_url and the network") from exc
         self.ledger.add_timestamp(seq=seq, head_hash=head, tsa=self.config.tsa_url,
                                   token=base64.b64encode(token).decode(), gen_time=stamp(gen),
