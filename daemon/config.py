@@ -333,6 +333,69 @@ class CasesConfig(Section):
         return value
 
 
+ROLES = ("officer", "archivist", "approver", "auditor", "admin")
+SENSITIVITY_LABELS = ("normal", "privacy", "trade_secret", "state_secret")
+
+
+def _default_clearance() -> dict[str, list[str]]:
+    # R9: only the agency head (approver) sees every label by default; auditors read the
+    # access log, not the footage
+    return {"officer": ["normal"], "archivist": ["normal", "privacy"],
+            "approver": list(SENSITIVITY_LABELS), "auditor": ["normal"], "admin": ["normal"]}
+
+
+class CustodyConfig(Section):
+    labels: list[str] = Field(
+        default_factory=lambda: list(SENSITIVITY_LABELS), min_length=1,
+        description="Sensitivity labels of recordings and cases (R9); the first one "
+        "restricts nothing.")
+    aliases: dict[str, str] = Field(
+        default_factory=lambda: {"confidential": "trade_secret", "secret": "state_secret"},
+        description="Other names case systems give a label (imported case sensitivities).")
+    clearance: dict[Literal["officer", "archivist", "approver", "auditor", "admin"],
+                    list[str]] = Field(
+        default_factory=_default_clearance,
+        description="The labels each role may list, see and export; a person may be given "
+        "more (`people add --clearance`).")
+    approval_days: float = Field(
+        7, gt=0, le=365, description="How long an approved access request stays valid unless "
+        "the approver gives --days.")
+
+    @field_validator("clearance")
+    @classmethod
+    def _known_labels(cls, value, info):
+        labels = set(info.data.get("labels") or SENSITIVITY_LABELS)
+        for role, given in value.items():
+            unknown = sorted(set(given) - labels)
+            if unknown:
+                raise ValueError(f"role {role}: unknown label(s) {', '.join(unknown)}")
+        return {**_default_clearance(), **value}
+
+    def label(self, name: str) -> str:
+        """A label by its name or alias, or ValueError naming the known ones."""
+        name = self.aliases.get(name, name)
+        if name not in self.labels:
+            raise ValueError(f"unknown sensitivity {name!r}: one of {', '.join(self.labels)}")
+        return name
+
+
+class TimestampsConfig(Section):
+    tsa_url: str = Field(
+        "", pattern=r"^(https?://\S+)?$",
+        description="RFC 3161 time-stamping authority the chain head is sent to (empty: none; "
+        "`doctor` says so).")
+    tsa_certificate: Path | None = Field(
+        None, description="PEM certificate of the authority's signing key: tokens are checked "
+        "against it and it goes into export bags.")
+    tsa_ca: Path | None = Field(
+        None, description="PEM file of the CA that issued the authority's certificate, for "
+        "`openssl ts -verify` (put into export bags).")
+    every_hours: float = Field(
+        24, ge=0.1, le=24 * 31, description="How often the chain head is time-stamped (also "
+        "at every export).")
+    timeout_seconds: float = Field(10, gt=0, le=120, description="Per-request timeout.")
+
+
 class ChecksConfig(Section):
     handover_every_minutes: float = Field(
         5, ge=0.5, le=1440, description="How often the handover clock is checked (R1, R2).")
@@ -419,6 +482,8 @@ class Config(Section):
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    custody: CustodyConfig = Field(default_factory=CustodyConfig)
+    timestamps: TimestampsConfig = Field(default_factory=TimestampsConfig)
 
     source: str = Field("embedded defaults", exclude=True, description="Where this came from.")
 
@@ -520,7 +585,8 @@ def effective(config: Config) -> dict:
         doc["store"]["path"] = str(config.store_path)
     if doc["store"].get("type") == "s3":
         doc["store"]["spool"]["path"] = str(config.spool_path)
-    return _mask(doc)
+    # sensitivity labels are names, not secrets ("secret" is one of their aliases)
+    return {**_mask(doc), "custody": doc["custody"]}
 
 
 def _mask(node):

@@ -55,6 +55,8 @@ class ExitCode(enum.IntEnum):
     NOT_FOUND = 4  # no ledger entry matches what was asked for
     VERIFY_FAILED = 5  # ``ledger verify`` found the chain or the tables altered
     CASE_IMPORT = 6  # a case file has bad rows; nothing was imported
+    ACCESS_DENIED = 9  # custody: an unknown person, no clearance, no valid approved request
+    EXPORT_INVALID = 10  # ``export verify``: the bag differs from what it says it holds
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -223,6 +225,35 @@ class AlertDeliveryFailed(EvidockError):
     """An alert could not be delivered to a sink; the ledger still has it."""
 
 
+# -- custody (daemon/custody/): who may see what, exports, time stamps -------------------------
+
+
+class CustodyError(EvidockError):
+    """A custody rule refused the command; the refusal is in the ledger's access log."""
+
+
+class UnknownPerson(CustodyError):
+    """The name given (``--by``, ``--as``, or the login name) is not a registered person."""
+
+
+class AccessDenied(CustodyError):
+    """The person's role or clearance does not allow this, or no valid approved request
+    covers it."""
+
+
+class ExportError(EvidockError):
+    """A case export could not be written (the target exists, a recording cannot be read)."""
+
+
+class BagInvalid(EvidockError):
+    """``export verify``: a file, manifest or the ledger proof of a bag differs."""
+
+
+class TimestampUnavailable(EvidockError):
+    """The time-stamping authority could not be reached or gave no valid token; the head is
+    stamped later and the gap is reported."""
+
+
 # -- the table -------------------------------------------------------------------------------
 
 
@@ -304,6 +335,13 @@ TABLE: dict[type[EvidockError], Rule] = {
     FfmpegTimedOut: Rule(R, ExitCode.FAILED, True),
     FfmpegMissing: Rule(R, ExitCode.FAILED, True),
     DerivativeCancelled: Rule(R, ExitCode.FAILED, False),
+    # custody: refusals are final for the command; a TSA outage is retried by the schedule
+    CustodyError: Rule(S, ExitCode.ACCESS_DENIED, False),
+    UnknownPerson: Rule(S, ExitCode.ACCESS_DENIED, False),
+    AccessDenied: Rule(S, ExitCode.ACCESS_DENIED, False),
+    ExportError: Rule(S, ExitCode.FAILED, False),
+    BagInvalid: Rule(S, ExitCode.EXPORT_INVALID, False),
+    TimestampUnavailable: Rule(R, ExitCode.FAILED, False),
 }
 
 for _cls, _rule in TABLE.items():

@@ -42,6 +42,9 @@ def annual(ledger: Ledger, year: int) -> dict:
     # handover check ran
     f = ledger.annual_figures(start, end)
     media, late, cases = f["by_kind"], f["late"], f["cases_by_type"]
+    from evidock.daemon.custody.report import access_figures
+
+    access = access_figures(ledger, year=year)
     return {
         "year": year, "station": ledger.station,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -62,4 +65,7 @@ def annual(ledger: Ledger, year: int) -> dict:
         "no_footage_records": f["no_footage"],
         "evidence_recordings": f["evidence_recordings"],
         "alerts_by_rule": f["alerts_by_rule"],
+        # R8: the year's access figures (custody/report.py), counts only
+        "access": {k: access[k] for k in ("requests", "approved", "denied", "views",
+                                          "exports", "refusals", "late_approvals")},
     }

@@ -355,6 +355,27 @@ class Wiring:
         return S3WormStore(make_s3_client(cfg, custodian=True), cfg.bucket,
                            station=self.config.station.id)
 
+    # -- custody -----------------------------------------------------------------------------
+
+    @cached_property
+    def custody(self):
+        """Who may see what (daemon/custody/): the registry, clearance and access requests."""
+        from evidock.daemon.custody.access import Custody
+
+        return Custody(self.ledger, self.config.custody)
+
+    @cached_property
+    def stamper(self):
+        from evidock.daemon.custody.tsa import Stamper
+
+        return Stamper(self.ledger, self.config.timestamps)
+
+    @cached_property
+    def exporter(self):
+        from evidock.daemon.custody.bag import Exporter
+
+        return Exporter(self.ledger, self.store, self.custody, self.stamper)
+
     @cached_property
     def scheduler(self):
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -364,6 +385,13 @@ class Wiring:
 
         scheduler = BackgroundScheduler(daemon=True)
         add_jobs(scheduler, self.compliance.runner, self.config.checks)
+        if self.stamper.configured:
+            from evidock.daemon.custody.tsa import stamp_job
+
+            # looked at often, stamped only when due or after a failed try (tsa.stamp_job)
+            minutes = min(self.config.timestamps.every_hours * 60, 15)
+            scheduler.add_job(stamp_job(self.stamper), IntervalTrigger(minutes=minutes),
+                              id="timestamp", max_instances=1, coalesce=True)
         if self.prober is not None:
             pipeline = self.pipeline
             # below ingest: probes only while no device is being read, and stops when one is

@@ -16,7 +16,7 @@ SERVICE_MARKERS = ("s3", "dock", "ffmpeg", "slow")
 
 #: the real S3 server with Object Lock (SeaweedFS on loopback) for tests marked ``s3``,
 #: and loop-device docks with real udev events for tests marked ``dock``
-pytest_plugins = ["tests.s3_fixture", "tests.dock_fixture"]
+pytest_plugins = ["tests.s3_fixture", "tests.dock_fixture", "tests.tsa_fixture"]
 
 
 def in_ci() -> bool:

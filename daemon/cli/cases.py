@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from evidock.daemon.cases.importer import read_cases
-from evidock.daemon.cli.common import default_user, open_compliance, person
+from evidock.daemon.cli.common import default_user, open_compliance, person, wiring
 from evidock.daemon.cli.output import (
     follow_up,
     human_bytes,
@@ -29,12 +31,14 @@ def add_parsers(sub, common) -> None:
     lp = csub.add_parser("list", parents=[common], help="list cases")
     lp.add_argument("--status", choices=["open", "closed"])
     lp.add_argument("--json", action="store_true")
+    lp.add_argument("--as", dest="as_", metavar="PERSON", help="who asks (default: the login)")
     lp.set_defaults(func=cmd_list)
 
     sp = csub.add_parser("show", parents=[common], help="a case and its linked recordings")
     sp.add_argument("case", metavar="CASE")
     sp.add_argument("--all", action="store_true", help="also links that were removed")
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--as", dest="as_", metavar="PERSON", help="who asks (default: the login)")
     sp.set_defaults(func=cmd_show)
 
     kp = csub.add_parser("link", parents=[common],
@@ -42,7 +46,8 @@ def add_parsers(sub, common) -> None:
     kp.add_argument("case", metavar="CASE")
     kp.add_argument("media", metavar="MEDIA", nargs="+", help="recording id or hash")
     kp.add_argument("--note", required=True, help="what the recording shows (R6 text note)")
-    kp.add_argument("--by", required=True, help="who links")
+    kp.add_argument("--by", required=True, help="who links (a registered archivist or "
+                    "approver once people are registered)")
     kp.add_argument("--candidate", action="store_true",
                     help="link for review only: no legal hold")
     kp.set_defaults(func=cmd_link)
@@ -96,9 +101,38 @@ def cmd_import(args, config: Config) -> int:
     return 0
 
 
+def _actor(config: Config, ref: str | None, action: str | None = None,
+           case_id: str | None = None):
+    """The custody check and the registered person ``ref`` names (None, and ``ref`` kept as
+    free text, while nobody is registered); ``action``: a curator's role is required."""
+    from evidock.daemon.custody.access import CURATORS
+
+    custody = wiring(config).custody
+    if not custody.people.enforced():
+        return custody, None
+    person = custody.people.resolve(ref)
+    if action:
+        custody.require_role(person, CURATORS, action, case_id=case_id)
+    return custody, person
+
+
+def _case_cleared(custody, person, case: dict | None) -> bool:
+    if person is None or case is None:
+        return True
+    label = custody.config.aliases.get(case["sensitivity"], case["sensitivity"])
+    return label == custody.config.labels[0] or label in custody.clearance(person)
+
+
 def cmd_list(args, config: Config) -> int:
     _, c = open_compliance(config)
+    custody, person = _actor(config, args.as_)
     rows = c.cases.cases(status=args.status)
+    shown = [r for r in rows if _case_cleared(custody, person, r)]
+    if len(shown) != len(rows):
+        print(f"evidock: {len(rows) - len(shown)} restricted case(s) not shown", file=sys.stderr)
+        custody.refused(person, "list", reason=f"{len(rows) - len(shown)} restricted case(s) "
+                        "not shown", log_only=True)
+    rows = shown
     if args.json:
         json_lines(rows)
         return 0
@@ -113,10 +147,21 @@ def cmd_list(args, config: Config) -> int:
 
 
 def cmd_show(args, config: Config) -> int:
-    _, c = open_compliance(config)
+    from evidock.daemon.errors import NotFound
+
+    ledger, c = open_compliance(config)
+    custody, person = _actor(config, args.as_)
+    if not _case_cleared(custody, person, ledger.case(args.case)):
+        custody.refused(person, "show", case_id=args.case, reason="no clearance for the case")
+        raise NotFound(f"no case {args.case} (or it is outside your clearance)")
     doc = c.cases.case(args.case)
     doc["no_footage"] = c.cases.no_footage(args.case)
-    doc["links"] = c.cases.links(args.case, include_unlinked=args.all)
+    links = c.cases.links(args.case, include_unlinked=args.all)
+    doc["links"], hidden = custody.visible(person, [_Ref(lk) for lk in links])
+    doc["links"] = [r.row for r in doc["links"]]
+    if hidden:
+        print(f"evidock: {hidden} restricted recording(s) of this case not shown",
+              file=sys.stderr)
     if args.json:
         json_lines([doc])
         return 0
@@ -149,13 +194,27 @@ def _hold(link: dict, zone) -> str:
         return (f"released {local_time(link['hold_released_at'], zone)} by "
                 f"{link['hold_released_by']}")
     return {"placed": "yes", "pending": "pending", "none": ""}[state]
+class _Ref:
+    """A link row as ``Custody.visible`` takes it (anything with the recording's ``id``)."""
+
+    def __init__(self, row: dict) -> None:
+        self.row, self.id = row, row["media_id"]
 
 
 def cmd_link(args, config: Config) -> int:
     ledger, c = open_compliance(config)
-    ids = [ledger.find_media(ref).id for ref in args.media]
+    custody, person = _actor(config, args.by, "link recordings", args.case)
+    ids = [custody.find(person, ref).id for ref in args.media]
+    custody.require_media(person, ids, "link", case_id=args.case)
+    if not _case_cleared(custody, person, ledger.case(args.case)):
+        from evidock.daemon.errors import AccessDenied
+
+        custody.refused(person, "link", case_id=args.case, reason="no clearance for the case")
+        raise AccessDenied(f"{person} may not link to case {args.case}: no clearance for its "
+                           "sensitivity")
     kind = "candidate" if args.candidate else "evidence"
-    changed = c.cases.link(args.case, ids, kind=kind, note=args.note, by=args.by)
+    changed = c.cases.link(args.case, ids, kind=kind, note=args.note,
+                           by=person.person_id if person else args.by)
     print(f"case {args.case}: {len(changed)} recording(s) linked as {kind}, "
           f"{len(ids) - len(changed)} already linked")
     if kind == "evidence":
@@ -170,8 +229,10 @@ def cmd_link(args, config: Config) -> int:
 
 def cmd_unlink(args, config: Config) -> int:
     ledger, c = open_compliance(config)
-    media_id = ledger.find_media(args.media).id
-    result = c.cases.unlink(args.case, media_id, by=args.by, reason=args.reason,
+    custody, person = _actor(config, args.by, "unlink recordings", args.case)
+    media_id = custody.find(person, args.media).id
+    result = c.cases.unlink(args.case, media_id, by=person.person_id if person else args.by,
+                            reason=args.reason,
                             release_hold=args.release_hold)
     print(f"case {args.case}: recording {media_id} unlinked (was {result.was})")
     if result.hold_kept:
@@ -183,7 +244,8 @@ def cmd_unlink(args, config: Config) -> int:
 
 def cmd_release(args, config: Config) -> int:
     ledger, c = open_compliance(config)
-    media_id = ledger.find_media(args.media).id
-    c.holds.release(media_id, args.by, args.reason)
+    custody, person = _actor(config, args.by, "release legal holds")
+    media_id = custody.find(person, args.media).id
+    c.holds.release(media_id, person.person_id if person else args.by, args.reason)
     print(f"recording {media_id}: legal hold released by {args.by}")
     return 0

@@ -68,9 +68,41 @@ def _spool(config: Config) -> dict:
     return {"level": "warning" if late else "ok", "check": "spool", "message": text}
 
 
+def _timestamps(config: Config) -> dict:
+    """Whether the chain head is being time-stamped (RFC 3161), and the gap if not."""
+    row = {"check": "timestamps"}
+    if not config.timestamps.tsa_url:
+        return {**row, "level": "warning", "message": "no time-stamping authority is "
+                "configured (timestamps.tsa_url): ledger heads and export bags carry no RFC "
+                "3161 token"}
+    if not config.ledger_path.exists():
+        return {**row, "level": "ok", "message": f"authority {config.timestamps.tsa_url}; no "
+                "ledger yet"}
+    from evidock.daemon.custody.tsa import Stamper
+    from evidock.daemon.ledger.sqlite import SqliteLedger
+    from evidock.daemon.timeutil import utcnow
+
+    ledger = SqliteLedger(config.ledger_path, station=config.station.id, create=False)
+    gap = Stamper(ledger, config.timestamps).gap(utcnow())
+    last = gap["last"]
+    text = (f"authority {config.timestamps.tsa_url}; newest stamp "
+            + (f"over event {last['seq']} at {last['gen_time']}" if last else "none yet")
+            + f"; {gap['events_since']} event(s) since")
+    if gap["failed_since"]:
+        return {**row, "level": "problem", "message": text + f": {gap['failed_since']} "
+                "failed tr(ies) since: the authority does not answer; the head is stamped "
+                "once it does (`evidock ledger stamp`)"}
+    if gap["overdue"]:
+        return {**row, "level": "warning", "message": text + ": a stamp is due (the daemon "
+                "stamps on schedule; `evidock ledger stamp` does it now)"}
+    return {**row, "level": "ok", "message": text}
+
+
 def cmd_doctor(args, config: Config) -> int:
     rows = findings(config, write_probe=not args.no_write)
     failed = any(r["level"] == "problem" for r in rows)
+    stamps = _timestamps(config)
+    rows.append(stamps)
     if args.json:
         json_lines(rows)
     else:
@@ -82,4 +114,6 @@ def cmd_doctor(args, config: Config) -> int:
                           highlight=False)
         console.print("[red]the store is NOT fit for evidence: fix the problems above[/]"
                       if failed else "the store is fit for evidence")
-    return ExitCode.FAILED if failed else ExitCode.OK
+        if stamps["level"] == "problem":
+            console.print("[red]the ledger's heads are not being time-stamped: see above[/]")
+    return ExitCode.FAILED if failed or stamps["level"] == "problem" else ExitCode.OK

@@ -48,11 +48,15 @@ def add_parsers(sub, common) -> None:
     lp.add_argument("--until", type=parse, help="recorded before (ISO 8601)")
     lp.add_argument("--state", choices=["seen", "copying", "stored", "verified", "failed"])
     lp.add_argument("--json", action="store_true", help="one JSON object per line")
+    lp.add_argument("--as", dest="as_", metavar="PERSON",
+                    help="who asks (default: the login's person); recordings outside their "
+                         "clearance are only counted")
     lp.set_defaults(func=cmd_list)
 
     sp = lsub.add_parser("show", parents=[common], help="one recording in full")
     sp.add_argument("ref", metavar="ID_OR_HASH", help="ledger id, or BLAKE3/SHA-256 (8+ digits)")
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--as", dest="as_", metavar="PERSON", help="who asks (default: the login)")
     sp.set_defaults(func=cmd_show)
 
     vp = lsub.add_parser("verify", parents=[common],
@@ -75,14 +79,32 @@ def add_parsers(sub, common) -> None:
     rp.add_argument("--json", action="store_true")
     rp.set_defaults(func=cmd_rebuild)
 
+    tp = lsub.add_parser("stamp", parents=[common],
+                         help="time-stamp the chain head now (RFC 3161, timestamps.tsa_url) and "
+                              "list the stamps")
+    tp.add_argument("--json", action="store_true")
+    tp.set_defaults(func=cmd_stamp)
+
 
 def _ledger(config: Config, *, may_be_new: bool = False) -> SqliteLedger:
     return open_ledger(config, may_be_new=may_be_new)
 
 
+def reader(config: Config, ref: str | None):
+    """The custody check and who asks (None while nobody is registered on the station)."""
+    custody = wiring(config).custody
+    return custody, (custody.people.resolve(ref) if custody.people.enforced() else None)
+
+
 def cmd_list(args, config: Config) -> int:
+    custody, person = reader(config, args.as_)
     rows = _ledger(config).list_media(device=args.device, officer=args.officer,
                                       since=args.since, until=args.until, state=args.state)
+    rows, hidden = custody.visible(person, rows)
+    if hidden:
+        # only a count: nothing about the restricted recordings themselves (R9)
+        print(f"evidock: {hidden} restricted recording(s) not shown (outside the clearance "
+              f"of {person})", file=sys.stderr)
     if args.json:
         json_lines(_row(m) for m in rows)
         return 0
@@ -96,8 +118,10 @@ def cmd_list(args, config: Config) -> int:
 
 def cmd_show(args, config: Config) -> int:
     ledger = _ledger(config)
-    media = ledger.find_media(args.ref)
+    custody, person = reader(config, args.as_)
+    media = custody.find(person, args.ref)
     doc = _row(media)
+    doc["sensitivity"] = sorted(custody.labels(media.id))
     doc["attempt_history"] = ledger.attempts(media.id)
     doc["probe"] = Prober(ledger, None).of(media.id)
     doc["derivatives"] = ledger.derivatives(media_id=media.id)
@@ -184,7 +208,30 @@ def cmd_verify(args, config: Config) -> int:
     except StoreError as exc:
         report, found = anchor.chain_report(ledger), None
         note = f"not compared with the store's anchors: {exc}"
+    if report.ok:
+        report, stamp_note = _check_stamps(ledger, config, report)
+        note = "; ".join(x for x in (note, stamp_note) if x) or None
     return _print_verify(args, config, report, found, note)
+
+
+def _check_stamps(ledger, config: Config, report):
+    """The RFC 3161 tokens in the ledger, and how long the chain has gone without one."""
+    from evidock.daemon.custody.tsa import Stamper, check_ledger_stamps
+    from evidock.daemon.timeutil import utcnow
+
+    cert = config.timestamps.tsa_certificate
+    problems, count = check_ledger_stamps(ledger, cert.read_bytes() if cert else None)
+    report.problems.extend(problems)
+    gap = Stamper(ledger, config.timestamps).gap(utcnow())
+    if not count:
+        return report, ("no RFC 3161 time stamp in the ledger" + (
+            "" if gap["configured"] else " (no timestamps.tsa_url configured)"))
+    note = f"{count} time stamp(s) verified, the newest over event {gap['last']['seq']}"
+    if gap["overdue"] or gap["failed_since"]:
+        note += (f"; {gap['events_since']} event(s) since are not time-stamped yet"
+                 + (f" ({gap['failed_since']} failed tr(ies) since)" if gap["failed_since"]
+                    else ""))
+    return report, note
 
 
 def _print_verify(args, config: Config, report, found, note: str | None) -> int:
@@ -241,3 +288,20 @@ def cmd_migrate(args, config: Config) -> int:
     if done.backup is not None:
         print(f"  the ledger as it was is kept in {done.backup}")
     return ExitCode.OK
+def cmd_stamp(args, config: Config) -> int:
+    from evidock.daemon.timeutil import utcnow
+
+    parts = wiring(config)
+    stamper = parts.stamper
+    if not stamper.configured:
+        print("evidock: no time-stamping authority is configured (timestamps.tsa_url)",
+              file=sys.stderr)
+        return ExitCode.FAILED
+    row = stamper.stamp(why="command")
+    gap = stamper.gap(utcnow())
+    if args.json:
+        json_lines([{"stamp": row, "gap": gap}])
+        return 0
+    print(f"ledger head {row['seq']} ({row['head_hash'][:16]}) time-stamped by {row['tsa']} at "
+          f"{row['gen_time']}; {len(parts.ledger.timestamps())} stamp(s) in the ledger")
+    return 0

@@ -11,9 +11,11 @@ from importlib import metadata
 from evidock.daemon import config as config_mod
 from evidock.daemon.cli import alerts as alerts_cli
 from evidock.daemon.cli import cases as cases_cli
+from evidock.daemon.cli import custody as custody_cli
 from evidock.daemon.cli import derivatives as derivatives_cli
 from evidock.daemon.cli import devices as devices_cli
 from evidock.daemon.cli import doctor as doctor_cli
+from evidock.daemon.cli import export as export_cli
 from evidock.daemon.cli import ledger as ledger_cli
 from evidock.daemon.cli import report as report_cli
 from evidock.daemon.cli import station as station_cli
@@ -86,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     cases_cli.add_parsers(sub, common)
     alerts_cli.add_parsers(sub, common)
     report_cli.add_parsers(sub, common)
+    custody_cli.add_parsers(sub, common)
+    export_cli.add_parsers(sub, common)
     doctor_cli.add_parser(sub, common)
 
     comp = sub.add_parser("completion", help="print a shell completion script",

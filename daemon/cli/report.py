@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from evidock.daemon.cli.common import open_ledger
-from evidock.daemon.cli.output import human_bytes, json_lines, make_console, table
+from evidock.daemon.cli.common import open_ledger, wiring
+from evidock.daemon.cli.output import human_bytes, json_lines, local_time, make_console, table
 from evidock.daemon.config import Config
 from evidock.daemon.report import annual
 
@@ -17,6 +17,14 @@ def add_parsers(sub, common) -> None:
     ap.add_argument("--year", type=int, help="calendar year (default: last year, said so)")
     ap.add_argument("--json", action="store_true")
     ap.set_defaults(func=cmd_annual)
+    xp = rsub.add_parser("access", parents=[common],
+                         help="who saw and exported what, under which approval (R8)")
+    xp.add_argument("--year", type=int, help="calendar year (default: every year)")
+    xp.add_argument("--case", help="one case only")
+    xp.add_argument("--as", dest="as_", metavar="PERSON", help="who asks (an auditor, approver "
+                    "or admin; default: the login's person)")
+    xp.add_argument("--json", action="store_true")
+    xp.set_defaults(func=cmd_access)
 
 
 def cmd_annual(args, config: Config) -> int:
@@ -59,6 +67,10 @@ def cmd_annual(args, config: Config) -> int:
           ["case", "type", "reason", "by", "approver"],
           ([n["case_id"], n["type"], n["reason"], n["recorded_by"], n["approver"]]
            for n in doc["no_footage_records"]), console=console)
+    a = doc["access"]
+    console.print(f"access (R8): {a['requests']} request(s), {a['approved']} approved, "
+                  f"{a['denied']} denied, {a['late_approvals']} decided late; {a['views']} "
+                  f"view(s), {a['exports']} export(s), {a['refusals']} refusal(s)")
     table("alerts raised", ["rule", "severity", "raised"],
           ([a["rule"], a["severity"], a["raised"]] for a in doc["alerts_by_rule"]),
           console=console)
@@ -76,3 +88,29 @@ def _year_note(ledger, doc: dict, *, defaulted: bool) -> str | None:
     since = int(first[0].recorded_at[:4])
     return (f"no recordings in {doc['year']}" + (" (the default year)" if defaulted else "")
             + f"; the ledger has recordings from {since} on: use --year")
+def cmd_access(args, config: Config) -> int:
+    from evidock.daemon.custody.access import AUDITORS
+    from evidock.daemon.custody.report import access_figures
+
+    parts = wiring(config)
+    custody = parts.custody
+    person = custody.people.resolve(args.as_)
+    custody.require_role(person, AUDITORS, "read the access report", case_id=args.case)
+    doc = access_figures(parts.ledger, year=args.year, case_id=args.case)
+    if args.json:
+        json_lines([doc])
+        return 0
+    console = make_console()
+    scope = (f"{doc['year']}" if doc["year"] else "every year") + (
+        f", case {doc['case_id']}" if doc["case_id"] else "")
+    console.print(f"[bold]evidock access report[/bold] ({scope}), station {doc['station']}")
+    console.print(f"requests: {doc['requests']}, approved: {doc['approved']}, denied: "
+                  f"{doc['denied']}, decided later than {doc['late_hours']:g} h: "
+                  f"{doc['late_approvals']}; views: {doc['views']}, exports: {doc['exports']}, "
+                  f"refusals: {doc['refusals']} {doc['refusals_by_action'] or ''}")
+    table("who saw and exported what", ["at", "what", "person", "case", "recordings",
+                                        "request", "approved by"],
+          ([local_time(u["at"], config.display_zone), u["kind"], u["person"], u["case_id"],
+            ",".join(map(str, u["media_ids"])), u["request_id"], u["approved_by"]]
+           for u in doc["uses"]), console=console)
+    return 0

@@ -413,6 +413,60 @@ class Ledger(Protocol):
 
     def derivative_keys(self) -> set[str]: ...
 
+    # -- custody (schema 10; rules in daemon/custody/) ---------------------------------------
+
+    def person(self, person_id: str) -> dict | None: ...
+
+    def people(self) -> list[dict]: ...
+
+    def people_count(self) -> int: ...
+
+    def register_person(self, values: dict, *, by: str) -> bool:
+        """Add a person (``person_registered``) or change the fields given
+        (``person_updated``, with ``changed`` and ``before``); False and no event when
+        nothing changed.  People are never removed: ``active`` 0 retires one."""
+        ...
+
+    def set_media_sensitivity(self, media_id: int, label: str, *, by: str,
+                              reason: str) -> bool:
+        """``media_sensitivity_set``; False (no event) when it already has ``label``."""
+        ...
+
+    def set_case_sensitivity(self, case_id: str, label: str, *, by: str, reason: str) -> bool:
+        """``case_sensitivity_set`` (the case's ``sensitivity``); ``NotFound`` for no case."""
+        ...
+
+    def media_labels(self) -> dict[int, set[str]]:
+        """Every recording with a label of its own or of a case it is linked to now."""
+        ...
+
+    def case_media(self, case_id: str) -> list[int]: ...
+
+    def add_access_request(self, values: dict) -> int:
+        """``access_requested``, state pending; the new id."""
+        ...
+
+    def decide_access_request(self, request_id: int, *, approve: bool, by: str, reason: str,
+                              expires_at: str | None) -> dict:
+        """pending -> approved / denied (``access_approved`` / ``access_denied``); any
+        other state raises ``InvalidTransition`` and appends nothing."""
+        ...
+
+    def access_request(self, request_id: int) -> dict: ...
+
+    def access_requests(self, *, case_id: str | None = None) -> list[dict]: ...
+
+    def access_events(self, *, since: str | None = None) -> list[dict]:
+        """The access log: requests, decisions, views, exports and refusals, chain order."""
+        ...
+
+    def add_timestamp(self, *, seq: int, head_hash: str, tsa: str, token: str,
+                      gen_time: str, late: bool) -> None:
+        """``ledger_timestamped``: an RFC 3161 token over event ``seq``'s hash."""
+        ...
+
+    def timestamps(self) -> list[dict]: ...
+
     def station_figures(self) -> dict: ...
 
     def annual_figures(self, start: str, end: str) -> dict: ...

@@ -26,7 +26,8 @@ TABLES: dict[str, str] = {
     "devices": "serial", "media": "id", "attempts": "id", "cases": "case_id",
     "case_links": "id", "legal_holds": "media_id", "exemptions": "id", "alerts": "id",
     "fixity": "media_id", "late_handovers": "media_id", "media_probe": "media_id",
-    "derivatives": "id", "case_no_footage": "case_id",
+    "derivatives": "id", "case_no_footage": "case_id", "people": "person_id",
+    "media_sensitivity": "media_id", "access_requests": "id", "timestamps": "seq",
 }
 LOOSE_SECONDS = 1.0
 
@@ -461,3 +462,7 @@ def _media_recovered(conn, a: Applied) -> None:
             "flags": "recovered_from_store", **stored})
     else:
         _update(conn, "media", "id", d["media_id"], stored)
+
+
+# the custody projectors (schema 10) live in their own module; importing it registers them
+from evidock.daemon.ledger import projection_custody  # noqa: E402, F401

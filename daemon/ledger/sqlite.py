@@ -8,7 +8,7 @@ the chain into a fresh database.  Writers take SQLite's write lock up front
 error leaves this package: each is turned into a :class:`LedgerError` by what failed.
 
 The methods are grouped by area in mixins (media.py, casework.py, alerting.py, audits.py,
-derivatives.py);
+derivatives.py, custody.py);
 this module holds the connection, the transaction, the chain and the whole-ledger calls.
 """
 
@@ -36,6 +36,7 @@ from evidock.daemon.ledger.alerting import AlertsMixin
 from evidock.daemon.ledger.audits import AuditsMixin
 from evidock.daemon.ledger.casework import CaseworkMixin
 from evidock.daemon.ledger.chain import GENESIS, canonical, event_hash
+from evidock.daemon.ledger.custody import CustodyMixin
 from evidock.daemon.ledger.derivatives import DerivativesMixin
 from evidock.daemon.ledger.media import MediaMixin
 from evidock.daemon.ledger.records import Event
@@ -61,7 +62,8 @@ def translate(path: Path, exc: sqlite3.Error, doing: str) -> LedgerError:
     return LedgerError(where, hint="check the path, its permissions and free space")
 
 
-class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, DerivativesMixin):
+class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, DerivativesMixin,
+                   CustodyMixin):
     """Thread-safe: each thread gets its own connection; writes are serialised."""
 
     def __init__(self, path: str | os.PathLike, *, station: str, clock: Clock = utcnow,

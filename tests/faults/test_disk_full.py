@@ -57,8 +57,10 @@ def test_store_full_past_the_last_attempt_is_retried_once_space_returns(stations
     daemon = started(station)
     fs.fill()
     footage(station.watch, "CAM1", {"DCIM/a.mp4": 2 * MiB})
+    # a full store is not the file's fault, so its attempts keep counting up past the last
+    # one; >= rather than == lets a poll slowed by a loaded machine miss no window
     station.wait_rows(lambda rows: len(rows) == 1 and rows[0]["state"] == "failed"
-                      and rows[0]["attempts"] == 2, what="the last attempt to fail")
+                      and rows[0]["attempts"] >= 2, what="the last attempt to fail")
     fs.free()  # the cause is gone: "the file stays queued", says the message
     station.wait_verified(1, 10)
     assert 0 == station.stop(daemon)

@@ -155,6 +155,33 @@ def populate(ledger: Ledger) -> dict:
     step(["media_probed", "media_probed"], ledger.record_probes, [
         (a, {"duration_s": 3.0, "container": "wav", "audio_codec": "pcm_s16le"}),
         (b, {"error": "Invalid data found when processing input"})])
+    # custody (schema 10): people, sensitivity, access requests, time-stamped heads
+    person = {"person_id": "A1", "name": "李", "role": "archivist", "unit": "一所",
+              "os_user": "li", "clearance": "", "active": 1}
+    assert step(["person_registered"], ledger.register_person, person, by="A0")
+    assert not step([], ledger.register_person, person, by="A0")
+    step(["person_updated"], ledger.register_person, {**person, "clearance": "privacy"},
+         by="A0")
+    step(["media_sensitivity_set"], ledger.set_media_sensitivity, a, "privacy", by="A1",
+         reason="a face")
+    step([], ledger.set_media_sensitivity, a, "privacy", by="A1", reason="again")
+    step(["case_sensitivity_set"], ledger.set_case_sensitivity, "C-1", "trade_secret",
+         by="A1", reason="a shop's books")
+    request = step(["access_requested"], ledger.add_access_request, {
+        "case_id": "C-1", "requested_by": "A1", "purpose": "court", "scope": "export",
+        "media": [a]})
+    step(["access_approved"], ledger.decide_access_request, request, approve=True, by="H1",
+         reason="ok", expires_at="2026-04-01T00:00:00.000000Z")
+    with pytest.raises(InvalidTransition):
+        ledger.decide_access_request(request, approve=False, by="H1", reason="", expires_at=None)
+    step(["access_denied"], ledger.decide_access_request,
+         step(["access_requested"], ledger.add_access_request, {
+             "case_id": "C-2", "requested_by": "A1", "purpose": "p", "scope": "view",
+             "media": None}), approve=False, by="H1", reason="no", expires_at=None)
+    seq, head = ledger.head()
+    step(["ledger_timestamped"], ledger.add_timestamp, seq=seq, head_hash=head,
+         tsa="http://tsa", token="dG9rZW4=", gen_time="2026-03-01T09:00:00.000000Z",
+         late=False)
     [proxy, poster] = step(["derivative_queued"] * 2, ledger.queue_derivatives, a,
                            ["proxy", "poster"])
     step([], ledger.queue_derivatives, a, ["proxy"])
@@ -172,7 +199,7 @@ def populate(ledger: Ledger) -> dict:
         "duration_s": 12.5, "container": "mov", "video_codec": "h264", "width": 1920,
         "height": 1080, "audio_codec": "aac", "error": "none"})
     return {"media": ids, "alert": alert, "exemption": exemption,
-            "derivatives": [proxy, poster]}
+            "derivatives": [proxy, poster], "request": request}
 
 
 def table_rows(ledger: Ledger) -> dict[str, list[dict]]:
@@ -188,6 +215,8 @@ ALLOWED = {
     ("alerts", "severity"): ["info", "warning", "critical"],
     ("alerts", "state"): ["raised", "acknowledged", "resolved"],
     ("derivatives", "state"): ["pending", "running", "done", "failed"],
+    ("access_requests", "scope"): ["view", "export"],
+    ("access_requests", "state"): ["pending", "approved", "denied"],
 }
 
 
@@ -452,6 +481,25 @@ class LedgerContract:
         self._rehash(raw_sql, last, last.data.replace("12.5", "99.5"))
         assert populated.verify().problems[0].startswith(
             "media_probe 1: column duration_s is 12.5 but the events say 99.5")
+
+    def test_custody_reads_give_what_the_writes_recorded(self, populated):
+        a, b, *_ = [m.id for m in populated.list_media()]
+        assert [("A1", "privacy", 1)] == [(p["person_id"], p["clearance"], p["active"])
+                                          for p in populated.people()]
+        assert 1 == populated.people_count() and populated.person("nobody") is None
+        # a's own label and its case's (C-1); b was unlinked from C-1 but is linked to C-2
+        labels = populated.media_labels()
+        assert ({"privacy", "trade_secret"}, {"secret"}) == (labels[a], labels[b])
+        assert ([a], [b]) == (populated.case_media("C-1"), populated.case_media("C-2"))
+        first, second = populated.access_requests()
+        assert (("approved", [a], "H1"), ("denied", None)) == (
+            (first["state"], first["media"], first["decided_by"]),
+            (second["state"], second["media"]))
+        assert ["access_requested", "access_approved", "access_requested", "access_denied"] \
+            == [e["kind"] for e in populated.access_events()]
+        [stamp] = populated.timestamps()
+        assert stamp["head_hash"] == next(e.hash for e in populated.events()
+                                          if e.seq == stamp["seq"])
 
     def test_an_empty_ledger_verifies_with_nothing(self, ledger):
         report = ledger.verify()
