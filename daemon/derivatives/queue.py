@@ -26,7 +26,7 @@ from pathlib import Path
 
 import structlog
 
-from evidock.daemon.derivatives import commands, runner
+from evidock.daemon.derivatives import commands, fingerprint, runner
 from evidock.daemon.errors import IntegrityError, InvalidTransition
 from evidock.daemon.hashing import HashingReader
 from evidock.daemon.ledger.base import Ledger
@@ -60,6 +60,7 @@ class Deriver:
         self._stop = threading.Event()
         self.kinds = kinds if kinds is not None else commands.KINDS_BY_MEDIA
         self._lock = threading.Lock()  # one run() at a time (scheduler and --until-idle)
+        self._frames: dict[int, tuple[list, float | None]] = {}  # fingerprints being stored
 
     def stopping(self) -> bool:
         return self._stop.is_set()
@@ -170,19 +171,21 @@ class Deriver:
                           stderr=getattr(exc, "stderr", "") or None)
             return state
         finally:
+            self._frames.pop(item["id"], None)
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     # -- one derivative ----------------------------------------------------------------------
 
-    def _ffmpeg(self, args: list[str], source_url: str) -> tuple[bytes, str]:
+    def _ffmpeg(self, args: list[str], source_url: str,
+                stderr_lines: int | None = 20) -> tuple[bytes, str]:
         """Run one command; ffmpeg's messages name the stored copy, never its path or
         (S3) its signed URL, which must not reach the ledger or the log."""
         try:
             out, stderr = runner.run(runner.niced(args, nice=self.cfg.nice,
                                                   ionice_idle=self.cfg.ionice_idle),
                                      timeout=self.cfg.timeout_seconds, paused=self.busy,
-                                     cancelled=self.stopping)
+                                     cancelled=self.stopping, stderr_lines=stderr_lines)
         except runner.FfmpegError as exc:
             exc.stderr = exc.stderr.replace(source_url, "the stored copy")
             raise
@@ -198,9 +201,25 @@ class Deriver:
         stdout, _ = self._ffmpeg(commands.probe_args(source_url), source_url)
         source = commands.parse_probe(stdout)
         cfg, kind = self.cfg, item["kind"]
-        if kind in ("proxy", "poster") and not source.has_video:
+        if kind in ("proxy", "poster", "sprite", "sprite_vtt", "fingerprint") \
+                and not source.has_video:
             raise runner.FfmpegRefused("no video", stderr="no video stream")
-        if kind == "proxy":
+        if kind in ("sprite", "sprite_vtt"):
+            grid = commands.sprite_grid(source, every_s=cfg.sprite_every_seconds,
+                                        tile_width=cfg.sprite_tile_width)
+        if kind == "sprite_vtt":  # text from the same grid as the sprite: no ffmpeg run
+            out.write_text(commands.sprite_vtt(grid), encoding="utf-8")
+            return out
+        if kind == "fingerprint":
+            return self._fingerprint(item, out, source_url, source)
+        if kind == "sprite":
+            args = commands.sprite_args(source_url, str(out), grid)
+        elif kind == "waveform":
+            if not source.has_audio:
+                raise runner.FfmpegRefused("no audio", stderr="no audio stream")
+            args = commands.waveform_args(source_url, str(out), width=cfg.waveform_width,
+                                          height=cfg.waveform_height)
+        elif kind == "proxy":
             args = commands.proxy_args(source_url, str(out), source, width=cfg.proxy_width,
                                        height=cfg.proxy_height,
                                        video_kbps=cfg.proxy_video_kbps,
@@ -225,6 +244,24 @@ class Deriver:
             raise runner.FfmpegRefused("no output", stderr="ffmpeg wrote no output")
         return out
 
+    def _fingerprint(self, item: dict, out: Path, source_url: str, source) -> Path:
+        """Key frames only where they come often enough, else one frame a second of a full
+        decode (fingerprint.py says why)."""
+        mode = "keyframes"
+        raw, stderr = self._ffmpeg(fingerprint.frames_args(source_url, keyframes=True),
+                                   source_url, stderr_lines=None)
+        times = fingerprint.frame_times(stderr)
+        if fingerprint.sparse(times, source.duration_s):
+            mode = "1fps"
+            raw, stderr = self._ffmpeg(fingerprint.frames_args(source_url, keyframes=False),
+                                       source_url, stderr_lines=None)
+            times = fingerprint.frame_times(stderr)
+        frames = fingerprint.hash_frames(raw, times)
+        out.write_bytes(fingerprint.document(frames, source.duration_s,
+                                             source_blake3=item["source_blake3"], mode=mode))
+        self._frames[item["id"]] = (frames, source.duration_s)
+        return out
+
     def _store(self, item: dict, out: Path, bound) -> None:
         """Put ``out`` as a write-once object, verify it, record it ``done``."""
         size = out.stat().st_size
@@ -240,9 +277,15 @@ class Deriver:
         if info.size != size or not hmac.compare_digest(info.sha256 or "", digests.sha256):
             raise IntegrityError(f"derivative {item['id']}: the stored object {stored.key} "
                                  "does not match what was written")
-        self.ledger.finish_derivative(item["id"], digests,
-                                      store=stored.details.get("store", self.store.name),
-                                      object_key=stored.key, retain_until=info.retain_until)
+        where = {"store": stored.details.get("store", self.store.name),
+                 "object_key": stored.key, "retain_until": info.retain_until}
+        if item["kind"] == "fingerprint":
+            frames, duration = self._frames.pop(item["id"])
+            self.ledger.finish_fingerprint(item["id"], digests, **where,
+                                           algorithm=fingerprint.ALGORITHM,
+                                           duration_s=duration, frames=frames)
+        else:
+            self.ledger.finish_derivative(item["id"], digests, **where)
         bound.info("derivative_stored", object_key=stored.key, size=size,
                    blake3=digests.blake3, existed=stored.existed)
 

@@ -344,6 +344,29 @@ class Ledger(Protocol):
 
     def derivative_keys(self) -> set[str]: ...
 
+    # -- perceptual fingerprints (ledger/fingerprints.py) --------------------------------------
+
+    def finish_fingerprint(self, derivative_id: int, digests: Digests, *, store: str,
+                           object_key: str, retain_until: datetime, algorithm: str,
+                           duration_s: float | None, frames: list) -> None:
+        """running -> done (``derivative_stored``) plus ``fingerprint_recorded`` carrying
+        every hash, in one transaction; the band index is projected from that event."""
+        ...
+
+    def fingerprint(self, media_id: int) -> dict:
+        """``frames`` ([[seconds, hex], ...]) and the row; ``NotFound`` if none yet."""
+        ...
+
+    def fingerprints_of(self, media_ids: list[int]) -> dict[int, dict]: ...
+
+    def fingerprint_candidates(self, keys: list[int], *, exclude: int | None = None,
+                               limit: int = 200) -> list[tuple[int, int]]:
+        """(media_id, index keys shared) of recordings sharing any of ``keys``, most first:
+        an index lookup, never a scan of every fingerprint."""
+        ...
+
+    def fingerprint_count(self) -> int: ...
+
     def station_figures(self) -> dict: ...
 
     def annual_figures(self, start: str, end: str) -> dict: ...

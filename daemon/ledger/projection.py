@@ -26,7 +26,8 @@ TABLES: dict[str, str] = {
     "devices": "serial", "media": "id", "attempts": "id", "cases": "case_id",
     "case_links": "id", "legal_holds": "media_id", "exemptions": "id", "alerts": "id",
     "fixity": "media_id", "late_handovers": "media_id", "media_probe": "media_id",
-    "derivatives": "id",
+    "derivatives": "id", "fingerprints": "media_id",
+    "fingerprint_bands": "key, media_id, t",
 }
 LOOSE_SECONDS = 1.0
 
@@ -263,6 +264,23 @@ def _derivative_interrupted(conn, a: Applied) -> None:
 def _derivative_retried(conn, a: Applied) -> None:
     _update(conn, "derivatives", "id", a.d["derivative_id"], {"state": "pending",
                                                                "attempts": 0})
+
+
+@projects("fingerprint_recorded")
+def _fingerprint_recorded(conn, a: Applied) -> None:
+    from evidock.daemon.ledger.fingerprints import band_keys, indexed
+
+    d = a.d
+    _insert(conn, "fingerprints", {
+        "media_id": d["media_id"], "derivative_id": d["derivative_id"],
+        "algorithm": d["algorithm"], "duration_s": d.get("duration_s"),
+        "frames": len(d["frames"]), "hashes": json.dumps(d["frames"], separators=(",", ":"))},
+        upsert_on="media_id")
+    conn.execute("DELETE FROM fingerprint_bands WHERE media_id = ?", (d["media_id"],))
+    conn.executemany("INSERT OR IGNORE INTO fingerprint_bands (key, media_id, t) "
+                     "VALUES (?, ?, ?)",
+                     [(key, d["media_id"], t) for t, h in indexed(d["frames"])
+                      for key in band_keys(h)])
 
 
 # -- cases, links, holds, exemptions ---------------------------------------------------------

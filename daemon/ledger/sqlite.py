@@ -37,6 +37,7 @@ from evidock.daemon.ledger.audits import AuditsMixin
 from evidock.daemon.ledger.casework import CaseworkMixin
 from evidock.daemon.ledger.chain import GENESIS, canonical, event_hash
 from evidock.daemon.ledger.derivatives import DerivativesMixin
+from evidock.daemon.ledger.fingerprints import FingerprintsMixin
 from evidock.daemon.ledger.media import MediaMixin
 from evidock.daemon.ledger.records import Event
 from evidock.daemon.timeutil import Clock, stamp, utcnow
@@ -61,7 +62,8 @@ def translate(path: Path, exc: sqlite3.Error, doing: str) -> LedgerError:
     return LedgerError(where, hint="check the path, its permissions and free space")
 
 
-class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, DerivativesMixin):
+class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, DerivativesMixin,
+                   FingerprintsMixin):
     """Thread-safe: each thread gets its own connection; writes are serialised."""
 
     def __init__(self, path: str | os.PathLike, *, station: str, clock: Clock = utcnow,
