@@ -27,7 +27,7 @@ TABLES: dict[str, str] = {
     "case_links": "id", "legal_holds": "media_id", "exemptions": "id", "alerts": "id",
     "fixity": "media_id", "late_handovers": "media_id", "media_probe": "media_id",
     "derivatives": "id", "fingerprints": "media_id",
-    "fingerprint_bands": "key, media_id, t",
+    "fingerprint_bands": "id",
 }
 LOOSE_SECONDS = 1.0
 
@@ -277,8 +277,7 @@ def _fingerprint_recorded(conn, a: Applied) -> None:
         "frames": len(d["frames"]), "hashes": json.dumps(d["frames"], separators=(",", ":"))},
         upsert_on="media_id")
     conn.execute("DELETE FROM fingerprint_bands WHERE media_id = ?", (d["media_id"],))
-    conn.executemany("INSERT OR IGNORE INTO fingerprint_bands (key, media_id, t) "
-                     "VALUES (?, ?, ?)",
+    conn.executemany("INSERT INTO fingerprint_bands (key, media_id, t) VALUES (?, ?, ?)",
                      [(key, d["media_id"], t) for t, h in indexed(d["frames"])
                       for key in band_keys(h)])
 

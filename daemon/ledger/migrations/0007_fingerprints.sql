@@ -13,9 +13,12 @@ CREATE TABLE fingerprints (
     hashes         TEXT    NOT NULL
 );
 
+-- id: assigned in insertion order, so replaying the events (verify, rebuild) gives the same
 CREATE TABLE fingerprint_bands (
+    id        INTEGER PRIMARY KEY,
     key       INTEGER NOT NULL,
     media_id  INTEGER NOT NULL REFERENCES fingerprints(media_id),
-    t         REAL    NOT NULL,
-    PRIMARY KEY (key, media_id, t)
-) WITHOUT ROWID;
+    t         REAL    NOT NULL
+);
+CREATE INDEX fingerprint_bands_key ON fingerprint_bands (key, media_id);
+CREATE INDEX fingerprint_bands_media ON fingerprint_bands (media_id);

@@ -17,6 +17,7 @@ from evidock.daemon.config import DerivativesConfig
 from evidock.daemon.derivatives import fingerprint
 from evidock.daemon.derivatives.queue import Deriver
 
+from ...daemon_proc import evidock
 from ..world import World
 from . import clips
 
@@ -109,6 +110,25 @@ def test_ledger_similar_finds_a_clips_copies_and_not_other_clips_of_the_camera(t
     assert doc["frames"] == world.ledger.fingerprint(ids["original"])["frames"]
     report = world.ledger.verify()
     assert report.ok, report.problems
+    # as an archivist asks it, by hash, with the time ranges
+    original = world.ledger.media(ids["original"])
+    proc = evidock("ledger", "similar", original.blake3[:12], "--json",
+                   "--data-dir", str(tmp_path))
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert {ids[n] for n in ("half", "hevc", "trimmed", "stamped")} == {
+        r["media_id"] for r in lines}
+    assert all(r["ranges"] and r["blake3"] and 0 < r["score"] <= 1 for r in lines)
+    table = evidock("ledger", "similar", str(ids["trimmed"]), "--data-dir", str(tmp_path))
+    assert "0:00:03-0:00:07" in table.stdout.replace("\u2500", "")
+
+
+def test_similar_of_a_recording_not_fingerprinted_yet_says_what_to_do(tmp_path):
+    world = World(tmp_path)
+    media = world.handed_over(data=b"not a video")
+    proc = evidock("ledger", "similar", str(media.id), "--data-dir", str(tmp_path),
+                   check=False)
+    assert 4 == proc.returncode
+    assert "has no fingerprint yet" in proc.stderr and "derivatives list" in proc.stderr
 
 
 def test_a_recording_without_pictures_worth_hashing_gets_an_empty_fingerprint(tmp_path):
