@@ -44,6 +44,11 @@ def indexed(frames: list) -> list:
     return kept
 
 
+def index_rows(media_id: int, frames: list) -> list[int]:
+    """The ``fingerprint_bands`` rows of one recording: key * 2^32 + media_id, each once."""
+    return sorted({(key << 32) | media_id for _, h in indexed(frames) for key in band_keys(h)})
+
+
 class FingerprintsMixin:
     def finish_fingerprint(self, derivative_id: int, digests, *, store: str, object_key: str,
                            retain_until, algorithm: str, duration_s: float | None,
@@ -84,16 +89,14 @@ class FingerprintsMixin:
     def fingerprint_candidates(self, keys: list[int], *, exclude: int | None = None,
                                limit: int = 200) -> list[tuple[int, int]]:
         """Recordings sharing index keys with ``keys``: (media_id, keys shared), most
-        shared first, at most ``limit``."""
+        shared first, at most ``limit``.  One range scan of the band b-tree per key."""
         hits: dict[int, int] = {}
-        keys = sorted(set(keys))
-        for start in range(0, len(keys), 5000):
-            chunk = keys[start:start + 5000]
-            for row in self._rows("SELECT media_id, COUNT(*) AS n FROM fingerprint_bands "
-                                  f"WHERE key IN ({','.join('?' * len(chunk))}) "
-                                  "GROUP BY media_id", chunk):
-                if row["media_id"] != exclude:
-                    hits[row["media_id"]] = hits.get(row["media_id"], 0) + row["n"]
+        for key in sorted(set(keys)):
+            for row in self._rows("SELECT band FROM fingerprint_bands WHERE band BETWEEN ? "
+                                  "AND ?", (key << 32, (key << 32) | 0xFFFFFFFF)):
+                media_id = row[0] & 0xFFFFFFFF
+                if media_id != exclude:
+                    hits[media_id] = hits.get(media_id, 0) + 1
         return sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
     def fingerprint_count(self) -> int:

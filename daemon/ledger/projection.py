@@ -27,7 +27,7 @@ TABLES: dict[str, str] = {
     "case_links": "id", "legal_holds": "media_id", "exemptions": "id", "alerts": "id",
     "fixity": "media_id", "late_handovers": "media_id", "media_probe": "media_id",
     "derivatives": "id", "fingerprints": "media_id",
-    "fingerprint_bands": "id",
+    "fingerprint_bands": "band",
 }
 LOOSE_SECONDS = 1.0
 
@@ -268,18 +268,21 @@ def _derivative_retried(conn, a: Applied) -> None:
 
 @projects("fingerprint_recorded")
 def _fingerprint_recorded(conn, a: Applied) -> None:
-    from evidock.daemon.ledger.fingerprints import band_keys, indexed
+    from evidock.daemon.ledger.fingerprints import index_rows
 
     d = a.d
+    before = conn.execute("SELECT hashes FROM fingerprints WHERE media_id = ?",
+                          (d["media_id"],)).fetchone()
+    if before is not None:  # fingerprinted again: its old index entries go
+        conn.executemany("DELETE FROM fingerprint_bands WHERE band = ?",
+                         [(b,) for b in index_rows(d["media_id"], json.loads(before[0]))])
     _insert(conn, "fingerprints", {
         "media_id": d["media_id"], "derivative_id": d["derivative_id"],
         "algorithm": d["algorithm"], "duration_s": d.get("duration_s"),
         "frames": len(d["frames"]), "hashes": json.dumps(d["frames"], separators=(",", ":"))},
         upsert_on="media_id")
-    conn.execute("DELETE FROM fingerprint_bands WHERE media_id = ?", (d["media_id"],))
-    conn.executemany("INSERT INTO fingerprint_bands (key, media_id, t) VALUES (?, ?, ?)",
-                     [(key, d["media_id"], t) for t, h in indexed(d["frames"])
-                      for key in band_keys(h)])
+    conn.executemany("INSERT OR IGNORE INTO fingerprint_bands (band) VALUES (?)",
+                     [(b,) for b in index_rows(d["media_id"], d["frames"])])
 
 
 # -- cases, links, holds, exemptions ---------------------------------------------------------

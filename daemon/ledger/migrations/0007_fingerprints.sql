@@ -1,8 +1,9 @@
 -- evidock ledger, schema 7: perceptual fingerprints and their index (issue 9).
 -- One row per fingerprinted video: its PDQ hashes, one per sampled second, as JSON
 -- [[seconds, "64 hex digits"], ...]. The index holds, for the hashes that differ from the
--- one indexed before them, each of their 16 bands of 16 bits (key = band * 65536 + value),
--- so `ledger similar` looks up recordings sharing a band instead of comparing every pair.
+-- one indexed before them, each of their 16 bands of 16 bits (key = band number * 65536 +
+-- the band's value), so `ledger similar` looks up recordings sharing a band instead of
+-- comparing every pair.
 
 CREATE TABLE fingerprints (
     media_id       INTEGER PRIMARY KEY REFERENCES media(id),
@@ -13,12 +14,8 @@ CREATE TABLE fingerprints (
     hashes         TEXT    NOT NULL
 );
 
--- id: assigned in insertion order, so replaying the events (verify, rebuild) gives the same
+-- One integer per (index key, recording): band = key * 2^32 + media_id, the table's own
+-- rowid, so the index is one compact b-tree and a lookup of a key is a range scan.
 CREATE TABLE fingerprint_bands (
-    id        INTEGER PRIMARY KEY,
-    key       INTEGER NOT NULL,
-    media_id  INTEGER NOT NULL REFERENCES fingerprints(media_id),
-    t         REAL    NOT NULL
+    band  INTEGER PRIMARY KEY
 );
-CREATE INDEX fingerprint_bands_key ON fingerprint_bands (key, media_id);
-CREATE INDEX fingerprint_bands_media ON fingerprint_bands (media_id);
