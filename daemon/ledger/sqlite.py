@@ -103,6 +103,9 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Derivati
         ledger = cls(path, station=station, clock=clock)
         ev = None
         try:
+            # the whole history in one transaction: a page cache big enough for the band
+            # index of 100,000 fingerprints keeps it from being written out page by page
+            ledger._conn().execute("PRAGMA cache_size = -262144")
             with ledger._transaction() as conn:
                 for ev in events:
                     conn.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, "
