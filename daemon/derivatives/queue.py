@@ -15,6 +15,8 @@ put repeated after a crash stores nothing twice).
 from __future__ import annotations
 
 import hmac
+import json
+import mmap
 import os
 import shutil
 import signal
@@ -22,12 +24,13 @@ import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import structlog
 
-from evidock.daemon.derivatives import commands, fingerprint, runner
-from evidock.daemon.errors import IntegrityError, InvalidTransition
+from evidock.daemon.derivatives import commands, fingerprint, recover, runner
+from evidock.daemon.errors import IntegrityError, InvalidTransition, RecoveryImpossible
 from evidock.daemon.hashing import HashingReader
 from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.probe import source_for
@@ -61,6 +64,7 @@ class Deriver:
         self.kinds = kinds if kinds is not None else commands.KINDS_BY_MEDIA
         self._lock = threading.Lock()  # one run() at a time (scheduler and --until-idle)
         self._frames: dict[int, tuple[list, float | None]] = {}  # fingerprints being stored
+        self._details: dict[int, dict] = {}  # what a recovery says, until it is stored
 
     def stopping(self) -> bool:
         return self._stop.is_set()
@@ -169,9 +173,14 @@ class Deriver:
             state = self.ledger.fail_derivative(item["id"], reason, give_up=give_up)
             bound.warning("derivative_failed", error=reason, state=state, attempt=attempt,
                           stderr=getattr(exc, "stderr", "") or None)
+            if "moov atom not found" in (getattr(exc, "stderr", "") or "").lower():
+                # a battery-cut MP4: its media data may still make a playable copy
+                if self.ledger.queue_derivatives(item["media_id"], ["recovered"]):
+                    bound.info("derivative_recovery_queued")
             return state
         finally:
             self._frames.pop(item["id"], None)
+            self._details.pop(item["id"], None)
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 
@@ -198,6 +207,8 @@ class Deriver:
                                      f"{item['media_key']}")
         if item["media_size"] == 0:
             raise runner.FfmpegRefused("empty", stderr="")
+        if item["kind"] == "recovered":  # ffprobe cannot read a file without its index
+            return self._recover(item, out, source_url, bound)
         stdout, _ = self._ffmpeg(commands.probe_args(source_url), source_url)
         source = commands.parse_probe(stdout)
         cfg, kind = self.cfg, item["kind"]
@@ -262,6 +273,63 @@ class Deriver:
         self._frames[item["id"]] = (frames, source.duration_s)
         return out
 
+    def _reference(self, media_id: int):
+        """The newest healthy video of the same device: handed over, its proxy made."""
+        media = self.ledger.media(media_id)
+        for other in reversed(self.ledger.list_media(device=media.device_serial,
+                                                     state="verified")[-200:]):
+            if other.id != media_id and other.kind == "video" and any(
+                    d["kind"] == "proxy" and d["state"] == "done"
+                    for d in self.ledger.derivatives(media_id=other.id)):
+                return other
+        raise RecoveryImpossible(
+            f"no healthy recording from device {media.device_serial} is handed over yet to "
+            "take the camera's codec settings from; once one is (and its proxy is made), "
+            f"run `evidock derivatives retry {'{id}'}`")
+
+    def _recover(self, item: dict, out: Path, source_url: str, bound) -> Path:
+        """recover.py: the cut file's media data behind a reference's parameter sets."""
+        try:
+            reference = self._reference(item["media_id"])
+        except RecoveryImpossible as exc:
+            raise RecoveryImpossible(str(exc).replace("{id}", str(item["id"]))) from None
+        ref_url = source_for(self.store, reference.object_key)
+        head, _ = self._ffmpeg(recover.parameter_sets_args(ref_url), ref_url)
+        sets = recover.split_parameter_sets(head)
+        probe, _ = self._ffmpeg(commands.probe_args(ref_url), ref_url)
+        fps = next((s.get("r_frame_rate") for s in json.loads(probe).get("streams", [])
+                    if s.get("codec_type") == "video"), None) or "30/1"
+        stream = out.with_suffix(".h264")
+        with self._original(item, out.parent) as data, open(stream, "wb") as es:
+            start, end = recover.media_data(data)
+            walk = recover.annexb(data, start, end, sets, es)
+        if not walk.slices:
+            raise RecoveryImpossible("no H.264 picture was found in the media data: the "
+                                     "recording cannot be recovered")
+        self._ffmpeg(recover.mux_args(str(stream), str(out), fps=fps), str(stream))
+        made = commands.parse_probe(self._ffmpeg(commands.probe_args(str(out)), str(out))[0])
+        self._details[item["id"]] = {
+            "seconds_recovered": round(made.duration_s or 0.0, 3), "frames": walk.slices,
+            "key_frames": walk.key_slices, "reference_media_id": reference.id,
+            "reference_blake3": reference.blake3, "frame_rate": fps,
+            "skipped_bytes": walk.skipped_bytes,
+            "audio": "not recovered (raw AAC frames carry no length)"}
+        bound.info("recording_recovered", **self._details[item["id"]])
+        return out
+
+    @contextmanager
+    def _original(self, item: dict, tmp: Path):
+        """The stored original, mapped into memory (a local copy first if the store is not
+        a local file system)."""
+        local = getattr(self.store, "local_path", None)
+        path = local(item["media_key"]) if local else None
+        if not path:
+            path = tmp / "original"
+            with self.store.open(item["media_key"]) as src, open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        with open(path, "rb") as raw, mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            yield m
+
     def _store(self, item: dict, out: Path, bound) -> None:
         """Put ``out`` as a write-once object, verify it, record it ``done``."""
         size = out.stat().st_size
@@ -285,12 +353,15 @@ class Deriver:
                                            algorithm=fingerprint.ALGORITHM,
                                            duration_s=duration, frames=frames)
         else:
-            self.ledger.finish_derivative(item["id"], digests, **where)
+            self.ledger.finish_derivative(item["id"], digests, **where,
+                                          detail=self._details.pop(item["id"], None))
         bound.info("derivative_stored", object_key=stored.key, size=size,
                    blake3=digests.blake3, existed=stored.existed)
 
     @staticmethod
     def _reason(exc: Exception, item: dict) -> str:
+        if isinstance(exc, RecoveryImpossible):
+            return str(exc)
         if isinstance(exc, runner.FfmpegRefused):
             return runner.explain(exc.stderr, size=item["media_size"])
         return f"{type(exc).__name__}: {exc}"

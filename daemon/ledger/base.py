@@ -316,8 +316,9 @@ class Ledger(Protocol):
         ...
 
     def finish_derivative(self, derivative_id: int, digests: Digests, *, store: str,
-                          object_key: str, retain_until: datetime) -> None:
-        """running -> done (``derivative_stored``)."""
+                          object_key: str, retain_until: datetime,
+                          detail: dict | None = None) -> None:
+        """running -> done (``derivative_stored``, with ``detail`` as JSON when given)."""
         ...
 
     def fail_derivative(self, derivative_id: int, error: str, *, give_up: bool) -> str:

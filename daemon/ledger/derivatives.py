@@ -103,20 +103,24 @@ class DerivativesMixin:
         return attempt
 
     def finish_derivative(self, derivative_id: int, digests: Digests, *, store: str,
-                          object_key: str, retain_until: datetime) -> None:
-        """running -> done (``derivative_stored``): the object the store verified."""
+                          object_key: str, retain_until: datetime,
+                          detail: dict | None = None) -> None:
+        """running -> done (``derivative_stored``): the object the store verified, and
+        what its maker has to say (``detail``, e.g. the seconds a recovery recovered)."""
         with self._transaction() as conn:
             row = self._derivative_row(conn, derivative_id, "done")
             self._emit_stored(conn, row, digests, store=store, object_key=object_key,
-                              retain_until=retain_until)
+                              retain_until=retain_until, detail=detail)
 
     def _emit_stored(self, conn, row, digests: Digests, *, store: str, object_key: str,
-                     retain_until: datetime) -> None:
-        self._emit(conn, "derivative_stored", f"media:{row['media_id']}", {
-            "derivative_id": row["id"], "media_id": row["media_id"], "store": store,
-            "object_key": object_key, "blake3": digests.blake3, "sha256": digests.sha256,
-            "size": digests.size, "retain_until": stamp(retain_until),
-            "ended_at": self.now()})
+                     retain_until: datetime, detail: dict | None = None) -> None:
+        data = {"derivative_id": row["id"], "media_id": row["media_id"], "store": store,
+                "object_key": object_key, "blake3": digests.blake3, "sha256": digests.sha256,
+                "size": digests.size, "retain_until": stamp(retain_until),
+                "ended_at": self.now()}
+        if detail is not None:
+            data["detail"] = detail
+        self._emit(conn, "derivative_stored", f"media:{row['media_id']}", data)
 
     def fail_derivative(self, derivative_id: int, error: str, *, give_up: bool) -> str:
         """running -> failed (``give_up``) or back to pending (``derivative_failed``, with

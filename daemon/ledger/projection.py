@@ -240,8 +240,14 @@ def _derivative_stored(conn, a: Applied) -> None:
     d = a.d
     _update(conn, "derivatives", "id", d["derivative_id"], {
         "state": "done", "ended_at": d["ended_at"], "error": None,
+        "detail": canonical_detail(d.get("detail")),
         **{k: d[k] for k in ("store", "object_key", "blake3", "sha256", "size",
                              "retain_until")}})
+
+
+def canonical_detail(detail) -> str | None:
+    return None if detail is None else json.dumps(detail, sort_keys=True,
+                                                  separators=(",", ":"))
 
 
 @projects("derivative_failed")

@@ -19,3 +19,7 @@ CREATE TABLE fingerprints (
 CREATE TABLE fingerprint_bands (
     band  INTEGER PRIMARY KEY
 );
+
+-- What a derivative's maker has to say beyond its object, as JSON: for a recovered copy of
+-- a battery-cut MP4, the seconds recovered and the reference recording used.
+ALTER TABLE derivatives ADD COLUMN detail TEXT;

@@ -101,17 +101,18 @@ def test_damaged_files_are_handed_over_bit_exact_and_fail_once_with_a_reason(tmp
     assert cut == world.store.open(battery.object_key).read()
     d = deriver(world)
     d.kinds = {"video": ["proxy", "poster"]}
-    assert 4 == d.run()
+    assert 5 == d.run()  # and a recovery of the cut one (test_recover.py)
     by = {(r["media_id"], r["kind"]): r for r in world.ledger.derivatives()}
     assert {"failed"} == {r["state"] for r in by.values()}
     assert "empty (0 bytes)" in by[(empty.id, "proxy")]["error"]
     assert "battery died" in by[(battery.id, "proxy")]["error"]
+    assert "no healthy recording" in by[(battery.id, "recovered")]["error"]
     assert str(tmp_path) not in by[(battery.id, "proxy")]["error"]  # no paths, no URLs
     assert {1} == {r["attempts"] for r in by.values()}
     assert 0 == d.run()  # never tried again by itself
     assert world.ledger.verify().ok
     scraped = generate_latest(registry_for(StationCollector(world.ledger, world.c.alerts)))
-    assert b'evidock_derivatives{state="failed"} 4.0' in scraped
+    assert b'evidock_derivatives{state="failed"} 5.0' in scraped
 
 
 def test_audio_gets_an_aac_proxy_and_a_still_a_thumbnail(tmp_path):
