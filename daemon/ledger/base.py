@@ -334,6 +334,12 @@ class Ledger(Protocol):
         """failed -> pending, attempts from zero (``derivative_retried``)."""
         ...
 
+    def rebuild_derivatives(self, since: str, *, by: str,
+                            kinds: list[str] | None = None) -> list[int]:
+        """Done or failed derivatives of recordings handed over since ``since`` back to
+        pending (``derivative_rebuilt``); the objects made stay in the store."""
+        ...
+
     def derivative(self, derivative_id: int) -> dict: ...
 
     def derivatives(self, *, media_id: int | None = None, state: str | None = None,

@@ -7,6 +7,7 @@ States, each change one chained event (FORMATS.md, "Derivatives"):
 pending ──> running ──> done                 (done: a verified write-once object, final)
    ^           │ │
    └───────────┘ └──> failed                 (failed ──> pending only by `derivatives retry`)
+ (done or failed ──> pending by `derivatives rebuild`: made again, the old object kept)
  (attempt failed with attempts left, or interrupted by a crash or a stop)
 ```
 
@@ -26,7 +27,7 @@ from evidock.daemon.timeutil import stamp
 
 DERIVATIVE_STATES = ("pending", "running", "done", "failed")
 _MOVES = {"pending": {"running"}, "running": {"done", "failed", "pending"},
-          "failed": {"pending"}, "done": set()}
+          "failed": {"pending"}, "done": {"pending"}}  # done -> pending: only a rebuild
 
 
 def _marks(values) -> str:
@@ -162,6 +163,27 @@ class DerivativesMixin:
             self._emit(conn, "derivative_retried", f"media:{row['media_id']}", {
                 "derivative_id": derivative_id, "media_id": row["media_id"], "by": by,
                 "retried_at": self.now()})
+
+    def rebuild_derivatives(self, since: str, *, by: str,
+                            kinds: list[str] | None = None) -> list[int]:
+        """Every done or failed derivative of a recording handed over at or after ``since``
+        (optionally of these kinds) back to pending with attempts from zero, one
+        ``derivative_rebuilt`` each, in one transaction; returns their ids.  The objects
+        already made stay in the store (write-once); the new ones replace them in the row."""
+        sql = ("SELECT d.id, d.media_id, d.state, d.object_key FROM derivatives d JOIN media m "
+               "ON m.id = d.media_id WHERE d.state IN ('done', 'failed') AND m.ingested_at >= ?")
+        params: list = [since]
+        if kinds:
+            sql += f" AND d.kind IN ({_marks(kinds)})"
+            params += list(kinds)
+        with self._transaction() as conn:
+            rows = conn.execute(sql + " ORDER BY d.id", params).fetchall()
+            for row in rows:
+                self._emit(conn, "derivative_rebuilt", f"media:{row['media_id']}", {
+                    "derivative_id": row["id"], "media_id": row["media_id"], "by": by,
+                    "was": row["state"], "replaces": row["object_key"],
+                    "rebuilt_at": self.now()})
+        return [r["id"] for r in rows]
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -272,6 +272,12 @@ def _derivative_retried(conn, a: Applied) -> None:
                                                                "attempts": 0})
 
 
+@projects("derivative_rebuilt")
+def _derivative_rebuilt(conn, a: Applied) -> None:
+    _update(conn, "derivatives", "id", a.d["derivative_id"], {"state": "pending",
+                                                               "attempts": 0, "error": None})
+
+
 @projects("fingerprint_recorded")
 def _fingerprint_recorded(conn, a: Applied) -> None:
     from evidock.daemon.ledger.fingerprints import index_rows
