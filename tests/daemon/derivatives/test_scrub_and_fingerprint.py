@@ -141,3 +141,21 @@ def test_a_recording_without_pictures_worth_hashing_gets_an_empty_fingerprint(tm
     assert "done" == row["state"], row["error"]
     assert [] == world.ledger.fingerprint(media.id)["frames"]  # flat frames match nothing
     assert [] == fingerprint.similar(world.ledger, media.id)
+
+
+def test_h265_and_mov_originals_get_an_h264_proxy_that_chromium_plays(tmp_path):
+    world = World(tmp_path)
+    src = clips.scene(tmp_path / "s.mp4", seed=4, seconds=2, size="320x180")
+    hevc = world.handed_over(data=clips.hevc(src, tmp_path / "h.mp4").read_bytes())
+    clips.ffmpeg("-i", str(src), "-c", "copy", "-f", "mov", str(tmp_path / "m.mov"))
+    mov = world.handed_over(data=(tmp_path / "m.mov").read_bytes())
+    deriver(world, ["proxy"]).run()
+    for media in (hevc, mov):
+        row = world.ledger.derivatives(media_id=media.id)[0]
+        assert "done" == row["state"], row["error"]
+        out = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                              "stream=codec_name,profile,pix_fmt", "-of", "csv=p=0",
+                              str(world.store.local_path(row["object_key"]))],
+                             capture_output=True, text=True, check=True).stdout.split()
+        # H.264 High 4:2:0 + AAC in MP4: what Chromium decodes without extra codecs
+        assert ["h264,High,yuv420p", "aac,LC"] == out
