@@ -273,7 +273,7 @@ class Deriver:
         self._frames[item["id"]] = (frames, source.duration_s)
         return out
 
-    def _reference(self, media_id: int):
+    def _reference(self, media_id: int, derivative_id: int):
         """The newest healthy video of the same device: handed over, its proxy made."""
         media = self.ledger.media(media_id)
         for other in reversed(self.ledger.list_media(device=media.device_serial,
@@ -285,14 +285,11 @@ class Deriver:
         raise RecoveryImpossible(
             f"no healthy recording from device {media.device_serial} is handed over yet to "
             "take the camera's codec settings from; once one is (and its proxy is made), "
-            f"run `evidock derivatives retry {'{id}'}`")
+            f"run `evidock derivatives retry {derivative_id}`")
 
     def _recover(self, item: dict, out: Path, source_url: str, bound) -> Path:
         """recover.py: the cut file's media data behind a reference's parameter sets."""
-        try:
-            reference = self._reference(item["media_id"])
-        except RecoveryImpossible as exc:
-            raise RecoveryImpossible(str(exc).replace("{id}", str(item["id"]))) from None
+        reference = self._reference(item["media_id"], item["id"])
         ref_url = source_for(self.store, reference.object_key)
         head, _ = self._ffmpeg(recover.parameter_sets_args(ref_url), ref_url)
         sets = recover.split_parameter_sets(head)
