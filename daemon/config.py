@@ -212,7 +212,8 @@ class IngestConfig(Section):
 class DerivativesConfig(Section):
     enabled: bool = Field(
         True, description="Make review derivatives of each handed-over recording (video: an "
-        "H.264/AAC proxy MP4 and a JPEG poster; audio: an AAC proxy; stills: a JPEG "
+        "H.264/AAC proxy MP4, a JPEG poster, a sprite sheet with its WebVTT index and a "
+        "perceptual fingerprint; audio: an AAC proxy and a waveform; stills: a JPEG "
         "thumbnail), as separate write-once objects, below ingest: only while no device is "
         "being read, niced and in the idle I/O class. Needs the ffmpeg package.")
     concurrency: int = Field(1, ge=1, le=8, description="ffmpeg processes at once.")
@@ -236,6 +237,15 @@ class DerivativesConfig(Section):
         "look worse at the same bitrate.")
     poster_width: int = Field(640, ge=64, le=3840,
                               description="Width of a poster frame or a still's thumbnail.")
+    sprite_every_seconds: float = Field(
+        5.0, ge=0.5, le=600, description="A scrubbing sprite sheet has one tile per this many "
+        "seconds of video (a recording longer than 600 tiles gets longer intervals).")
+    sprite_tile_width: int = Field(160, ge=32, le=640,
+                                   description="Width of one sprite tile (height by aspect).")
+    waveform_width: int = Field(1200, ge=100, le=8000,
+                                description="Width of an audio recording's waveform image.")
+    waveform_height: int = Field(200, ge=20, le=2000,
+                                 description="Height of an audio recording's waveform image.")
     nice: int = Field(19, ge=0, le=19, description="Niceness of each ffmpeg process.")
     ionice_idle: bool = Field(
         True, description="Run ffmpeg in the idle I/O class (ionice -c3), so a device "

@@ -286,6 +286,11 @@ class FfmpegRefused(FfmpegError):
     permanent = True
 
 
+class RecoveryImpossible(FfmpegRefused):
+    """A battery-cut recording cannot be recovered (no healthy reference recording from its
+    device, another codec, no media data); the message says which and what to do."""
+
+
 class FfmpegTimedOut(FfmpegError):
     """ffmpeg ran longer than derivatives.timeout_seconds allows and was stopped."""
 
@@ -332,6 +337,7 @@ TABLE: dict[type[EvidockError], Rule] = {
     # derivatives: the original is handed over already; the derivative's attempts count
     FfmpegError: Rule(R, ExitCode.FAILED, True),
     FfmpegRefused: Rule(Q, ExitCode.FAILED, True),
+    RecoveryImpossible: Rule(Q, ExitCode.FAILED, True),
     FfmpegTimedOut: Rule(R, ExitCode.FAILED, True),
     FfmpegMissing: Rule(R, ExitCode.FAILED, True),
     DerivativeCancelled: Rule(R, ExitCode.FAILED, False),

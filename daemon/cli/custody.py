@@ -4,7 +4,7 @@ sensitivity marks (R9).  The rules are in daemon/custody/; this module only pars
 from __future__ import annotations
 
 from evidock.daemon.cli.common import wiring
-from evidock.daemon.cli.output import json_lines, table
+from evidock.daemon.cli.output import json_lines, local_time, table
 from evidock.daemon.config import ROLES, Config
 from evidock.daemon.custody.access import AUDITORS, CURATORS
 
@@ -151,8 +151,8 @@ def cmd_log(args, config: Config) -> int:
 
     table(f"{len(rows)} access event(s)", ["seq", "at", "event", "who", "case", "request",
                                           "what"],
-          ([e["seq"], e["at"][:19], e["kind"], e["who"], e.get("case_id") or "",
-            e.get("request_id") or "", what(e)] for e in rows))
+          ([e["seq"], local_time(e["at"], config.display_zone), e["kind"], e["who"],
+            e.get("case_id") or "", e.get("request_id") or "", what(e)] for e in rows))
     return 0
 
 

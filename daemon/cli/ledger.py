@@ -59,6 +59,15 @@ def add_parsers(sub, common) -> None:
     sp.add_argument("--as", dest="as_", metavar="PERSON", help="who asks (default: the login)")
     sp.set_defaults(func=cmd_show)
 
+    simp = lsub.add_parser("similar", parents=[common],
+                           help="recordings sharing footage with one (perceptual "
+                           "fingerprints): re-encoded, scaled, trimmed or stamped copies")
+    simp.add_argument("ref", metavar="ID_OR_HASH",
+                      help="ledger id, or BLAKE3/SHA-256 (8+ digits)")
+    simp.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+    simp.add_argument("--json", action="store_true", help="one JSON object per line")
+    simp.set_defaults(func=cmd_similar)
+
     vp = lsub.add_parser("verify", parents=[common],
                          help="recompute the hash chain, replay it against the tables and "
                          "compare it with the anchors in the store")
@@ -94,6 +103,37 @@ def reader(config: Config, ref: str | None):
     """The custody check and who asks (None while nobody is registered on the station)."""
     custody = wiring(config).custody
     return custody, (custody.people.resolve(ref) if custody.people.enforced() else None)
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def cmd_similar(args, config: Config) -> int:
+    from evidock.daemon.derivatives.fingerprint import similar
+
+    ledger = _ledger(config)
+    media = ledger.find_media(args.ref)
+    found = similar(ledger, media.id, limit=args.limit)
+    others = {r["media_id"]: ledger.media(r["media_id"]) for r in found}
+    if args.json:
+        json_lines({**r, "blake3": others[r["media_id"]].blake3,
+                    "device_serial": others[r["media_id"]].device_serial,
+                    "recorded_at": others[r["media_id"]].recorded_at,
+                    "source_path": others[r["media_id"]].source_path} for r in found)
+        return 0
+    table(f"{len(found)} recording(s) sharing footage with recording {media.id} "
+          f"({media.source_path})",
+          ["id", "device", "recorded", "file", "score", "this recording", "the other",
+           "blake3"],
+          ([r["media_id"], others[r["media_id"]].device_serial,
+            local_time(others[r["media_id"]].recorded_at, config.display_zone),
+            others[r["media_id"]].source_path,
+            f"{r['score']:.2f}",
+            ", ".join(f"{_clock(g['start'])}-{_clock(g['end'])}" for g in r["ranges"]),
+            ", ".join(f"{_clock(g['other_start'])}-{_clock(g['other_end'])}"
+                      for g in r["ranges"]),
+            others[r["media_id"]].blake3[:16]] for r in found))
+    return 0
 
 
 def cmd_list(args, config: Config) -> int:

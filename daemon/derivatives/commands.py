@@ -8,16 +8,24 @@ recording gets follows its media kind (:data:`KINDS_BY_MEDIA`).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 import ffmpeg
 
 #: media kind -> the derivatives a recording of that kind gets, in the order they are made
 KINDS_BY_MEDIA: dict[str, list[str]] = {
-    "video": ["proxy", "poster"], "audio": ["audio_proxy"], "photo": ["thumbnail"]}
-SUFFIX = {"proxy": ".mp4", "poster": ".jpg", "audio_proxy": ".m4a", "thumbnail": ".jpg"}
+    "video": ["proxy", "poster", "sprite", "sprite_vtt", "fingerprint"],
+    "audio": ["audio_proxy", "waveform"], "photo": ["thumbnail"]}
+SUFFIX = {"proxy": ".mp4", "poster": ".jpg", "audio_proxy": ".m4a", "thumbnail": ".jpg",
+          "sprite": ".jpg", "sprite_vtt": ".vtt", "waveform": ".png",
+          "fingerprint": ".json", "recovered": ".mp4"}
 CONTENT_TYPE = {"proxy": "video/mp4", "poster": "image/jpeg", "audio_proxy": "audio/mp4",
-                "thumbnail": "image/jpeg"}
+                "thumbnail": "image/jpeg", "sprite": "image/jpeg", "sprite_vtt": "text/vtt",
+                "waveform": "image/png", "fingerprint": "application/json",
+                "recovered": "video/mp4"}
+#: the name a player fetches the sprite sheet by, beside its WebVTT index (FORMATS.md)
+SPRITE_NAME = "sprite.jpg"
 _QUIET = ("-hide_banner", "-nostdin", "-loglevel", "error")
 
 
@@ -136,4 +144,79 @@ def audio_proxy_args(source_url: str, out: str, *, audio_kbps: int = 64,
     inp = ffmpeg.input(source_url)
     return (ffmpeg.output(inp.audio, out, **{"c:a": "aac", "b:a": f"{audio_kbps}k"},
                           movflags="+faststart", f="mp4", map_metadata="-1")
+            .global_args(*_QUIET).overwrite_output().compile(cmd=ffmpeg_cmd))
+
+
+@dataclass(frozen=True)
+class SpriteGrid:
+    """Where each scrubbing tile sits: tile ``k`` shows the recording at ``k * interval``
+    seconds and covers ``[k * interval, (k + 1) * interval)``."""
+
+    interval_s: float
+    tiles: int
+    columns: int
+    tile_width: int
+    tile_height: int
+    duration_s: float
+
+    @property
+    def rows(self) -> int:
+        return max(1, math.ceil(self.tiles / self.columns))
+
+
+def sprite_grid(source: Source, *, every_s: float = 5.0, tile_width: int = 160,
+                columns: int = 10, max_tiles: int = 600) -> SpriteGrid:
+    """One tile every ``every_s`` seconds; a recording so long that it would need more than
+    ``max_tiles`` gets a longer interval instead (a JPEG is at most 65,535 pixels high)."""
+    duration = source.duration_s or 0.0
+    interval = max(every_s, duration / max_tiles) if duration else every_s
+    tiles = max(1, math.ceil(duration / interval)) if duration else 1
+    w, h = ((source.height, source.width) if source.rotation % 180
+            else (source.width, source.height))
+    width = tile_width - tile_width % 2
+    height = round(width * h / w / 2) * 2 if w and h else round(width * 9 / 16 / 2) * 2
+    return SpriteGrid(round(interval, 3), tiles, min(columns, tiles), width, max(height, 2),
+                      round(duration, 3))
+
+
+def sprite_args(source_url: str, out: str, grid: SpriteGrid, *,
+                ffmpeg_cmd: str = "ffmpeg") -> list[str]:
+    """One JPEG of ``grid.columns x grid.rows`` tiles: the first frame, then the first one
+    ``interval`` after the last taken (rotation applied, as ffmpeg does by default).  Not
+    the ``fps`` filter: it gives no frame at all for a clip shorter than half an interval."""
+    every = f"isnan(prev_selected_t)+gte(t-prev_selected_t,{grid.interval_s})"
+    frames = (ffmpeg.input(source_url).video
+              .filter("select", every)
+              .filter("scale", w=grid.tile_width, h=grid.tile_height)
+              .filter("tile", layout=f"{grid.columns}x{grid.rows}", nb_frames=grid.tiles))
+    return (ffmpeg.output(frames, out, vframes=1, **{"q:v": 4}, f="image2",
+                          map_metadata="-1")
+            .global_args(*_QUIET).overwrite_output().compile(cmd=ffmpeg_cmd))
+
+
+def _vtt_time(seconds: float) -> str:
+    ms = round(seconds * 1000)
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def sprite_vtt(grid: SpriteGrid, *, image: str = SPRITE_NAME) -> str:
+    """The WebVTT index of the sprite sheet: one cue per tile naming its rectangle
+    (``image#xywh=x,y,w,h``, the media-fragment form scrubbing previews use)."""
+    lines = ["WEBVTT", ""]
+    end_of_all = grid.duration_s or grid.tiles * grid.interval_s
+    for k in range(grid.tiles):
+        start = k * grid.interval_s
+        end = min((k + 1) * grid.interval_s, end_of_all)
+        x, y = (k % grid.columns) * grid.tile_width, (k // grid.columns) * grid.tile_height
+        lines += [f"{_vtt_time(start)} --> {_vtt_time(max(end, start + 0.001))}",
+                  f"{image}#xywh={x},{y},{grid.tile_width},{grid.tile_height}", ""]
+    return "\n".join(lines)
+
+
+def waveform_args(source_url: str, out: str, *, width: int = 1200, height: int = 200,
+                  ffmpeg_cmd: str = "ffmpeg") -> list[str]:
+    """A PNG of the first audio stream's waveform, all channels mixed (``showwavespic``)."""
+    picture = ffmpeg.input(source_url).audio.filter("showwavespic", s=f"{width}x{height}",
+                                                    colors="0x3070c0")
+    return (ffmpeg.output(picture, out, vframes=1, f="image2", map_metadata="-1")
             .global_args(*_QUIET).overwrite_output().compile(cmd=ffmpeg_cmd))

@@ -15,6 +15,8 @@ put repeated after a crash stores nothing twice).
 from __future__ import annotations
 
 import hmac
+import json
+import mmap
 import os
 import shutil
 import signal
@@ -22,12 +24,13 @@ import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import structlog
 
-from evidock.daemon.derivatives import commands, runner
-from evidock.daemon.errors import IntegrityError, InvalidTransition
+from evidock.daemon.derivatives import commands, fingerprint, recover, runner
+from evidock.daemon.errors import IntegrityError, InvalidTransition, RecoveryImpossible
 from evidock.daemon.hashing import HashingReader
 from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.probe import source_for
@@ -60,6 +63,8 @@ class Deriver:
         self._stop = threading.Event()
         self.kinds = kinds if kinds is not None else commands.KINDS_BY_MEDIA
         self._lock = threading.Lock()  # one run() at a time (scheduler and --until-idle)
+        self._frames: dict[int, tuple[list, float | None]] = {}  # fingerprints being stored
+        self._details: dict[int, dict] = {}  # what a recovery says, until it is stored
 
     def stopping(self) -> bool:
         return self._stop.is_set()
@@ -168,21 +173,28 @@ class Deriver:
             state = self.ledger.fail_derivative(item["id"], reason, give_up=give_up)
             bound.warning("derivative_failed", error=reason, state=state, attempt=attempt,
                           stderr=getattr(exc, "stderr", "") or None)
+            if "moov atom not found" in (getattr(exc, "stderr", "") or "").lower():
+                # a battery-cut MP4: its media data may still make a playable copy
+                if self.ledger.queue_derivatives(item["media_id"], ["recovered"]):
+                    bound.info("derivative_recovery_queued")
             return state
         finally:
+            self._frames.pop(item["id"], None)
+            self._details.pop(item["id"], None)
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     # -- one derivative ----------------------------------------------------------------------
 
-    def _ffmpeg(self, args: list[str], source_url: str) -> tuple[bytes, str]:
+    def _ffmpeg(self, args: list[str], source_url: str,
+                stderr_lines: int | None = 20) -> tuple[bytes, str]:
         """Run one command; ffmpeg's messages name the stored copy, never its path or
         (S3) its signed URL, which must not reach the ledger or the log."""
         try:
             out, stderr = runner.run(runner.niced(args, nice=self.cfg.nice,
                                                   ionice_idle=self.cfg.ionice_idle),
                                      timeout=self.cfg.timeout_seconds, paused=self.busy,
-                                     cancelled=self.stopping)
+                                     cancelled=self.stopping, stderr_lines=stderr_lines)
         except runner.FfmpegError as exc:
             exc.stderr = exc.stderr.replace(source_url, "the stored copy")
             raise
@@ -195,12 +207,30 @@ class Deriver:
                                      f"{item['media_key']}")
         if item["media_size"] == 0:
             raise runner.FfmpegRefused("empty", stderr="")
+        if item["kind"] == "recovered":  # ffprobe cannot read a file without its index
+            return self._recover(item, out, source_url, bound)
         stdout, _ = self._ffmpeg(commands.probe_args(source_url), source_url)
         source = commands.parse_probe(stdout)
         cfg, kind = self.cfg, item["kind"]
-        if kind in ("proxy", "poster") and not source.has_video:
+        if kind in ("proxy", "poster", "sprite", "sprite_vtt", "fingerprint") \
+                and not source.has_video:
             raise runner.FfmpegRefused("no video", stderr="no video stream")
-        if kind == "proxy":
+        if kind in ("sprite", "sprite_vtt"):
+            grid = commands.sprite_grid(source, every_s=cfg.sprite_every_seconds,
+                                        tile_width=cfg.sprite_tile_width)
+        if kind == "sprite_vtt":  # text from the same grid as the sprite: no ffmpeg run
+            out.write_text(commands.sprite_vtt(grid), encoding="utf-8")
+            return out
+        if kind == "fingerprint":
+            return self._fingerprint(item, out, source_url, source)
+        if kind == "sprite":
+            args = commands.sprite_args(source_url, str(out), grid)
+        elif kind == "waveform":
+            if not source.has_audio:
+                raise runner.FfmpegRefused("no audio", stderr="no audio stream")
+            args = commands.waveform_args(source_url, str(out), width=cfg.waveform_width,
+                                          height=cfg.waveform_height)
+        elif kind == "proxy":
             args = commands.proxy_args(source_url, str(out), source, width=cfg.proxy_width,
                                        height=cfg.proxy_height,
                                        video_kbps=cfg.proxy_video_kbps,
@@ -225,6 +255,78 @@ class Deriver:
             raise runner.FfmpegRefused("no output", stderr="ffmpeg wrote no output")
         return out
 
+    def _fingerprint(self, item: dict, out: Path, source_url: str, source) -> Path:
+        """Key frames only where they come often enough, else one frame a second of a full
+        decode (fingerprint.py says why)."""
+        mode = "keyframes"
+        raw, stderr = self._ffmpeg(fingerprint.frames_args(source_url, keyframes=True),
+                                   source_url, stderr_lines=None)
+        times = fingerprint.frame_times(stderr)
+        if fingerprint.sparse(times, source.duration_s):
+            mode = "1fps"
+            raw, stderr = self._ffmpeg(fingerprint.frames_args(source_url, keyframes=False),
+                                       source_url, stderr_lines=None)
+            times = fingerprint.frame_times(stderr)
+        frames = fingerprint.hash_frames(raw, times)
+        out.write_bytes(fingerprint.document(frames, source.duration_s,
+                                             source_blake3=item["source_blake3"], mode=mode))
+        self._frames[item["id"]] = (frames, source.duration_s)
+        return out
+
+    def _reference(self, media_id: int, derivative_id: int):
+        """The newest healthy video of the same device: handed over, its proxy made."""
+        media = self.ledger.media(media_id)
+        for other in reversed(self.ledger.list_media(device=media.device_serial,
+                                                     state="verified")[-200:]):
+            if other.id != media_id and other.kind == "video" and any(
+                    d["kind"] == "proxy" and d["state"] == "done"
+                    for d in self.ledger.derivatives(media_id=other.id)):
+                return other
+        raise RecoveryImpossible(
+            f"no healthy recording from device {media.device_serial} is handed over yet to "
+            "take the camera's codec settings from; once one is (and its proxy is made), "
+            f"run `evidock derivatives retry {derivative_id}`")
+
+    def _recover(self, item: dict, out: Path, source_url: str, bound) -> Path:
+        """recover.py: the cut file's media data behind a reference's parameter sets."""
+        reference = self._reference(item["media_id"], item["id"])
+        ref_url = source_for(self.store, reference.object_key)
+        head, _ = self._ffmpeg(recover.parameter_sets_args(ref_url), ref_url)
+        sets = recover.split_parameter_sets(head)
+        probe, _ = self._ffmpeg(commands.probe_args(ref_url), ref_url)
+        fps = next((s.get("r_frame_rate") for s in json.loads(probe).get("streams", [])
+                    if s.get("codec_type") == "video"), None) or "30/1"
+        stream = out.with_suffix(".h264")
+        with self._original(item, out.parent) as data, open(stream, "wb") as es:
+            start, end = recover.media_data(data)
+            walk = recover.annexb(data, start, end, sets, es)
+        if not walk.slices:
+            raise RecoveryImpossible("no H.264 picture was found in the media data: the "
+                                     "recording cannot be recovered")
+        self._ffmpeg(recover.mux_args(str(stream), str(out), fps=fps), str(stream))
+        made = commands.parse_probe(self._ffmpeg(commands.probe_args(str(out)), str(out))[0])
+        self._details[item["id"]] = {
+            "seconds_recovered": round(made.duration_s or 0.0, 3), "frames": walk.slices,
+            "key_frames": walk.key_slices, "reference_media_id": reference.id,
+            "reference_blake3": reference.blake3, "frame_rate": fps,
+            "skipped_bytes": walk.skipped_bytes,
+            "audio": "not recovered (raw AAC frames carry no length)"}
+        bound.info("recording_recovered", **self._details[item["id"]])
+        return out
+
+    @contextmanager
+    def _original(self, item: dict, tmp: Path):
+        """The stored original, mapped into memory (a local copy first if the store is not
+        a local file system)."""
+        local = getattr(self.store, "local_path", None)
+        path = local(item["media_key"]) if local else None
+        if not path:
+            path = tmp / "original"
+            with self.store.open(item["media_key"]) as src, open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        with open(path, "rb") as raw, mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            yield m
+
     def _store(self, item: dict, out: Path, bound) -> None:
         """Put ``out`` as a write-once object, verify it, record it ``done``."""
         size = out.stat().st_size
@@ -240,14 +342,23 @@ class Deriver:
         if info.size != size or not hmac.compare_digest(info.sha256 or "", digests.sha256):
             raise IntegrityError(f"derivative {item['id']}: the stored object {stored.key} "
                                  "does not match what was written")
-        self.ledger.finish_derivative(item["id"], digests,
-                                      store=stored.details.get("store", self.store.name),
-                                      object_key=stored.key, retain_until=info.retain_until)
+        where = {"store": stored.details.get("store", self.store.name),
+                 "object_key": stored.key, "retain_until": info.retain_until}
+        if item["kind"] == "fingerprint":
+            frames, duration = self._frames.pop(item["id"])
+            self.ledger.finish_fingerprint(item["id"], digests, **where,
+                                           algorithm=fingerprint.ALGORITHM,
+                                           duration_s=duration, frames=frames)
+        else:
+            self.ledger.finish_derivative(item["id"], digests, **where,
+                                          detail=self._details.pop(item["id"], None))
         bound.info("derivative_stored", object_key=stored.key, size=size,
                    blake3=digests.blake3, existed=stored.existed)
 
     @staticmethod
     def _reason(exc: Exception, item: dict) -> str:
+        if isinstance(exc, RecoveryImpossible):
+            return str(exc)
         if isinstance(exc, runner.FfmpegRefused):
             return runner.explain(exc.stderr, size=item["media_size"])
         return f"{type(exc).__name__}: {exc}"

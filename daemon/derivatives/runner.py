@@ -63,14 +63,16 @@ def stop(proc: subprocess.Popen, grace: float = TERMINATE_GRACE_SECONDS) -> None
         proc.communicate()
 
 
-def _tail(stderr: bytes, lines: int = 20) -> str:
-    return "\n".join(stderr.decode("utf-8", "replace").strip().splitlines()[-lines:])
+def _tail(stderr: bytes, lines: int | None = 20) -> str:
+    text = stderr.decode("utf-8", "replace").strip()
+    return text if lines is None else "\n".join(text.splitlines()[-lines:])
 
 
 def run(args: list[str], *, timeout: float, paused: Callable[[], bool] = lambda: False,
         cancelled: Callable[[], bool] = lambda: False, tick: float = 0.25,
-        popen=subprocess.Popen) -> tuple[bytes, str]:
-    """Run ``args``; returns (stdout, stderr tail).  Raises :class:`FfmpegRefused` for a
+        popen=subprocess.Popen, stderr_lines: int | None = 20) -> tuple[bytes, str]:
+    """Run ``args``; returns (stdout, the last ``stderr_lines`` of stderr; None: all of it,
+    for a command whose stderr is its output).  Raises :class:`FfmpegRefused` for a
     non-zero exit, :class:`FfmpegTimedOut`, :class:`FfmpegMissing` or :class:`Cancelled`;
     the process is never left running."""
     try:
@@ -106,10 +108,9 @@ def run(args: list[str], *, timeout: float, paused: Callable[[], bool] = lambda:
         if proc.poll() is None:
             stop(proc)
         raise
-    tail = _tail(err)
     if proc.returncode != 0:
-        raise FfmpegRefused(f"ffmpeg exited {proc.returncode}", stderr=tail)
-    return out, tail
+        raise FfmpegRefused(f"ffmpeg exited {proc.returncode}", stderr=_tail(err))
+    return out, _tail(err, stderr_lines)
 
 
 def explain(stderr: str, *, size: int | None = None) -> str:

@@ -385,8 +385,9 @@ class Ledger(Protocol):
         ...
 
     def finish_derivative(self, derivative_id: int, digests: Digests, *, store: str,
-                          object_key: str, retain_until: datetime) -> None:
-        """running -> done (``derivative_stored``)."""
+                          object_key: str, retain_until: datetime,
+                          detail: dict | None = None) -> None:
+        """running -> done (``derivative_stored``, with ``detail`` as JSON when given)."""
         ...
 
     def fail_derivative(self, derivative_id: int, error: str, *, give_up: bool) -> str:
@@ -400,6 +401,12 @@ class Ledger(Protocol):
 
     def retry_derivative(self, derivative_id: int, *, by: str) -> None:
         """failed -> pending, attempts from zero (``derivative_retried``)."""
+        ...
+
+    def rebuild_derivatives(self, since: str, *, by: str,
+                            kinds: list[str] | None = None) -> list[int]:
+        """Done or failed derivatives of recordings handed over since ``since`` back to
+        pending (``derivative_rebuilt``); the objects made stay in the store."""
         ...
 
     def derivative(self, derivative_id: int) -> dict: ...
@@ -466,6 +473,28 @@ class Ledger(Protocol):
         ...
 
     def timestamps(self) -> list[dict]: ...
+    # -- perceptual fingerprints (ledger/fingerprints.py) --------------------------------------
+
+    def finish_fingerprint(self, derivative_id: int, digests: Digests, *, store: str,
+                           object_key: str, retain_until: datetime, algorithm: str,
+                           duration_s: float | None, frames: list) -> None:
+        """running -> done (``derivative_stored``) plus ``fingerprint_recorded`` carrying
+        every hash, in one transaction; the band index is projected from that event."""
+        ...
+
+    def fingerprint(self, media_id: int) -> dict:
+        """``frames`` ([[seconds, hex], ...]) and the row; ``NotFound`` if none yet."""
+        ...
+
+    def fingerprints_of(self, media_ids: list[int]) -> dict[int, dict]: ...
+
+    def fingerprint_candidates(self, keys: list[int], *, exclude: int | None = None,
+                               limit: int = 200) -> list[tuple[int, int]]:
+        """(media_id, index keys shared) of recordings sharing any of ``keys``, most first:
+        an index lookup, never a scan of every fingerprint."""
+        ...
+
+    def fingerprint_count(self) -> int: ...
 
     def station_figures(self) -> dict: ...
 

@@ -7,6 +7,7 @@ States, each change one chained event (FORMATS.md, "Derivatives"):
 pending ──> running ──> done                 (done: a verified write-once object, final)
    ^           │ │
    └───────────┘ └──> failed                 (failed ──> pending only by `derivatives retry`)
+ (done or failed ──> pending by `derivatives rebuild`: made again, the old object kept)
  (attempt failed with attempts left, or interrupted by a crash or a stop)
 ```
 
@@ -26,7 +27,7 @@ from evidock.daemon.timeutil import stamp
 
 DERIVATIVE_STATES = ("pending", "running", "done", "failed")
 _MOVES = {"pending": {"running"}, "running": {"done", "failed", "pending"},
-          "failed": {"pending"}, "done": set()}
+          "failed": {"pending"}, "done": {"pending"}}  # done -> pending: only a rebuild
 
 
 def _marks(values) -> str:
@@ -103,15 +104,24 @@ class DerivativesMixin:
         return attempt
 
     def finish_derivative(self, derivative_id: int, digests: Digests, *, store: str,
-                          object_key: str, retain_until: datetime) -> None:
-        """running -> done (``derivative_stored``): the object the store verified."""
+                          object_key: str, retain_until: datetime,
+                          detail: dict | None = None) -> None:
+        """running -> done (``derivative_stored``): the object the store verified, and
+        what its maker has to say (``detail``, e.g. the seconds a recovery recovered)."""
         with self._transaction() as conn:
             row = self._derivative_row(conn, derivative_id, "done")
-            self._emit(conn, "derivative_stored", f"media:{row['media_id']}", {
-                "derivative_id": derivative_id, "media_id": row["media_id"], "store": store,
+            self._emit_stored(conn, row, digests, store=store, object_key=object_key,
+                              retain_until=retain_until, detail=detail)
+
+    def _emit_stored(self, conn, row, digests: Digests, *, store: str, object_key: str,
+                     retain_until: datetime, detail: dict | None = None) -> None:
+        data = {"derivative_id": row["id"], "media_id": row["media_id"], "store": store,
                 "object_key": object_key, "blake3": digests.blake3, "sha256": digests.sha256,
                 "size": digests.size, "retain_until": stamp(retain_until),
-                "ended_at": self.now()})
+                "ended_at": self.now()}
+        if detail is not None:
+            data["detail"] = detail
+        self._emit(conn, "derivative_stored", f"media:{row['media_id']}", data)
 
     def fail_derivative(self, derivative_id: int, error: str, *, give_up: bool) -> str:
         """running -> failed (``give_up``) or back to pending (``derivative_failed``, with
@@ -153,6 +163,27 @@ class DerivativesMixin:
             self._emit(conn, "derivative_retried", f"media:{row['media_id']}", {
                 "derivative_id": derivative_id, "media_id": row["media_id"], "by": by,
                 "retried_at": self.now()})
+
+    def rebuild_derivatives(self, since: str, *, by: str,
+                            kinds: list[str] | None = None) -> list[int]:
+        """Every done or failed derivative of a recording handed over at or after ``since``
+        (optionally of these kinds) back to pending with attempts from zero, one
+        ``derivative_rebuilt`` each, in one transaction; returns their ids.  The objects
+        already made stay in the store (write-once); the new ones replace them in the row."""
+        sql = ("SELECT d.id, d.media_id, d.state, d.object_key FROM derivatives d JOIN media m "
+               "ON m.id = d.media_id WHERE d.state IN ('done', 'failed') AND m.ingested_at >= ?")
+        params: list = [since]
+        if kinds:
+            sql += f" AND d.kind IN ({_marks(kinds)})"
+            params += list(kinds)
+        with self._transaction() as conn:
+            rows = conn.execute(sql + " ORDER BY d.id", params).fetchall()
+            for row in rows:
+                self._emit(conn, "derivative_rebuilt", f"media:{row['media_id']}", {
+                    "derivative_id": row["id"], "media_id": row["media_id"], "by": by,
+                    "was": row["state"], "replaces": row["object_key"],
+                    "rebuilt_at": self.now()})
+        return [r["id"] for r in rows]
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ TABLES: dict[str, str] = {
     "fixity": "media_id", "late_handovers": "media_id", "media_probe": "media_id",
     "derivatives": "id", "case_no_footage": "case_id", "people": "person_id",
     "media_sensitivity": "media_id", "access_requests": "id", "timestamps": "seq",
+    "fingerprints": "media_id", "fingerprint_bands": "band",
 }
 LOOSE_SECONDS = 1.0
 
@@ -242,8 +243,14 @@ def _derivative_stored(conn, a: Applied) -> None:
     d = a.d
     _update(conn, "derivatives", "id", d["derivative_id"], {
         "state": "done", "ended_at": d["ended_at"], "error": None,
+        "detail": canonical_detail(d.get("detail")),
         **{k: d[k] for k in ("store", "object_key", "blake3", "sha256", "size",
                              "retain_until")}})
+
+
+def canonical_detail(detail) -> str | None:
+    return None if detail is None else json.dumps(detail, sort_keys=True,
+                                                  separators=(",", ":"))
 
 
 @projects("derivative_failed")
@@ -266,6 +273,31 @@ def _derivative_interrupted(conn, a: Applied) -> None:
 def _derivative_retried(conn, a: Applied) -> None:
     _update(conn, "derivatives", "id", a.d["derivative_id"], {"state": "pending",
                                                                "attempts": 0})
+
+
+@projects("derivative_rebuilt")
+def _derivative_rebuilt(conn, a: Applied) -> None:
+    _update(conn, "derivatives", "id", a.d["derivative_id"], {"state": "pending",
+                                                               "attempts": 0, "error": None})
+
+
+@projects("fingerprint_recorded")
+def _fingerprint_recorded(conn, a: Applied) -> None:
+    from evidock.daemon.ledger.fingerprints import index_rows
+
+    d = a.d
+    before = conn.execute("SELECT hashes FROM fingerprints WHERE media_id = ?",
+                          (d["media_id"],)).fetchone()
+    if before is not None:  # fingerprinted again: its old index entries go
+        conn.executemany("DELETE FROM fingerprint_bands WHERE band = ?",
+                         [(b,) for b in index_rows(d["media_id"], json.loads(before[0]))])
+    _insert(conn, "fingerprints", {
+        "media_id": d["media_id"], "derivative_id": d["derivative_id"],
+        "algorithm": d["algorithm"], "duration_s": d.get("duration_s"),
+        "frames": len(d["frames"]), "hashes": json.dumps(d["frames"], separators=(",", ":"))},
+        upsert_on="media_id")
+    conn.executemany("INSERT OR IGNORE INTO fingerprint_bands (band) VALUES (?)",
+                     [(b,) for b in index_rows(d["media_id"], d["frames"])])
 
 
 # -- cases, links, holds, exemptions ---------------------------------------------------------

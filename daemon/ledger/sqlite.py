@@ -38,6 +38,7 @@ from evidock.daemon.ledger.casework import CaseworkMixin
 from evidock.daemon.ledger.chain import GENESIS, canonical, event_hash
 from evidock.daemon.ledger.custody import CustodyMixin
 from evidock.daemon.ledger.derivatives import DerivativesMixin
+from evidock.daemon.ledger.fingerprints import FingerprintsMixin
 from evidock.daemon.ledger.media import MediaMixin
 from evidock.daemon.ledger.records import Event
 from evidock.daemon.timeutil import Clock, stamp, utcnow
@@ -63,7 +64,7 @@ def translate(path: Path, exc: sqlite3.Error, doing: str) -> LedgerError:
 
 
 class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, DerivativesMixin,
-                   CustodyMixin):
+                   CustodyMixin, FingerprintsMixin):
     """Thread-safe: each thread gets its own connection; writes are serialised."""
 
     def __init__(self, path: str | os.PathLike, *, station: str, clock: Clock = utcnow,
@@ -104,6 +105,9 @@ class SqliteLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Derivati
         ledger = cls(path, station=station, clock=clock)
         ev = None
         try:
+            # the whole history in one transaction: a page cache big enough for the band
+            # index of 100,000 fingerprints keeps it from being written out page by page
+            ledger._conn().execute("PRAGMA cache_size = -262144")
             with ledger._transaction() as conn:
                 for ev in events:
                     conn.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, "

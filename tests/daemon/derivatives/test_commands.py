@@ -63,7 +63,8 @@ def test_the_audio_proxy_is_aac_in_mp4_without_picture():
 
 
 def test_the_derivatives_of_each_media_kind():
-    assert {"video": ["proxy", "poster"], "audio": ["audio_proxy"],
+    assert {"video": ["proxy", "poster", "sprite", "sprite_vtt", "fingerprint"],
+            "audio": ["audio_proxy", "waveform"],
             "photo": ["thumbnail"]} == commands.KINDS_BY_MEDIA
 
 
@@ -100,3 +101,39 @@ def test_what_ffmpeg_says_is_explained_in_words_a_reviewer_understands():
         "[mov,mp4,m4a @ 0x1] error reading header\nthe stored copy: Invalid argument")
     assert "not supported" in runner.explain("Decoder (codec hevc) not found for stream")
     assert "ffmpeg: last line" in runner.explain("first\nlast line")
+
+
+def test_the_sprite_has_one_tile_every_n_seconds_in_rows_of_ten():
+    grid = commands.sprite_grid(HD, every_s=5, tile_width=160)
+    assert (12, 10, 2, 160, 90) == (grid.tiles, grid.columns, grid.rows, grid.tile_width,
+                                    grid.tile_height)
+    graph = option(commands.sprite_args("in.mp4", "s.jpg", grid), "-filter_complex")
+    assert "gte(t-prev_selected_t\\,5" in graph and "tile=layout=10x2:nb_frames=12" in graph
+    portrait = commands.sprite_grid(Source(duration_s=9, width=1920, height=1080,
+                                           rotation=90, has_video=True), every_s=3)
+    assert (3, 3, 1, 160, 284) == (portrait.tiles, portrait.columns, portrait.rows,
+                                   portrait.tile_width, portrait.tile_height)
+
+
+def test_a_very_long_recording_gets_longer_sprite_intervals_not_a_giant_image():
+    grid = commands.sprite_grid(Source(duration_s=10 * 3600, width=1920, height=1080,
+                                       has_video=True), every_s=5, max_tiles=600)
+    assert (60.0, 600, 60) == (grid.interval_s, grid.tiles, grid.rows)
+
+
+def test_the_webvtt_index_names_each_tile_rectangle_and_ends_at_the_recording_end():
+    grid = commands.sprite_grid(Source(duration_s=12.5, width=1280, height=720,
+                                       has_video=True), every_s=5, tile_width=160)
+    vtt = commands.sprite_vtt(grid)
+    assert vtt.startswith("WEBVTT\n\n")
+    assert ["00:00:00.000 --> 00:00:05.000", "sprite.jpg#xywh=0,0,160,90",
+            "00:00:05.000 --> 00:00:10.000", "sprite.jpg#xywh=160,0,160,90",
+            "00:00:10.000 --> 00:00:12.500", "sprite.jpg#xywh=320,0,160,90"] == [
+        line for line in vtt.splitlines()[2:] if line]
+
+
+def test_the_waveform_is_one_png_of_the_audio():
+    args = commands.waveform_args("a.wav", "w.png", width=800, height=100)
+    graph = option(args, "-filter_complex")
+    assert "[0:a]showwavespic" in graph and "s=800x100" in graph
+    assert ("image2", "1") == (option(args, "-f"), option(args, "-vframes"))

@@ -59,9 +59,10 @@ def test_a_clip_gets_a_playable_proxy_and_a_poster_linked_to_its_original(tmp_pa
     world = World(tmp_path)
     original = h264(tmp_path)
     media = world.handed_over(data=original)
-    assert 2 == deriver(world).run()
+    assert 5 == deriver(world).run()
     rows = {r["kind"]: r for r in world.ledger.derivatives(media_id=media.id)}
-    assert {"proxy": "done", "poster": "done"} == {k: r["state"] for k, r in rows.items()}
+    assert {"proxy": "done", "poster": "done", "sprite": "done", "sprite_vtt": "done",
+            "fingerprint": "done"} == {k: r["state"] for k, r in rows.items()}
     proxy = rows["proxy"]
     assert (media.blake3, media.sha256) == (proxy["source_blake3"], proxy["source_sha256"])
     assert ["h264,640,360", "aac"] == streams(stored_path(world, proxy["object_key"]))
@@ -83,7 +84,9 @@ def test_a_rotated_clip_and_a_clip_without_audio(tmp_path):
                    "-metadata:s:v:0", "rotate=90")
     a = world.handed_over(data=plain)
     b = world.handed_over(data=rotated)
-    deriver(world).run()
+    d = deriver(world)
+    d.kinds = {"video": ["proxy"]}
+    d.run()
     proxy = {m.id: world.ledger.derivatives(media_id=m.id)[0] for m in (a, b)}
     assert ["h264,640,360"] == streams(stored_path(world, proxy[a.id]["object_key"]))
     assert ["h264,360,640"] == streams(stored_path(world, proxy[b.id]["object_key"]))
@@ -97,17 +100,19 @@ def test_damaged_files_are_handed_over_bit_exact_and_fail_once_with_a_reason(tmp
     battery = world.handed_over(data=cut)
     assert cut == world.store.open(battery.object_key).read()
     d = deriver(world)
-    assert 4 == d.run()
+    d.kinds = {"video": ["proxy", "poster"]}
+    assert 5 == d.run()  # and a recovery of the cut one (test_recover.py)
     by = {(r["media_id"], r["kind"]): r for r in world.ledger.derivatives()}
     assert {"failed"} == {r["state"] for r in by.values()}
     assert "empty (0 bytes)" in by[(empty.id, "proxy")]["error"]
     assert "battery died" in by[(battery.id, "proxy")]["error"]
+    assert "no healthy recording" in by[(battery.id, "recovered")]["error"]
     assert str(tmp_path) not in by[(battery.id, "proxy")]["error"]  # no paths, no URLs
     assert {1} == {r["attempts"] for r in by.values()}
     assert 0 == d.run()  # never tried again by itself
     assert world.ledger.verify().ok
     scraped = generate_latest(registry_for(StationCollector(world.ledger, world.c.alerts)))
-    assert b'evidock_derivatives{state="failed"} 4.0' in scraped
+    assert b'evidock_derivatives{state="failed"} 5.0' in scraped
 
 
 def test_audio_gets_an_aac_proxy_and_a_still_a_thumbnail(tmp_path):
@@ -133,6 +138,7 @@ def test_an_interrupted_derivative_resumes_and_one_interrupted_too_often_fails(t
     world = World(tmp_path)
     media = world.handed_over(data=h264(tmp_path))
     d = deriver(world, max_attempts=2)
+    d.kinds = {"video": ["proxy"]}
     d.enqueue()
     proxy = world.ledger.derivatives(media_id=media.id)[0]["id"]
     world.ledger.start_derivative(proxy)  # a daemon killed mid-transcode

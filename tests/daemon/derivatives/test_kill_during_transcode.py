@@ -67,9 +67,10 @@ def test_a_kill_during_a_transcode_resumes_without_a_duplicate_object(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert 0 == proc.returncode, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = {d["kind"]: d for d in derivatives(data)}
-    assert {"proxy": "done", "poster": "done"} == {k: r["state"] for k, r in rows.items()}
+    assert {"proxy": "done", "poster": "done", "sprite": "done", "sprite_vtt": "done",
+            "fingerprint": "done"} == {k: r["state"] for k, r in rows.items()}
     assert 2 == rows["proxy"]["attempts"]
-    assert 3 == len(objects(data))  # original, proxy, poster: nothing twice
+    assert 6 == len(objects(data))  # the original and each derivative once: nothing twice
     assert not (data / "derive").exists() or not any((data / "derive").iterdir())
     assert "derivative_orphan_stopped" in proc.stdout + proc.stderr
     evidock("ledger", "verify", "--data-dir", str(data))

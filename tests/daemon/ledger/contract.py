@@ -195,6 +195,19 @@ def populate(ledger: Ledger) -> dict:
     step(["derivative_retried"], ledger.retry_derivative, poster, by="li")
     step(["derivative_started"], ledger.start_derivative, poster)
     step(["derivative_interrupted"], ledger.recover_derivatives, 3)
+    [fp] = step(["derivative_queued"], ledger.queue_derivatives, a, ["fingerprint"])
+    step(["derivative_started"], ledger.start_derivative, fp)
+    step(["derivative_stored", "fingerprint_recorded"], ledger.finish_fingerprint, fp,
+         digests(8), store="local", object_key="media/b3/88/88/" + "8" * 64,
+         retain_until=T0 + timedelta(days=800), algorithm="pdq-1s", duration_s=3.0,
+         frames=[[0.0, "ab" * 32], [1.0, "ab" * 31 + "aa"], [2.0, "0f" * 32]])
+    step(["derivative_rebuilt"], ledger.rebuild_derivatives, "2000-01-01T00:00:00.000000Z",
+         by="li", kinds=["fingerprint"])
+    step(["derivative_started"], ledger.start_derivative, fp)
+    step(["derivative_stored", "fingerprint_recorded"], ledger.finish_fingerprint, fp,
+         digests(7), store="local", object_key="media/b3/77/77/" + "7" * 64,
+         retain_until=T0 + timedelta(days=800), algorithm="pdq-1s", duration_s=3.0,
+         frames=[[0.0, "cd" * 32], [1.0, "0f" * 32]])
     step(["media_probed"], ledger.record_probe, a, {
         "duration_s": 12.5, "container": "mov", "video_codec": "h264", "width": 1920,
         "height": 1080, "audio_codec": "aac", "error": "none"})
