@@ -217,12 +217,12 @@ class Station:
 
         station, cfg = self.config.station, self.config.web
         stopping = threading.Event()
-        kiosk = Kiosk(lambda: self._last_status, station_name=station.display_name,
-                      language=station.language, slots=station.slots, stopping=stopping)
         where = {"bind": cfg.bind, "port": cfg.port}
         try:
+            kiosk = Kiosk(lambda: self._last_status, station_name=station.display_name,
+                          language=station.language, slots=station.slots, stopping=stopping)
             self.web = WebServer(make_app(kiosk), stopping=stopping, **where)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - the kiosk must never stop ingest
             log.error("web_unavailable", error=str(exc), **where)
             self.ledger.record("web_unavailable", f"station:{station.id}",
                                {**where, "error": str(exc)})

@@ -52,7 +52,8 @@ class Words:
         if language == "en":
             self.translations = NullTranslations()
         else:
-            found = Translations.load(LOCALE_DIR, [str(self.locale)], DOMAIN)
+            folder = language.replace("-", "_")  # zh-CN -> locale/zh_CN
+            found = Translations.load(LOCALE_DIR, [folder], DOMAIN)
             if not isinstance(found, Translations):  # Babel falls back to msgids silently
                 raise FileNotFoundError(
                     f"no compiled catalogue for {language} in {LOCALE_DIR}")

@@ -1,0 +1,94 @@
+"""``evidock status`` at the station (issue 15, item 18), on the real daemon with real docks:
+officer name, slot and station name shown; the state follows the device from reading to safe
+to gone; a camera pulled mid-copy says "dock it again"; docked devices of a stopped daemon
+say "do not undock"; at 80 columns no cell is cut inside a word."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rich.console import Console, Group
+
+from evidock.daemon.cli.station import _status_view
+from tests.daemon_proc import wait_for
+from tests.dock_station import StationDaemon, camera, mkimg
+
+pytestmark = [pytest.mark.dock, pytest.mark.slow]
+
+
+def render(doc: dict, columns: int = 80) -> str:
+    console = Console(width=columns, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(Group(*_status_view(doc)))
+    return console.export_text()
+
+
+def uncut(text: str, *words: str) -> None:
+    """Every word is whole on one line of ``text`` (a cell cut mid-word splits it)."""
+    lines = text.splitlines()
+    for word in words:
+        assert any(word in line for line in lines), f"{word!r} is cut or missing in:\n{text}"
+
+
+def test_a_docked_camera_goes_from_reading_to_safe_and_leaves_the_list(dock_sim, tmp_path):
+    img = mkimg(dock_sim, camera(tmp_path / "cam"))
+    daemon = StationDaemon(tmp_path, linger=3).start()
+    try:
+        dock_sim.dock(img)
+        reading = daemon.wait_state("reading")
+        assert ("张伟", "012345", "城关派出所", "3") == (
+            reading["officer_name"], reading["officer_id"], reading["unit"], reading["slot"])
+        moving = wait_for(lambda: (t := daemon.tile()) and t["state"] == "reading"
+                          and t["rate_bps"] and t, 30, 0.1, "a rate while reading")
+        assert moving["eta_s"] is not None
+        text = render(daemon.status())
+        uncut(text, "城关派出所", "采集站", "张伟", "(012345)", "reading:", "undock", "DSJ-K1")
+
+        daemon.wait_state("safe")
+        doc = daemon.status()
+        text = render(doc)
+        assert "station 城关派出所 采集站 1 (st-kiosk): running" in text
+        assert re.search(r"│ 3\s+│ 张伟 \(012345\)", text), text
+        uncut(text, "safe", "3/3", "files,", "DSJ-K9")
+        assert all(len(line) <= 80 for line in text.splitlines())
+
+        dock_sim.undock(img)
+        assert "done" == daemon.wait_state("done")["state"]
+        wait_for(lambda: daemon.tile() is None, 30, 0.2, "the undocked camera to leave")
+        assert "no camera docked" in render(daemon.status())
+    finally:
+        daemon.stop()
+
+
+def test_a_camera_pulled_mid_copy_says_dock_it_again(dock_sim, tmp_path):
+    img = mkimg(dock_sim, camera(tmp_path / "cam", files=3, size=12 << 20))
+    daemon = StationDaemon(tmp_path, linger=60, slow="read:0.2").start()
+    try:
+        dock_sim.dock(img)
+        wait_for(lambda: (t := daemon.tile()) and t["bytes_done"] > 0, 60, 0.1, "a read")
+        dock_sim.yank(img)
+        failed = daemon.wait_state("failed")
+        assert "undocked_early" == failed["reason"]
+        doc = daemon.status()
+        uncut(render(doc), "FAILED:", "dock", "again:", "undocked", "recording")
+        assert ("FAILED: dock it again: it was undocked before every recording was read"
+                in render(doc, columns=200))
+    finally:
+        daemon.stop()
+
+
+def test_a_stopped_daemon_warns_every_docked_camera_not_to_undock(dock_sim, tmp_path):
+    img = mkimg(dock_sim, camera(tmp_path / "cam", files=2, size=1 << 20))
+    daemon = StationDaemon(tmp_path).start()
+    try:
+        dock_sim.dock(img)
+        daemon.wait_state("safe")
+    finally:
+        daemon.stop()
+    doc = daemon.status()
+    assert (False, ["stopped"]) == (doc["running"], [t["state"] for t in doc["tiles"]])
+    assert ("张伟", "3") == (doc["tiles"][0]["officer_name"], doc["tiles"][0]["slot"])
+    text = render(doc, columns=200)
+    assert "NOT RUNNING" in text and "station not running: do not undock" in text
+    assert "leave every docked camera in its dock" in text
+    uncut(render(doc), "running:", "undock", "张伟", "(012345)")
