@@ -1,0 +1,101 @@
+"""The kiosk page in a real browser (Debian's chromium) on the real daemon with real docks:
+a camera's tile goes from reading to safe; one pulled mid-copy says "dock it again"; an
+unknown disk is named as such; when the daemon stops the page says "station not running:
+do not undock" and shows no tile.  Screenshots of both languages go to
+``$EVIDOCK_SCREENSHOTS`` when it is set (the README's come from here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.dock_station import StationDaemon, camera, mkimg
+
+pytestmark = [pytest.mark.dock, pytest.mark.browser, pytest.mark.slow]
+
+PORT2 = "pci-0000:00:14.0-usb-0:4:1.0-scsi-0:0:0:0"
+
+
+def tile(browser, serial: str) -> dict | None:
+    """The tile of ``serial`` as the page shows it now."""
+    for el in browser.find_elements(By.CSS_SELECTOR, "section.tile"):
+        if el.get_attribute("data-serial") == serial:
+            return {"state": el.get_attribute("data-state"), "text": el.text}
+    return None
+
+
+def wait_tile(browser, serial: str, state: str, timeout: float = 60) -> dict:
+    wait = WebDriverWait(browser, timeout, poll_frequency=0.1,
+                         ignored_exceptions=[StaleElementReferenceException])
+    return wait.until(lambda b: (t := tile(b, serial)) and t["state"] == state and t,
+                      f"{serial} {state}; page: {browser.find_element(By.TAG_NAME, 'body').text}")
+
+
+def screenshot(browser, name: str) -> None:
+    folder = os.environ.get("EVIDOCK_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(Path(folder) / name))
+
+
+def down_shown(browser) -> bool:
+    down = browser.find_element(By.ID, "down")
+    return down.is_displayed() and not browser.find_element(By.ID, "tiles").is_displayed()
+
+
+def test_reading_then_safe_then_pulled_then_station_down(dock_sim, browser, tmp_path):
+    good = mkimg(dock_sim, camera(tmp_path / "cam1", files=3, size=6 << 20))
+    pulled = mkimg(dock_sim, camera(tmp_path / "cam2", files=3, size=16 << 20, serial="DSJ-K2",
+                                    officer="054321", name="欧阳娜娜"), "DSJ-K2", PORT2)
+    daemon = StationDaemon(tmp_path, slow="read:0.12", linger=120).start()
+    try:
+        browser.get(daemon.url())
+        assert "没有插入的执法记录仪。" in browser.find_element(By.ID, "tiles").text
+
+        dock_sim.dock(good)
+        reading = wait_tile(browser, "DSJ-K1", "reading")
+        assert "正在读取：请勿拔出" in reading["text"] and "张伟" in reading["text"]
+        assert "警号 012345" in reading["text"] and "接口 3" in reading["text"]
+        safe = wait_tile(browser, "DSJ-K1", "safe")
+        assert "可以安全拔出" in safe["text"] and "3 / 3" in safe["text"]
+        color = browser.find_element(By.CSS_SELECTOR, "section.state-safe .state")
+        assert "rgba(10, 125, 44, 1)" == color.value_of_css_property("color")  # green
+
+        dock_sim.dock(pulled)
+        wait_tile(browser, "DSJ-K2", "reading")
+        dock_sim.yank(pulled)
+        failed = wait_tile(browser, "DSJ-K2", "failed")
+        assert "失败：请重新插入" in failed["text"] and "录像尚未全部读取就被拔出。" in failed["text"]
+        assert "欧阳娜娜" in failed["text"]
+        assert "DCIM" not in browser.page_source and ".MP4" not in browser.page_source
+        screenshot(browser, "kiosk-zh-CN.png")
+    finally:
+        daemon.stop()
+    WebDriverWait(browser, 15, poll_frequency=0.1).until(down_shown, "the down warning")
+    assert "采集站未运行：请勿拔出" in browser.find_element(By.ID, "down").text
+
+
+def test_the_english_screen(dock_sim, browser, tmp_path):
+    img = mkimg(dock_sim, camera(tmp_path / "cam1", files=2, size=4 << 20, name="李娜"))
+    pulled = mkimg(dock_sim, camera(tmp_path / "cam2", files=3, size=16 << 20, serial="DSJ-K2",
+                                    officer="054321", name="王芳"), "DSJ-K2", PORT2)
+    daemon = StationDaemon(tmp_path, language="en", slow="read:0.12", linger=120).start()
+    try:
+        browser.get(daemon.url())
+        dock_sim.dock(img)
+        safe = wait_tile(browser, "DSJ-K1", "safe")
+        assert "Safe to undock" in safe["text"] and "李娜" in safe["text"]
+        assert "Badge 012345" in safe["text"] and "Slot 3" in safe["text"]
+        dock_sim.dock(pulled)
+        reading = wait_tile(browser, "DSJ-K2", "reading")
+        assert "Reading: do not undock" in reading["text"] and "王芳" in reading["text"]
+        screenshot(browser, "kiosk-en.png")
+    finally:
+        daemon.stop()
+    WebDriverWait(browser, 15, poll_frequency=0.1).until(down_shown, "the down warning")
+    assert "Station not running: do not undock" in browser.find_element(By.ID, "down").text
