@@ -70,7 +70,8 @@ def test_reading_then_safe_then_pulled_then_station_down(dock_sim, browser, tmp_
         wait_tile(browser, "DSJ-K2", "reading")
         dock_sim.yank(pulled)
         failed = wait_tile(browser, "DSJ-K2", "failed")
-        assert "失败：请重新插入" in failed["text"] and "录像尚未全部读取就被拔出。" in failed["text"]
+        assert "失败：请重新插入" in failed["text"]
+        assert "录像尚未全部读取就被拔出。" in failed["text"]
         assert "欧阳娜娜" in failed["text"]
         assert "DCIM" not in browser.page_source and ".MP4" not in browser.page_source
         screenshot(browser, "kiosk-zh-CN.png")
