@@ -25,6 +25,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, StreamingResponse
 from starlette.routing import Mount, Route
@@ -108,8 +109,30 @@ async def to_station(request: Request):
     return RedirectResponse("/station")
 
 
+#: the page loads only its own CSS and script, is never framed, and names no referrer
+HEADERS = [(b"content-security-policy",
+            b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
+           (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding :data:`HEADERS` to every response (streams included, which
+    Starlette's ``BaseHTTPMiddleware`` would buffer through a queue)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
 def make_app(kiosk: Kiosk) -> Starlette:
-    return Starlette(routes=[
+    return Starlette(middleware=[Middleware(SecurityHeaders)], routes=[
         Route("/", to_station),
         Route("/station", kiosk.page, name="station"),
         Route("/station/tiles", kiosk.fragment, name="tiles"),

@@ -16,6 +16,8 @@ from tests.dock_station import StationDaemon, camera, mkimg
 
 pytestmark = [pytest.mark.dock, pytest.mark.slow]
 
+PORT5 = "pci-0000:00:14.0-usb-0:5:1.0-scsi-0:0:0:0"
+
 
 def render(doc: dict, columns: int = 80) -> str:
     console = Console(width=columns, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
@@ -92,3 +94,27 @@ def test_a_stopped_daemon_warns_every_docked_camera_not_to_undock(dock_sim, tmp_
     assert "NOT RUNNING" in text and "station not running: do not undock" in text
     assert "leave every docked camera in its dock" in text
     uncut(render(doc), "running:", "undock", "张伟", "(012345)")
+
+
+def test_a_disk_that_is_not_a_camera_is_shown_as_unknown_until_it_leaves(dock_sim, tmp_path):
+    src = tmp_path / "stick"
+    (src / "photos").mkdir(parents=True)
+    (src / "photos" / "holiday.jpg").write_bytes(b"\xff\xd8" + b"\0" * 5000)
+    img = dock_sim.mkimg(src, "STICK-1", "exfat", None, "--vendor", "SANDISK", "--model",
+                         "Cruzer", "--port", PORT5)
+    daemon = StationDaemon(tmp_path, linger=2).start()
+
+    def unknown():
+        return [t for t in daemon.status()["tiles"] if t["slot"] == "USB 5"]
+    try:
+        dock_sim.dock(img)
+        tiles = wait_for(unknown, 30, 0.2, "the stick's tile")
+        assert [("port", "unknown", "not_a_camera", "SANDISK Cruzer")] == [
+            (t["kind"], t["state"], t["reason"], t["model"]) for t in tiles]
+        uncut(render(daemon.status()), "unknown", "device:", "camera", "SANDISK", "Cruzer")
+        dock_sim.undock(img)
+        wait_for(lambda: not unknown(), 30, 0.2, "the stick's tile to leave")
+    finally:
+        daemon.stop()
+    assert not any(p.is_file() for p in (tmp_path / "data" / "store").rglob("*")
+                   if "media" in p.parts)  # nothing of it was read

@@ -19,20 +19,24 @@ from tests.dock_station import StationDaemon, camera, mkimg
 pytestmark = [pytest.mark.dock, pytest.mark.browser, pytest.mark.slow]
 
 PORT2 = "pci-0000:00:14.0-usb-0:4:1.0-scsi-0:0:0:0"
+PORT5 = "pci-0000:00:14.0-usb-0:5:1.0-scsi-0:0:0:0"
 
 
-def tile(browser, serial: str) -> dict | None:
-    """The tile of ``serial`` as the page shows it now."""
+def tile(browser, serial: str, slot: str | None = None) -> dict | None:
+    """The tile of ``serial`` (or, for a disk that is not a camera, of ``slot``) as the page
+    shows it now."""
     for el in browser.find_elements(By.CSS_SELECTOR, "section.tile"):
-        if el.get_attribute("data-serial") == serial:
+        if el.get_attribute("data-serial") == serial and (
+                slot is None or slot in el.find_element(By.CLASS_NAME, "slot").text):
             return {"state": el.get_attribute("data-state"), "text": el.text}
     return None
 
 
-def wait_tile(browser, serial: str, state: str, timeout: float = 60) -> dict:
+def wait_tile(browser, serial: str, state: str, timeout: float = 60,
+              slot: str | None = None) -> dict:
     wait = WebDriverWait(browser, timeout, poll_frequency=0.1,
                          ignored_exceptions=[StaleElementReferenceException])
-    return wait.until(lambda b: (t := tile(b, serial)) and t["state"] == state and t,
+    return wait.until(lambda b: (t := tile(b, serial, slot)) and t["state"] == state and t,
                       f"{serial} {state}; page: {browser.find_element(By.TAG_NAME, 'body').text}")
 
 
@@ -74,6 +78,13 @@ def test_reading_then_safe_then_pulled_then_station_down(dock_sim, browser, tmp_
         assert "录像尚未全部读取就被拔出。" in failed["text"]
         assert "欧阳娜娜" in failed["text"]
         assert "DCIM" not in browser.page_source and ".MP4" not in browser.page_source
+
+        (tmp_path / "stick").mkdir()
+        (tmp_path / "stick" / "notes.txt").write_text("not a camera")
+        dock_sim.dock(dock_sim.mkimg(tmp_path / "stick", "STICK-1", "exfat", None, "--vendor",
+                                     "SANDISK", "--model", "Cruzer", "--port", PORT5))
+        unknown = wait_tile(browser, "", "unknown", slot="USB 5")
+        assert "未知设备：不读取" in unknown["text"] and "SANDISK Cruzer" in unknown["text"]
         screenshot(browser, "kiosk-zh-CN.png")
     finally:
         daemon.stop()

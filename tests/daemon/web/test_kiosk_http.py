@@ -27,6 +27,7 @@ def config(tmp_path, language: str, port: int = 0) -> str:
 
 def get(url: str, timeout: float = 5) -> str:
     with urllib.request.urlopen(url, timeout=timeout) as resp:
+        assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
         return resp.read().decode()
 
 
