@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import subprocess
+import zlib
 from pathlib import Path
 
 from tests.daemon_proc import EVIDOCK, evidock, wait_for
@@ -23,7 +24,21 @@ VENDOR = "EVKIOSK"
 PORT = "pci-0000:00:14.0-usb-0:3:1.0-scsi-0:0:0:0"  # as udev's ID_PATH says it
 
 
-def camera(folder: Path, *, files: int = 3, size: int = 8 << 20, serial: str = "DSJ-K1",
+def sn(tmp: Path, tag: str = "K1") -> str:
+    """A serial of this test alone: on a machine where other dock tests run too, an image of
+    an earlier test may still be attached (another process holding it open delays its
+    detach), and must not pass for this test's camera."""
+    return f"DSJ-{tag}-{zlib.crc32(str(tmp).encode()) % 100000:05d}"
+
+
+def stick_port(tmp: Path) -> tuple[str, str]:
+    """A port of this test alone for a disk that is not a camera (its tile has no serial),
+    and the slot the station shows for it."""
+    hub = zlib.crc32(str(tmp).encode()) % 7 + 1
+    return f"pci-0000:00:14.0-usb-0:5.{hub}:1.0-scsi-0:0:0:0", f"USB 5.{hub}"
+
+
+def camera(folder: Path, *, serial: str, files: int = 3, size: int = 8 << 20,
            officer: str = "012345", name: str = "张伟", unit: str = "城关派出所") -> Path:
     """A camera's volume: recordings, and DEVICE.TXT saying who carries it."""
     for i in range(files):
@@ -36,7 +51,7 @@ def camera(folder: Path, *, files: int = 3, size: int = 8 << 20, serial: str = "
     return folder
 
 
-def mkimg(dock_sim, src: Path, serial: str = "DSJ-K1", port: str = PORT) -> Path:
+def mkimg(dock_sim, src: Path, serial: str, port: str = PORT) -> Path:
     return dock_sim.mkimg(src, serial, "exfat", None, "--vendor", VENDOR, "--model",
                           "DSJ-K9", "--port", port)
 
@@ -104,10 +119,10 @@ port = 0
         return evidock("status", "--config", str(self.config),
                        env={"COLUMNS": str(columns)}).stdout
 
-    def tile(self, serial: str = "DSJ-K1") -> dict | None:
+    def tile(self, serial: str) -> dict | None:
         return next((t for t in self.status()["tiles"] if t["serial"] == serial), None)
 
-    def wait_state(self, state: str, serial: str = "DSJ-K1", timeout: float = 60) -> dict:
+    def wait_state(self, state: str, serial: str, timeout: float = 60) -> dict:
         def reached():
             t = self.tile(serial)
             return t if t and t["state"] == state else None

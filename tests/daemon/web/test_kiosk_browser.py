@@ -14,12 +14,11 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.dock_station import StationDaemon, camera, mkimg
+from tests.dock_station import StationDaemon, camera, mkimg, sn, stick_port
 
 pytestmark = [pytest.mark.dock, pytest.mark.browser, pytest.mark.slow]
 
 PORT2 = "pci-0000:00:14.0-usb-0:4:1.0-scsi-0:0:0:0"
-PORT5 = "pci-0000:00:14.0-usb-0:5:1.0-scsi-0:0:0:0"
 
 
 def tile(browser, serial: str, slot: str | None = None) -> dict | None:
@@ -53,27 +52,29 @@ def down_shown(browser) -> bool:
 
 
 def test_reading_then_safe_then_pulled_then_station_down(dock_sim, browser, tmp_path):
-    good = mkimg(dock_sim, camera(tmp_path / "cam1", files=3, size=6 << 20))
-    pulled = mkimg(dock_sim, camera(tmp_path / "cam2", files=3, size=16 << 20, serial="DSJ-K2",
-                                    officer="054321", name="欧阳娜娜"), "DSJ-K2", PORT2)
+    k1, k2 = sn(tmp_path, "K1"), sn(tmp_path, "K2")
+    good = mkimg(dock_sim, camera(tmp_path / "cam1", serial=k1, files=3, size=6 << 20), k1)
+    pulled = mkimg(dock_sim, camera(tmp_path / "cam2", files=3, size=16 << 20, serial=k2,
+                                    officer="054321", name="欧阳娜娜"), k2, PORT2)
     daemon = StationDaemon(tmp_path, slow="read:0.12", linger=120).start()
     try:
         browser.get(daemon.url())
-        assert "没有插入的执法记录仪。" in browser.find_element(By.ID, "tiles").text
+        assert None is tile(browser, k1)
+        assert "城关派出所 采集站 1" == browser.find_element(By.TAG_NAME, "h1").text
 
         dock_sim.dock(good)
-        reading = wait_tile(browser, "DSJ-K1", "reading")
+        reading = wait_tile(browser, k1, "reading")
         assert "正在读取：请勿拔出" in reading["text"] and "张伟" in reading["text"]
         assert "警号 012345" in reading["text"] and "接口 3" in reading["text"]
-        safe = wait_tile(browser, "DSJ-K1", "safe")
+        safe = wait_tile(browser, k1, "safe")
         assert "可以安全拔出" in safe["text"] and "3 / 3" in safe["text"]
         color = browser.find_element(By.CSS_SELECTOR, "section.state-safe .state")
         assert "rgba(10, 125, 44, 1)" == color.value_of_css_property("color")  # green
 
         dock_sim.dock(pulled)
-        wait_tile(browser, "DSJ-K2", "reading")
+        wait_tile(browser, k2, "reading")
         dock_sim.yank(pulled)
-        failed = wait_tile(browser, "DSJ-K2", "failed")
+        failed = wait_tile(browser, k2, "failed")
         assert "失败：请重新插入" in failed["text"]
         assert "录像尚未全部读取就被拔出。" in failed["text"]
         assert "欧阳娜娜" in failed["text"]
@@ -81,9 +82,10 @@ def test_reading_then_safe_then_pulled_then_station_down(dock_sim, browser, tmp_
 
         (tmp_path / "stick").mkdir()
         (tmp_path / "stick" / "notes.txt").write_text("not a camera")
+        port, slot = stick_port(tmp_path)
         dock_sim.dock(dock_sim.mkimg(tmp_path / "stick", "STICK-1", "exfat", None, "--vendor",
-                                     "SANDISK", "--model", "Cruzer", "--port", PORT5))
-        unknown = wait_tile(browser, "", "unknown", slot="USB 5")
+                                     "SANDISK", "--model", "Cruzer", "--port", port))
+        unknown = wait_tile(browser, "", "unknown", slot=slot)
         assert "未知设备：不读取" in unknown["text"] and "SANDISK Cruzer" in unknown["text"]
         screenshot(browser, "kiosk-zh-CN.png")
     finally:
@@ -93,18 +95,20 @@ def test_reading_then_safe_then_pulled_then_station_down(dock_sim, browser, tmp_
 
 
 def test_the_english_screen(dock_sim, browser, tmp_path):
-    img = mkimg(dock_sim, camera(tmp_path / "cam1", files=2, size=4 << 20, name="李娜"))
-    pulled = mkimg(dock_sim, camera(tmp_path / "cam2", files=3, size=16 << 20, serial="DSJ-K2",
-                                    officer="054321", name="王芳"), "DSJ-K2", PORT2)
+    k1, k2 = sn(tmp_path, "K1"), sn(tmp_path, "K2")
+    img = mkimg(dock_sim, camera(tmp_path / "cam1", serial=k1, files=2, size=4 << 20,
+                                 name="李娜"), k1)
+    pulled = mkimg(dock_sim, camera(tmp_path / "cam2", files=3, size=16 << 20, serial=k2,
+                                    officer="054321", name="王芳"), k2, PORT2)
     daemon = StationDaemon(tmp_path, language="en", slow="read:0.12", linger=120).start()
     try:
         browser.get(daemon.url())
         dock_sim.dock(img)
-        safe = wait_tile(browser, "DSJ-K1", "safe")
+        safe = wait_tile(browser, k1, "safe")
         assert "Safe to undock" in safe["text"] and "李娜" in safe["text"]
         assert "Badge 012345" in safe["text"] and "Slot 3" in safe["text"]
         dock_sim.dock(pulled)
-        reading = wait_tile(browser, "DSJ-K2", "reading")
+        reading = wait_tile(browser, k2, "reading")
         assert "Reading: do not undock" in reading["text"] and "王芳" in reading["text"]
         screenshot(browser, "kiosk-en.png")
     finally:

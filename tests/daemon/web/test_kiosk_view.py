@@ -21,3 +21,12 @@ def test_a_fresh_status_shows_the_tile_and_a_stale_one_says_not_running():
     assert (False, []) == (stale["running"], stale["tiles"])
     assert (False, []) == (lambda v: (v["running"], v["tiles"]))(
         Kiosk(lambda: None, station_name="st", language="zh-CN").view())
+
+
+def test_no_docked_camera_is_said_in_the_station_language():
+    for language, words in (("zh-CN", "没有插入的执法记录仪。"), ("en", "No camera is docked.")):
+        kiosk = Kiosk(lambda: {"updated": time.time(), "devices": [], "ports": []},
+                      station_name="st", language=language)
+        html = kiosk.templates.get_template("_tiles.html").render(
+            {"words": kiosk.words, **kiosk.view()})
+        assert words in html and "tile" not in html
