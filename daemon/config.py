@@ -75,6 +75,23 @@ class StationConfig(Section):
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+    name: str = Field(
+        "", description="Name shown to people at the station (status, kiosk screen); "
+        "default: the id.")
+    language: Literal["zh-CN", "en"] = Field(
+        "zh-CN", description="Language of the station's kiosk screen (/station).")
+    undocked_linger_seconds: float = Field(
+        60.0, ge=0, le=3600,
+        description="How long a device that was undocked stays on the status and the kiosk "
+        "screen, so its officer sees how it ended.")
+    slots: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels printed on the docks, by port (udev ID_PATH, as `evidock status` "
+        "shows it): shown instead of the port.")
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
 
 
 class LedgerConfig(Section):
@@ -471,6 +488,17 @@ class MetricsConfig(Section):
     port: int = Field(9580, ge=1, le=65535, description="TCP port of the metrics endpoint.")
 
 
+class WebConfig(Section):
+    enabled: bool = Field(True, description="Serve the kiosk page (/station) for the screen "
+                          "beside the docks.")
+    bind: str = Field("127.0.0.1", min_length=1,
+                      description="Address to listen on: loopback for a screen on the station "
+                      "itself; the kiosk needs no login and shows no file names.")
+    port: int = Field(9581, ge=0, le=65535,
+                      description="TCP port of the web pages (0: any free port, shown by "
+                      "`evidock status`).")
+
+
 class LogConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = Field(
@@ -494,6 +522,7 @@ class Config(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     custody: CustodyConfig = Field(default_factory=CustodyConfig)
     timestamps: TimestampsConfig = Field(default_factory=TimestampsConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     source: str = Field("embedded defaults", exclude=True, description="Where this came from.")
 

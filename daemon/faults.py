@@ -9,6 +9,10 @@ one dictionary lookup and nothing else.  Points:
 ``after_store_put``    the store holds the object; the ledger does not know it yet
 ``ledger_commit``      inside a ledger write transaction, before COMMIT
 ``before_verify``      the ledger says stored; the read-back has not happened
+
+``EVIDOCK_SLOW=<point>:<seconds>`` makes a point sleep instead (``read:0.02``: every chunk
+read from a device waits 20 ms), so a test can watch a device being read and pull its
+cable mid-copy in the real daemon.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 _lock = threading.Lock()
 _passes: dict[str, int] = {}
@@ -31,6 +36,9 @@ def _wanted() -> tuple[str, int] | None:
 
 def point(name: str) -> None:
     """Die here with SIGKILL if the test asked for this point (and this pass)."""
+    slow = os.environ.get("EVIDOCK_SLOW")
+    if slow and slow.partition(":")[0] == name:
+        time.sleep(float(slow.partition(":")[2] or 0))
     wanted = _wanted()
     if wanted is None or wanted[0] != name:
         return

@@ -27,7 +27,8 @@ from evidock.daemon.ingest import Ingestor, Outcome, ShutdownRequested
 from evidock.daemon.ledger import devices as registry
 from evidock.daemon.ledger.records import STORED, VERIFIED, MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
-from evidock.daemon.progress import DeviceProgress, RateMeter
+from evidock.daemon.progress import DeviceProgress, PortProblem
+from evidock.daemon.rate import RecentRate
 from evidock.daemon.schedule import Queued, ReadyQueue
 from evidock.daemon.timeutil import Clock, parse, utcnow
 from evidock.daemon.workers import Heartbeats, Pause
@@ -42,7 +43,7 @@ class Pipeline:
                  handover_hours: float, clock: Clock = utcnow,
                  adjust_deadline: Callable[[MediaRecord], MediaRecord] | None = None,
                  stuck_seconds: float = 300.0, pause_base_seconds: float = 2.0,
-                 pause_max_seconds: float = 60.0,
+                 pause_max_seconds: float = 60.0, linger_seconds: float = 60.0,
                  probes: dict[str, Callable[[], object]] | None = None,
                  max_readers: int = 8) -> None:
         self.ledger = ledger
@@ -61,12 +62,14 @@ class Pipeline:
         self._busy_devices: set[str] = set()
         self._active = 0
         self._devices: dict[str, DeviceProgress] = {}
+        self._ports: dict[str, PortProblem] = {}  # disks on a port that are not read
+        self.linger_seconds = linger_seconds  # how long a device that left stays shown
         self._stopping = False
         self._threads: list[threading.Thread] = []
         self.handed_over = 0
         self.quarantined: set[int] = set()
         self.beats = Heartbeats(stuck_seconds)
-        self.meter = RateMeter()  # every device together: the station's read rate now
+        self.meter = RecentRate()  # every device together: the station's read rate now
         self.pause = Pause(pause_base_seconds, pause_max_seconds)
         #: cause -> a call that raises while the cause lasts (see :meth:`_probe`)
         self.probes = dict(probes or {})
@@ -85,7 +88,10 @@ class Pipeline:
             prog = self._devices.get(device.serial)
             if prog is None or not prog.docked:
                 self._devices[device.serial] = DeviceProgress(
-                    device.serial, officer, port, registered=record.registered)
+                    device.serial, officer, port, registered=record.registered,
+                    officer_name=device.officer_name or record.officer_name,
+                    unit=device.unit or record.unit, model=device.model or record.model)
+            self._ports.pop(port, None)  # a camera now where an unknown disk was
             self._grow()
         log.info("device_docked", device_serial=device.serial, port=port)
 
@@ -104,7 +110,8 @@ class Pipeline:
             media = self.adjust_deadline(media)
         with self._cond:
             prog = self._devices[device.serial]
-            if media.id not in prog.files:
+            new_here = media.id not in prog.files  # first found in this dock
+            if new_here:
                 prog.files.add(media.id)
                 prog.bytes_total += media.size
             if media.state == VERIFIED:
@@ -116,7 +123,9 @@ class Pipeline:
                 self._items[media.id] = item  # docked again: read from the new mount
                 return
             if media.id in self.quarantined:
-                return
+                if not new_here:  # found again by a rescan of the same dock: still given up
+                    return
+                self.quarantined.discard(media.id)  # docked again: a new chance (below)
             if media.state == "failed" and media.retry_at is None:
                 # given up on in an earlier run or dock: a new dock is a new chance (the
                 # cause may be fixed); it is given up again after one failed attempt
@@ -147,7 +156,7 @@ class Pipeline:
         with self._cond:
             prog = self._devices.get(device.serial)
             if prog is not None:
-                prog.docked = False
+                prog.undock()
         registry.record_undock(self.ledger, device.serial, port)
         with self._cond:
             for media_id, item in list(self._items.items()):
@@ -155,6 +164,20 @@ class Pipeline:
                     del self._items[media_id]
             self._cond.notify_all()
         log.info("device_undocked", device_serial=device.serial, port=port)
+
+    def port_problem(self, port: str, kind: str, reason: str, *, vendor: str | None = None,
+                     model: str | None = None) -> None:
+        """A disk on ``port`` that is not read (``unknown``: not a camera evidock knows;
+        ``unreadable``: a camera whose volume could not be mounted or read): shown until it
+        leaves, so the officer knows it is not being read."""
+        with self._cond:
+            self._ports[port] = PortProblem(port, kind, reason, vendor, model)
+
+    def port_undocked(self, port: str) -> None:
+        with self._cond:
+            problem = self._ports.get(port)
+            if problem is not None and problem.undocked_at is None:
+                problem.undocked_at = time.monotonic()
 
     # -- scheduling --------------------------------------------------------------------------
 
@@ -379,8 +402,8 @@ class Pipeline:
     def _ingest_one(self, media: MediaRecord, item: MediaItem | None,
                     name: str) -> tuple[Outcome, DeviceProgress]:
         serial = media.device_serial
+        # a stored copy verified without its device (after a restart) shows on no tile
         prog = self._devices.get(serial) or DeviceProgress(serial, docked=False)
-        self._devices.setdefault(serial, prog)
         prog.current = str(media.id)
         counted = 0
 
@@ -388,7 +411,7 @@ class Pipeline:
             nonlocal counted
             counted += n
             prog.bytes_done += n
-            prog.meter.add(n)
+            prog.rate.add(n)
             self.meter.add(n)
             self.beats.beat(name)
             if self._stopping and self._hard_stop:
@@ -424,8 +447,10 @@ class Pipeline:
                 prog.done.add(media.id)
                 prog.bytes_done += media.size
             prog.failed.discard(media.id)
+            prog.gave_up.discard(media.id)
         elif outcome.state == "failed":
             prog.failed.add(media.id)
+            prog.failure_cause = outcome.cause
             if not prog.docked and self._items.get(media.id) is item:
                 del self._items[media.id]  # its device left while it was read: next dock
             self._hold(outcome.retry_at, self._entry(media, stored=False))
@@ -433,6 +458,8 @@ class Pipeline:
             self._items.pop(media.id, None)
             self.quarantined.add(media.id)
             prog.failed.add(media.id)
+            prog.gave_up.add(media.id)
+            prog.failure_cause = outcome.cause or prog.failure_cause
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -503,18 +530,32 @@ class Pipeline:
 
     def status(self) -> dict:
         with self._cond:
+            self._forget_gone()
             return {
                 "devices": [p.snapshot() for p in self._devices.values()],
+                "ports": [p.snapshot() for p in self._ports.values()],
                 "queued": len(self._queue),
                 "retrying": len(self._waiting),
                 "active": self._active,
                 "handed_over": self.handed_over,
-                "rate_bps": round(self.meter.rate()),
+                "rate_bps": round(self.meter.bytes_per_second()),
                 "bytes_read": self.meter.total,
                 "quarantined": len(self.quarantined),
                 "paused": self.pause.snapshot(),
                 "workers": self.beats.snapshot(),
             }
+
+    def _forget_gone(self) -> None:
+        """Devices and ports that left more than ``linger_seconds`` ago leave the status
+        (and memory: a station docks thousands of devices).  Holds the lock."""
+        now = time.monotonic()
+        for serial, prog in list(self._devices.items()):
+            gone = prog.gone_for(now)
+            if gone is not None and gone > self.linger_seconds:
+                del self._devices[serial]
+        for port, problem in list(self._ports.items()):
+            if problem.undocked_at is not None and now - problem.undocked_at > self.linger_seconds:
+                del self._ports[port]
 
     def healthy(self) -> bool:
         """Every worker alive and none stuck (a pause is not unhealthy: see workers.py)."""

@@ -84,6 +84,8 @@ class Station:
         self.prober = self.wiring.prober
         self.deriver = self.wiring.deriver
         self.metrics_server = None
+        self.web = None  # the kiosk page's server ([web]), started with the monitoring
+        self._last_status: dict | None = None  # what the main loop last wrote: the kiosk's
         self.drivers, self.usb = self.wiring.drivers(on_unknown=self._unknown)
         self.releaser = self.wiring.releaser(self.usb)
         self._anchored: set[tuple] = set()  # (device, files done) whose handover was anchored
@@ -92,7 +94,14 @@ class Station:
     def _unknown(self, event) -> None:
         """A USB disk that is not a camera evidock takes, or a camera that could not be read
         (mount failed): a ledger event a later alert uses."""
-        kind = "device_unreadable" if event.kind == "unreadable_device" else "unknown_device_docked"
+        if event.kind == "undocked":  # a disk that was not read left: off the screen
+            self.pipeline.port_undocked(event.port)
+            return
+        unreadable = event.kind == "unreadable_device"
+        self.pipeline.port_problem(event.port, "unreadable" if unreadable else "unknown",
+                                   event.reason, vendor=event.props.get("ID_VENDOR"),
+                                   model=event.props.get("ID_MODEL"))
+        kind = "device_unreadable" if unreadable else "unknown_device_docked"
         try:
             self.ledger.record(kind, f"port:{event.port}", {
                 "port": event.port, "devname": event.devname, "reason": event.reason,
@@ -292,9 +301,33 @@ class Station:
                                    {**where, "error": str(exc)})
             else:
                 log.info("metrics_serving", **where)
+        if self.config.web.enabled:
+            self._start_web()
+
+    def _start_web(self) -> None:
+        """The kiosk page; a port in use is said and recorded, and ingest goes on."""
+        from evidock.daemon.web.app import Kiosk, make_app
+        from evidock.daemon.web.server import WebServer
+
+        station, cfg = self.config.station, self.config.web
+        stopping = threading.Event()
+        where = {"bind": cfg.bind, "port": cfg.port}
+        try:
+            kiosk = Kiosk(lambda: self._last_status, station_name=station.display_name,
+                          language=station.language, slots=station.slots, stopping=stopping)
+            self.web = WebServer(make_app(kiosk), stopping=stopping, **where)
+        except Exception as exc:  # noqa: BLE001 - the kiosk must never stop ingest
+            log.error("web_unavailable", error=str(exc), **where)
+            self.ledger.record("web_unavailable", f"station:{station.id}",
+                               {**where, "error": str(exc)})
+            return
+        self.web.start()
+        log.info("web_serving", url=f"{self.web.url}/station", **where)
 
     def shutdown(self) -> None:
         self.notifier.stopping()
+        if self.web is not None:  # first: the screen says "not running" from now on
+            self.web.stop()
         if self.deriver is not None:
             self.deriver.stop()  # a transcode in flight ends now, back to pending
         if self.scheduler.running:
@@ -343,8 +376,11 @@ class Station:
             status["store"] = self.store.status()
         status["threads"] = self._threads()
         status["healthy"] = self.pipeline.healthy() and all(status["threads"].values())
+        if self.web is not None:  # not part of health: a dead page must not restart ingest
+            status["web"] = {"url": f"{self.web.url}/station", "alive": self.web.alive()}
         if self.releaser is not None:
             self.releaser.offer(status)
+        self._last_status = status
         self._anchor_handed_over(status)
         path = self.config.run_dir / STATUS_FILE
         tmp = path.with_suffix(".tmp")

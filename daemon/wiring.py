@@ -294,7 +294,8 @@ class Wiring:
                         adjust_deadline=self.compliance.exemptions.adjust,
                         stuck_seconds=ingest.stuck_seconds,
                         pause_base_seconds=ingest.retry_base_seconds,
-                        pause_max_seconds=min(ingest.retry_max_seconds, 60.0))
+                        pause_max_seconds=min(ingest.retry_max_seconds, 60.0),
+                        linger_seconds=self.config.station.undocked_linger_seconds)
 
     @cached_property
     def prober(self):

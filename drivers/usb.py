@@ -55,7 +55,7 @@ class UsbDriver:
 
     def __init__(self, data_dir: Path, profiles: list[Profile], *, allow_generic: bool = True,
                  source_factory=PyudevSource,
-                 on_unknown: Callable[[DockEvent], None] | None = None,  # + unreadable_device
+                 on_unknown: Callable[[DockEvent], None] | None = None,  # + unreadable, undocked
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.mounter = Mounter(data_dir / "mounts")
         self.tracker = BlockTracker(profiles, allow_generic=allow_generic)
@@ -188,6 +188,8 @@ class UsbDriver:
                 self.mounter.unmount(s.mountpoint, lazy=True)
             if s.identity is not None and self._sink is not None:
                 self._sink.device_undocked(s.identity, s.port)
+        if not any(s.identity is not None for s in gone):
+            self.on_unknown(event)  # a disk that was not read left its port
 
     # -- after handover ----------------------------------------------------------------------
 

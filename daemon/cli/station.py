@@ -16,9 +16,9 @@ from evidock.daemon.cli.output import (
     human_duration,
     json_lines,
     make_console,
-    make_table,
 )
 from evidock.daemon.config import Config
+from evidock.daemon.tiles import docked_per_ledger, tiles
 
 
 def cmd_run(args, config: Config) -> int:
@@ -106,20 +106,75 @@ def _status_doc(config: Config) -> dict:
     derivatives = ledger.derivative_counts()
     fresh = (status is not None and daemon_running(config)
              and time.time() - status.get("updated", 0) < 10)
-    return {"running": fresh, "ledger": counts, "derivatives": derivatives,
-            **((status or {}) if fresh else {})}
+    doc = {"running": fresh, "ledger": counts, "derivatives": derivatives,
+           **((status or {}) if fresh else {}),
+           "station": config.station.id, "station_name": config.station.display_name}
+    if not fresh:
+        # nobody reads the docked devices now: whatever the ledger last saw docked must stay
+        doc["devices"] = docked_per_ledger(ledger.devices())
+    doc["tiles"] = tiles(doc, config.station.slots)
+    return doc
 
 
-def _device_state(d: dict) -> str:
-    if d["safe_to_undock"]:
-        return "[bold green]safe to undock[/]"
-    if d["files_failed"]:
-        return "[bold red]FAILED files: see evidock ledger list --state failed[/]"
-    if d.get("unreadable"):
-        return "[bold red]UNREADABLE files or folders: dock again or check the device[/]"
-    if not d.get("docked", True):
-        return "[yellow]undocked before all was read: dock it again[/]"
-    return "[yellow]reading - do not undock[/]"
+#: what each state says in a terminal (the kiosk words them from its catalogue)
+STATE_TEXT = {
+    "reading": "[yellow]reading: do not undock[/]",
+    "safe": "[bold green]safe to undock[/]",
+    "done": "[green]handed over, undocked[/]",
+    "failed": "[bold red]FAILED: dock it again[/]",
+    "unknown": "[bold]unknown device: not read[/]",
+    "stopped": "[bold red]station not running: do not undock[/]",
+}
+REASON_TEXT = {
+    "undocked_early": "it was undocked before every recording was read",
+    "read_failed": "some recordings could not be read from it "
+                   "(evidock ledger list --state failed)",
+    "store_failed": "the store did not accept some recordings "
+                    "(evidock ledger list --state failed)",
+    "unreadable_files": "some files or folders on it could not be read",
+    "device_unreadable": "its volume could not be mounted or read",
+    "not_a_camera": "not a camera evidock knows (no profile, or no file system it reads)",
+}
+
+
+def _tile_state(t: dict) -> str:
+    text = STATE_TEXT[t["state"]]
+    return f"{text}: {REASON_TEXT[t['reason']]}" if t["reason"] else text
+
+
+def _tile_row(t: dict) -> list[str]:
+    who = " ".join(x for x in (t["officer_name"], t["officer_id"] and f"({t['officer_id']})")
+                   if x)
+    if not who and t["kind"] == "device":
+        who = "no officer assigned" if t["registered"] else "unregistered"
+    device = " ".join(x for x in (t["serial"], t["model"]) if x)
+    progress = ""
+    if t["files_total"] is not None and t["state"] != "stopped":
+        progress = (f"{t['files_done']}/{t['files_total']} files, "
+                    f"{human_bytes(t['bytes_done'])} / {human_bytes(t['bytes_total'])}")
+        if t["state"] == "reading" and t["rate_bps"]:
+            progress += f", {human_bytes(t['rate_bps'])}/s"
+            if t["eta_s"] is not None:
+                progress += f", {human_duration(t['eta_s'])} left"
+    return [t["slot"], who, device, progress, _tile_state(t)]
+
+
+def _device_table(tiles_: list[dict]):
+    """Per device: slot, who, which device, how far, may I unplug.  No cell is cut inside a
+    word on an 80-column terminal: a column is never narrower than its longest word."""
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = [_tile_row(t) for t in tiles_]
+    headers = ["slot", "officer", "device", "progress", "state"]
+    table = Table(title="devices", header_style="bold", show_lines=False)
+    for i, header in enumerate(headers):
+        words = [w for row in rows for w in Text.from_markup(row[i]).plain.split()]
+        table.add_column(header, min_width=max([len(header), *map(len, words)]),
+                         overflow="fold", ratio=3 if header == "state" else None)
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def _health_lines(doc: dict) -> list[str]:
@@ -143,20 +198,24 @@ def _health_lines(doc: dict) -> list[str]:
 def _status_view(doc: dict) -> list:
     """What an officer at the station needs: per device, how far, how long, may I unplug."""
     counts = doc["ledger"]
-    view = [f"station daemon: {'running' if doc['running'] else 'not running'}; ledger: "
+    name = doc.get("station_name") or doc.get("station") or ""
+    station = f"station {name}" + (f" ({doc['station']})" if doc.get("station") not in
+                                   (None, name) else "")
+    state = "running" if doc["running"] else "[bold red]NOT RUNNING[/]"
+    view = [f"{station}: {state}; ledger: "
             + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty")]
-    if doc["running"]:
-        view.append(make_table(
-            "devices", ["serial", "officer", "files", "bytes", "rate", "ETA", "state"],
-            ([d["serial"],
-              d["officer_id"] or ("" if d.get("registered", True) else "unregistered"),
-              f"{d['files_done']}/{d['files_total']}",
-              f"{human_bytes(d['bytes_done'])} / {human_bytes(d['bytes_total'])}",
-              f"{human_bytes(d['rate_bps'])}/s", human_duration(d["eta_s"]),
-              _device_state(d)] for d in doc.get("devices", []))))
-        if "rate_bps" in doc:
-            view.append(f"reading {human_bytes(doc['rate_bps'])}/s from all devices "
-                        "(last 5 s)")
+    if not doc["running"] and doc["tiles"]:
+        view.append("[bold red]the daemon is not running: leave every docked camera in its "
+                    "dock[/] and start it (systemctl start evidock)")
+    if doc["tiles"]:
+        view.append(_device_table(doc["tiles"]))
+    elif doc["running"]:
+        view.append("no camera docked")
+    if doc["running"] and doc.get("rate_bps"):
+        view.append(f"reading {human_bytes(doc['rate_bps'])}/s from all devices (last 10 s)")
+    if (web := doc.get("web")) is not None:
+        view.append(f"kiosk screen: {web['url']}" if web["alive"]
+                    else "[bold red]kiosk screen DOWN[/] (the web thread ended)")
     if doc["running"]:
         view += _health_lines(doc)
     queue = doc.get("derivatives")

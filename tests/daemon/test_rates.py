@@ -11,7 +11,7 @@ from evidock.daemon.ingest import Ingestor
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.metrics import StationCollector, registry_for, serve
 from evidock.daemon.pipeline import Pipeline
-from evidock.daemon.progress import RateMeter
+from evidock.daemon.rate import RecentRate
 from evidock.daemon.retry import RetryPolicy
 from evidock.daemon.store.local import LocalWormStore
 from evidock.daemon.timeutil import utcnow
@@ -29,17 +29,17 @@ class FakeClock:
 
 def test_the_rate_is_the_last_seconds_not_the_average_since_docking():
     clock = FakeClock()
-    meter = RateMeter(window=5.0, clock=clock)
+    meter = RecentRate(window=5.0, clock=clock)
     for _ in range(20):  # 2 s at 10 MB/s
         clock.t += 0.1
         meter.add(1_000_000)
-    assert 9e6 < meter.rate() < 11e6
+    assert 9e6 < meter.bytes_per_second() < 11e6
     clock.t += 5.0  # a stall: nothing read for a whole window
-    assert 0.0 == meter.rate()
+    assert 0.0 == meter.bytes_per_second()
     for _ in range(10):  # then 1 s at 1 MB/s: the old burst does not count
         clock.t += 0.1
         meter.add(100_000)
-    assert 0.8e6 < meter.rate() < 1.2e6
+    assert 0.8e6 < meter.bytes_per_second() < 1.2e6
     assert 21_000_000 == meter.total
 
 
