@@ -196,6 +196,11 @@ class LedgerBusy(LedgerError):
     """Another writer held the ledger longer than the wait allows; nothing was written."""
 
 
+class LedgerUnavailable(LedgerBusy):
+    """The shared ledger's database (PostgreSQL) cannot be reached: nothing was written; the
+    work waits on the device and is retried, as for a busy ledger."""
+
+
 class LedgerCorrupt(LedgerError):
     """The ledger file is damaged or is not a ledger: stop and restore it."""
 
@@ -292,6 +297,7 @@ TABLE: dict[type[EvidockError], Rule] = {
     InvalidTransition: Rule(S, ExitCode.LEDGER, False),
     LedgerFull: Rule(S, ExitCode.LEDGER, False),
     LedgerBusy: Rule(R, ExitCode.LEDGER, False),
+    LedgerUnavailable: Rule(R, ExitCode.LEDGER, False),
     LedgerCorrupt: Rule(S, ExitCode.LEDGER, False),
     AnchorMismatch: Rule(S, ExitCode.VERIFY_FAILED, False),
     NotFound: Rule(S, ExitCode.NOT_FOUND, False),
