@@ -53,6 +53,9 @@ def add_parsers(sub, common) -> None:
                          "compare it with the anchors in the store")
     vp.add_argument("--no-store", action="store_true",
                     help="check the ledger alone, without the store's anchors")
+    vp.add_argument("--station", metavar="ID",
+                    help="a shared ledger: after checking the whole fleet's chain, report "
+                    "this station's part of it (its events and their place in the chain)")
     vp.add_argument("--json", action="store_true")
     vp.set_defaults(func=cmd_verify)
 
@@ -130,7 +133,7 @@ def cmd_verify(args, config: Config) -> int:
     path, station = config.ledger_path, config.station.id
     store, note = (None, "not compared with the store's anchors (--no-store)") if \
         args.no_store else _store_for_verify(config)
-    if not path.exists():  # never create a ledger to verify it
+    if config.ledger.type == "sqlite" and not path.exists():  # never create one to verify it
         found = None
         if store is not None:
             try:
@@ -144,24 +147,34 @@ def cmd_verify(args, config: Config) -> int:
             f"there is no ledger at {path}", *found.problems]), found, None)
     ledger = _ledger(config)
     try:
-        report, found = anchor.verify_with_anchors(ledger, store, station)
+        report, found = anchor.verify_with_anchors(ledger, store, args.station or station)
     except StoreError as exc:
         report, found = anchor.chain_report(ledger), None
         note = f"not compared with the store's anchors: {exc}"
-    return _print_verify(args, config, report, found, note)
+    part = None
+    if args.station:
+        from evidock.daemon.ledger.verify import station_part
+
+        part = station_part(ledger, args.station)
+    return _print_verify(args, config, report, found, note, part)
 
 
-def _print_verify(args, config: Config, report, found, note: str | None) -> int:
+def _print_verify(args, config: Config, report, found, note: str | None,
+                  part: dict | None = None) -> int:
     anchored = None if found is None else {
         "anchors": found.anchors, "newest": found.newest, "written": found.newest_at,
         "anchored_seq": found.anchored_seq, "ledger_seq": found.ledger_seq}
     if args.json:
         json_lines([{"ok": report.ok, "events": report.events, "media": report.media,
                      "rows": report.rows, "problems": report.problems, "anchor": anchored,
-                     "note": note}])
+                     "note": note, **({"station": part} if part is not None else {})}])
     elif report.ok:
-        print(f"ledger {config.ledger_path}: OK: {report.events} events chain correctly and "
+        print(f"ledger {config.ledger_name}: OK: {report.events} events chain correctly and "
               f"{report.rows} rows ({report.media} recordings) match their history")
+        if part is not None:
+            print(f"  station {part['station']}: {part['events']} of these events (seq "
+                  f"{part['first_seq']}..{part['last_seq']}), {part['attempts']} copy "
+                  f"attempt(s), {part['recordings']} recording(s) handed over by it")
         if found is not None and found.anchors:
             print(f"  agrees with the store's anchors: {found.anchors} anchor(s), the newest "
                   f"{found.newest} (written {found.newest_at}) up to event {found.anchored_seq}; "
@@ -169,7 +182,7 @@ def _print_verify(args, config: Config, report, found, note: str | None) -> int:
         elif found is not None:
             print("  the store holds no anchor of this station yet")
     else:
-        print(f"ledger {config.ledger_path}: BROKEN after checking {report.events} events:",
+        print(f"ledger {config.ledger_name}: BROKEN after checking {report.events} events:",
               file=sys.stderr)
         for problem in report.problems:
             print(f"  {problem}", file=sys.stderr)

@@ -145,7 +145,7 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
                               hint="use letters, digits and _ (ledger.schema)")
         self.dsn, self.schema, self.station, self.clock = dsn, schema, station, clock
         self.busy_timeout = busy_timeout
-        self.where = f"postgres {_safe_dsn(dsn)} schema {schema}"
+        self.where = describe(dsn, schema)
         self._password = password
         self._local = threading.local()
         self._write_lock = threading.RLock()
@@ -206,7 +206,7 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
         event cannot be applied nothing is left behind (the whole copy is one transaction)."""
         probe = cls.__new__(cls)
         probe.dsn, probe._password, probe.schema = dsn, password, schema
-        probe.where = f"postgres {_safe_dsn(dsn)} schema {schema}"
+        probe.where = describe(dsn, schema)
         try:
             with probe._direct() as conn:
                 if conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = "
@@ -367,6 +367,11 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
 
 def _configure(conn: psycopg.Connection) -> None:
     conn.adapters.register_loader("numeric", _Numeric)
+
+
+def describe(dsn: str, schema: str) -> str:
+    """``postgres <dsn, password masked> schema <schema>``: how messages name the ledger."""
+    return f"postgres {_safe_dsn(dsn)} schema {schema}"
 
 
 def _safe_dsn(dsn: str) -> str:
