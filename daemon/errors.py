@@ -180,6 +180,12 @@ class InvalidTransition(LedgerError):
     """A media file was asked to move to a state its state machine forbids."""
 
 
+class Claimed(InvalidTransition):
+    """Another station holds the recording's claim (an open attempt) and is alive, or took
+    the claim over from this one: nothing was written; the file is tried again later, by
+    when the other station has handed it over or its lease has run out."""
+
+
 class NotFound(EvidockError):
     """No ledger entry matches what was asked for."""
 
@@ -295,6 +301,7 @@ TABLE: dict[type[EvidockError], Rule] = {
     LedgerError: Rule(S, ExitCode.LEDGER, False),
     LedgerTooNew: Rule(S, ExitCode.LEDGER, False),
     InvalidTransition: Rule(S, ExitCode.LEDGER, False),
+    Claimed: Rule(R, ExitCode.LEDGER, False),
     LedgerFull: Rule(S, ExitCode.LEDGER, False),
     LedgerBusy: Rule(R, ExitCode.LEDGER, False),
     LedgerUnavailable: Rule(R, ExitCode.LEDGER, False),

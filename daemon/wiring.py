@@ -178,7 +178,8 @@ class Wiring:
 
             return PostgresLedger(cfg.dsn, password=cfg.password(), schema=cfg.schema_name,
                                   station=self.config.station.id, create=self.ledger_may_be_new,
-                                  busy_timeout=cfg.busy_timeout_seconds, pool_size=cfg.pool_size)
+                                  busy_timeout=cfg.busy_timeout_seconds, pool_size=cfg.pool_size,
+                                  lease_seconds=cfg.lease_seconds)
         return SqliteLedger(self.config.ledger_path, station=self.config.station.id,
                             create=self.ledger_may_be_new)
 

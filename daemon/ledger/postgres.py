@@ -30,6 +30,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import lru_cache
 
 import psycopg
@@ -139,12 +140,12 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
     def __init__(self, dsn: str, *, station: str, password: str | None = None,
                  schema: str = "public", clock: Clock = utcnow, create: bool = True,
                  busy_timeout: float = 30.0, pool_size: int = 4,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 10.0, lease_seconds: float = 120.0) -> None:
         if not _SCHEMA.match(schema):
             raise LedgerError(f"ledger schema {schema!r} is not a plain lower-case SQL name",
                               hint="use letters, digits and _ (ledger.schema)")
         self.dsn, self.schema, self.station, self.clock = dsn, schema, station, clock
-        self.busy_timeout = busy_timeout
+        self.busy_timeout, self.lease_seconds = busy_timeout, lease_seconds
         self.where = describe(dsn, schema)
         self._password = password
         self._local = threading.local()
@@ -170,10 +171,50 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
                 kwargs=self._connect_kwargs(), configure=_configure, timeout=connect_timeout,
                 name=f"evidock-ledger-{station}")
             self._pool.open(wait=True, timeout=connect_timeout)
+            self._alive = self._hold_station(connect_timeout)
         except psycopg.Error as exc:
             raise translate(self.where, exc, "cannot open it") from exc
         except psycopg_pool.PoolTimeout as exc:
             raise translate(self.where, exc, "cannot open it") from exc
+
+    def _station_key(self, station: str) -> int:
+        return lock_key("station", self.schema, station)
+
+    def _hold_station(self, connect_timeout: float) -> psycopg.Connection | None:
+        """Take this station's liveness lock on a connection kept open for it; None when
+        another process of the same station (the running daemon) already holds it."""
+        kw = {**self._connect_kwargs(), "connect_timeout": max(int(connect_timeout), 1)}
+        conn = psycopg.connect(self.dsn, **kw)
+        if conn.execute("SELECT pg_try_advisory_lock(%s)",
+                        (self._station_key(self.station),)).fetchone()[0]:
+            return conn
+        conn.close()
+        return None
+
+    def _may_take_over(self, conn, station: str, started_at: str) -> bool:
+        """A claim of another station may be taken over once its lease ran out *and* that
+        station's liveness lock is free (its session is gone: killed, powered off, cut off
+        for longer than the keepalives allow).  Our own claim only when this object holds
+        our liveness lock (no other process of this station is running)."""
+        if station == self.station:
+            return self._alive is not None
+        if started_at > stamp(self.clock() - timedelta(seconds=self.lease_seconds)):
+            return False
+        key = self._station_key(station)
+        if not conn.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
+            return False
+        conn.execute("SELECT pg_advisory_unlock(?)", (key,))
+        return True
+
+    def live_stations(self) -> list[str]:
+        """Stations of this ledger whose liveness lock is held now (their daemon runs)."""
+        stations = [r["station"] for r in self._rows(
+            "SELECT DISTINCT station FROM attempts UNION SELECT DISTINCT station FROM events")]
+        keys = {self._station_key(s): s for s in stations}
+        rows = self._rows("SELECT (classid::bigint << 32) | objid::bigint AS key FROM pg_locks "
+                          "WHERE locktype = 'advisory' AND granted AND objsubid = 1")
+        held = {r["key"] for r in rows}
+        return sorted(s for k, s in keys.items() if k in held)
 
     def _connect_kwargs(self) -> dict:
         kw = {"autocommit": True, "row_factory": _row_factory,
