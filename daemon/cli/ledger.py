@@ -1,4 +1,4 @@
-"""``evidock ledger list|show|verify``: what archivists ask of the ledger."""
+"""``evidock ledger list|show|verify|rebuild|migrate``: what archivists ask of the ledger."""
 
 from __future__ import annotations
 
@@ -65,6 +65,16 @@ def add_parsers(sub, common) -> None:
                     help="the new ledger file (never an existing one)")
     rp.add_argument("--json", action="store_true")
     rp.set_defaults(func=cmd_rebuild)
+
+    mp = lsub.add_parser("migrate", parents=[common],
+                         help="move this station's SQLite ledger into the shared PostgreSQL "
+                         "ledger of the configuration ([ledger] type = \"postgres\")")
+    mp.add_argument("--to", required=True, choices=["postgres"], help="the target backend")
+    mp.add_argument("--from", dest="source", type=Path, metavar="PATH",
+                    help="the SQLite ledger (default: ledger.path, or "
+                    "<data_dir>/ledger.sqlite3)")
+    mp.add_argument("--json", action="store_true")
+    mp.set_defaults(func=cmd_migrate)
 
 
 def _ledger(config: Config, *, may_be_new: bool = False) -> SqliteLedger:
@@ -203,3 +213,30 @@ def cmd_rebuild(args, config: Config) -> int:
         for line in result.summary():
             print(line)
     return ExitCode.OK if result.ok else ExitCode.VERIFY_FAILED
+
+
+def cmd_migrate(args, config: Config) -> int:
+    from evidock.daemon.ledger.transfer import to_postgres
+
+    if config.ledger.type != "postgres":
+        raise EvidockError("ledger migrate --to postgres needs the target in the configuration",
+                           hint='set [ledger] type = "postgres" and dsn (keep path pointing at '
+                           "the SQLite file, or pass --from), then run it again")
+    source_path = args.source or config.ledger_path
+    source = SqliteLedger(source_path, station=config.station.id, create=False)
+    parts = wiring(config, ledger_may_be_new=True)
+    moved = to_postgres(source, parts.ledger)
+    if args.json:
+        json_lines([moved.as_dict()])
+    elif moved.ok:
+        print(f"moved {moved.events} events ({moved.media} recordings) from {moved.source} to "
+              f"{moved.target}: the chain is intact (head {moved.head[0]} "
+              f"{moved.head[1][:16]}) and verifies")
+        print(f"  keep {moved.source} as it is (read-only) until the stations run on the "
+              "shared ledger")
+    else:
+        print(f"moved {moved.events} events to {moved.target}, but it does not verify:",
+              file=sys.stderr)
+        for problem in moved.problems:
+            print(f"  {problem}", file=sys.stderr)
+    return ExitCode.OK if moved.ok else ExitCode.VERIFY_FAILED
