@@ -93,7 +93,7 @@ class LedgerConfig(Section):
         30.0, gt=0, le=600, description="Longest wait for the ledger's write lock before the "
         "work is retried (LedgerBusy).")
     lease_seconds: float = Field(
-        120.0, ge=5, le=86400, description="PostgreSQL: a recording claimed (being copied) by "
+        120.0, ge=1, le=86400, description="PostgreSQL: a recording claimed (being copied) by "
         "a station that is gone (its session ended) for this long is taken over by another.")
 
     @model_validator(mode="after")

@@ -128,8 +128,9 @@ def translate(where: str, exc: Exception, doing: str) -> LedgerError:
                                        "from a backup; check it with 'evidock ledger verify'")
     if isinstance(exc, psycopg_pool.PoolTimeout | psycopg.OperationalError):
         return LedgerUnavailable(msg, hint="check that PostgreSQL is running and reachable from "
-                                           "this station (ledger.dsn) and the password; the "
-                                           "work waits on the device and is retried")
+                                           "this station (ledger.dsn) and the password; a "
+                                           "running daemon keeps the files on the device and "
+                                           "retries")
     return LedgerError(msg, hint="check ledger.dsn, the database role's privileges and the "
                                  "server's log")
 
