@@ -9,6 +9,8 @@ import importlib.machinery
 import importlib.util
 import itertools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -38,10 +40,15 @@ def start_server(data_dir: Path):
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("pg-server"))
-    yield server
-    server.stop()
+def pg_server():
+    # not under pytest's temporary root: see TestServer.init
+    data = Path(tempfile.mkdtemp(prefix="evidock-pg-"))
+    try:
+        server = start_server(data)
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def new_schema(label: str = "t") -> str:

@@ -314,8 +314,10 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
             try:
                 with self._pool.connection() as raw:
                     with raw.transaction():
-                        raw.execute(f"SET LOCAL lock_timeout = {int(self.busy_timeout * 1000)}")
-                        raw.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+                        # one round trip: the wait's limit, then the fleet's write lock
+                        raw.execute("SELECT set_config('lock_timeout', %s, true), "
+                                    "pg_advisory_xact_lock(%s)",
+                                    (f"{int(self.busy_timeout * 1000)}ms", self.lock_key))
                         conn = self._local.tx = _Conn(raw)
                         try:
                             yield conn
