@@ -70,6 +70,14 @@ def unmirrored() -> list[str]:
     return [name for _, name, _ in migrate.available() if name not in mirrored]
 
 
+def pending(conn) -> bool:
+    """Whether the schema lacks a shipped migration (read only: a stations' role that may
+    not change the schema opens an up-to-date ledger without trying to)."""
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    known = {version for version, _, _ in available()}
+    return bool(known - done) or bool(done and max(done) > max(known))  # (too new: refused)
+
+
 def apply(conn, lock_key: int) -> list[str]:
     """Bring the schema the connection points at up to date, every file in its own
     transaction, under the ledger's write lock (two stations starting at once migrate once).

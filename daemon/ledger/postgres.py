@@ -164,9 +164,11 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
                         hint="check ledger.dsn and ledger.schema; the shared ledger is created "
                              "by a station's first `evidock run` (or `evidock ledger migrate "
                              "--to postgres`), never by a command that reads")
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                if not exists:  # a stations' role without CREATE never gets here
+                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 conn.execute(f"SET search_path TO {schema}")
-                pg_migrate.apply(conn, self.lock_key)
+                if not exists or pg_migrate.pending(conn):
+                    pg_migrate.apply(conn, self.lock_key)
             self._pool = psycopg_pool.ConnectionPool(
                 dsn, min_size=1, max_size=max(pool_size, 1), open=False,
                 kwargs=self._connect_kwargs(), configure=_configure, timeout=connect_timeout,
@@ -401,6 +403,38 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
         from evidock.daemon.ledger.verify import verify
 
         return verify(self)
+
+    def check(self) -> list[tuple[str, str, str]]:
+        """``(level, check, message)`` for ``evidock doctor``: what the server and the
+        stations' database role must be for evidence (level ok, warning or problem)."""
+        found = []
+        settings = {r["name"]: r["setting"] for r in self._rows(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', "
+            "'synchronous_commit', 'full_page_writes', 'server_version')")}
+        lost = [n for n in ("fsync", "synchronous_commit", "full_page_writes")
+                if settings.get(n) == "off"]
+        found.append(("problem", "ledger_durability", f"PostgreSQL has {', '.join(lost)} off: "
+                      "a crash can lose handed-over recordings' ledger entries; turn it on")
+                     if lost else ("ok", "ledger_durability", f"PostgreSQL "
+                                   f"{settings.get('server_version')}: fsync, synchronous_commit "
+                                   "and full_page_writes on"))
+        role = self._one("SELECT current_user AS name, rolsuper FROM pg_roles WHERE rolname = "
+                         "current_user")
+        may = [p for p in ("UPDATE", "DELETE", "TRUNCATE") if self._one(
+            "SELECT has_table_privilege('events', ?) AS y", (p,))["y"]]
+        if role["rolsuper"] or may:
+            what = "is a superuser" if role["rolsuper"] else f"may {', '.join(may)} events"
+            found.append(("warning", "ledger_role", f"the stations' role {role['name']} {what}: "
+                          "the triggers refuse it, but such a role can drop them; give the "
+                          "stations a role with SELECT, INSERT only on events (README)"))
+        else:
+            found.append(("ok", "ledger_role", f"role {role['name']} cannot change or remove "
+                          "events"))
+        head = self.head()
+        live = self.live_stations()
+        found.append(("ok", "ledger", f"{self.where}: {head[0]} events; stations running now: "
+                      f"{', '.join(live) or 'none'}"))
+        return found
 
     def stations(self) -> list[dict]:
         """Per station: how many events it appended, its first and last ``seq``."""

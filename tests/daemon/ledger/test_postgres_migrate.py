@@ -9,7 +9,7 @@ import json
 import pytest
 
 from ...daemon_proc import evidock
-from ..pg_helpers import password
+from ..pg_helpers import ledger_for, password
 from ..test_service import make_footage
 
 pytestmark = pytest.mark.postgres
@@ -63,3 +63,30 @@ def test_a_postgres_ledger_without_a_password_says_where_to_put_one(tmp_path, pg
                    env={"CREDENTIALS_DIRECTORY": str(tmp_path / "none")})
     assert 0 != proc.returncode
     assert "password" in proc.stderr
+
+
+def test_doctor_names_a_stations_role_that_could_drop_the_append_only_triggers(
+        tmp_path, pg_server, pg_schema):
+    config, env = pg_config(tmp_path, pg_server, pg_schema, tmp_path / "d")
+    proc = evidock("doctor", "--json", "--no-write", "--config", config, env=env, check=False)
+    rows = {r["check"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert ("problem", True) == (rows["ledger"]["level"], "no ledger" in rows["ledger"]["message"])
+    ledger_for(pg_server, pg_schema).close()  # the first station made it
+    proc = evidock("doctor", "--json", "--no-write", "--config", config, env=env, check=False)
+    rows = {r["check"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert "ok" == rows["ledger_durability"]["level"]
+    assert ("warning", True) == (rows["ledger_role"]["level"],
+                                 "superuser" in rows["ledger_role"]["message"])
+    # a least-privilege role for the stations: read and append events, nothing else on them
+    with pg_server.connect(autocommit=True) as conn:
+        conn.execute("CREATE ROLE station LOGIN PASSWORD 'station-pw'")
+        conn.execute(f"GRANT USAGE ON SCHEMA {pg_schema} TO station")
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {pg_schema} "
+                     "TO station")
+        conn.execute(f"REVOKE UPDATE, DELETE ON {pg_schema}.events FROM station")
+    (tmp_path / "credentials" / "ledger-password").write_text("station-pw")
+    text = open(config).read().replace(f"user={pg_server.dsn.split('user=')[1]}", "user=station")
+    open(config, "w").write(text)
+    proc = evidock("doctor", "--json", "--no-write", "--config", config, env=env, check=False)
+    rows = {r["check"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert "ok" == rows.get("ledger_role", rows)["level"], rows
