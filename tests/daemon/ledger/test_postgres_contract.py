@@ -15,6 +15,7 @@ from evidock.daemon.errors import (
     LedgerError,
     LedgerFull,
     LedgerMissing,
+    LedgerTooNew,
     LedgerUnavailable,
 )
 from evidock.daemon.ledger.postgres import PostgresLedger, translate
@@ -149,3 +150,12 @@ def test_the_rows_read_back_have_sqlites_types(pg_server, pg_schema):
 def test_a_schema_name_that_is_not_plain_is_refused(pg_server):
     with pytest.raises(LedgerError, match="not a plain"):
         PostgresLedger(pg_server.dsn, password="x", schema="a; DROP TABLE x", station="st")
+
+
+def test_a_ledger_written_by_a_newer_evidock_is_refused(pg_server, pg_schema):
+    ledger_for(pg_server, pg_schema).close()
+    with pg_server.connect(autocommit=True) as conn:
+        conn.execute(f"INSERT INTO {pg_schema}.schema_migrations VALUES (9999, "
+                     "'9999_future.sql', 'x')")
+    with pytest.raises(LedgerTooNew, match="schema version 9999"):
+        ledger_for(pg_server, pg_schema)
