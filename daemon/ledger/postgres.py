@@ -413,7 +413,8 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
         found = []
         settings = {r["name"]: r["setting"] for r in self._rows(
             "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', "
-            "'synchronous_commit', 'full_page_writes', 'server_version')")}
+            "'synchronous_commit', 'full_page_writes', 'server_version', "
+            "'idle_session_timeout')")}
         lost = [n for n in ("fsync", "synchronous_commit", "full_page_writes")
                 if settings.get(n) == "off"]
         found.append(("problem", "ledger_durability", f"PostgreSQL has {', '.join(lost)} off: "
@@ -421,6 +422,11 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
                      if lost else ("ok", "ledger_durability", f"PostgreSQL "
                                    f"{settings.get('server_version')}: fsync, synchronous_commit "
                                    "and full_page_writes on"))
+        if settings.get("idle_session_timeout", "0") != "0":
+            found.append(("problem", "ledger_liveness", "idle_session_timeout is set: it ends "
+                          "the idle session that holds a station's liveness lock, and other "
+                          "stations would take over its claims; set it to 0 for the stations' "
+                          "role (ALTER ROLE ... SET idle_session_timeout = 0)"))
         role = self._one("SELECT current_user AS name, rolsuper FROM pg_roles WHERE rolname = "
                          "current_user")
         may = [p for p in ("UPDATE", "DELETE", "TRUNCATE") if self._one(
