@@ -16,11 +16,13 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from evidock.daemon.errors import ConfigError, StoreMisconfigured
@@ -42,7 +44,7 @@ def read_secret(credential: str, env: str) -> str:
     path = Path(creds, credential) if creds else None
     if path is not None and path.is_file():
         return path.read_text().strip()
-    return os.environ.get(env, "").strip()
+    return os.environ.get(env, "").strip() if env else ""
 
 
 class Section(BaseModel):
@@ -95,10 +97,55 @@ class StationConfig(Section):
 
 
 class LedgerConfig(Section):
-    backend: Literal["sqlite"] = Field("sqlite", description="Ledger database kind.")
+    """``type = "sqlite"``: this station's own file (the embedded default).  ``"postgres"``:
+    one ledger shared by many stations (``dsn``; the password never in this file: the
+    systemd credential ``ledger-password``, ``password_file``, or ``$EVIDOCK_LEDGER_PASSWORD``)."""
+
+    type: Literal["sqlite", "postgres"] = Field(
+        "sqlite", validation_alias=AliasChoices("type", "backend"),
+        description="Ledger database kind (the older key `backend` is read too).")
     path: Path | None = Field(
         None, description="SQLite file (default: <data_dir>/ledger.sqlite3)."
     )
+    dsn: str = Field(
+        "", description="PostgreSQL connection string without the password, e.g. "
+        "'host=db.example port=5432 dbname=evidock user=evidock sslmode=verify-full'.")
+    schema_name: str = Field(
+        "public", alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema holding the ledger's tables.")
+    password_file: Path | None = Field(
+        None, description="File with the PostgreSQL password (used when no systemd credential "
+        "`ledger-password` is given).")
+    password_env: str = Field(
+        "EVIDOCK_LEDGER_PASSWORD", description="Env var with the PostgreSQL password (last).")
+    pool_size: int = Field(4, ge=1, le=64, description="PostgreSQL connections per station.")
+    busy_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Longest wait for the ledger's write lock before the "
+        "work is retried (LedgerBusy).")
+    lease_seconds: float = Field(
+        120.0, ge=1, le=86400, description="PostgreSQL: a recording claimed (being copied) by "
+        "a station that is gone (its session ended) for this long is taken over by another.")
+
+    @model_validator(mode="after")
+    def _postgres_needs_a_dsn(self) -> LedgerConfig:
+        if self.type == "postgres" and not self.dsn.strip():
+            raise ValueError("ledger.type = \"postgres\" needs ledger.dsn (host, port, dbname, "
+                             "user; the password comes from a credential or password_file)")
+        return self
+
+    def password(self) -> str | None:
+        """The PostgreSQL password, read now: systemd credential ``ledger-password``, then
+        ``password_file``, then the environment; None when none has one (trust/peer auth)."""
+        found = read_secret("ledger-password", "")
+        if not found and self.password_file is not None:
+            try:
+                found = self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"ledger.password_file {self.password_file}: cannot read "
+                                  f"it: {exc.strerror}") from exc
+        if not found:
+            found = os.environ.get(self.password_env, "").strip()
+        return found or None
 
 
 class LocalStoreConfig(Section):
@@ -537,6 +584,15 @@ class Config(Section):
         return self.ledger.path or self.data_dir / "ledger.sqlite3"
 
     @property
+    def ledger_name(self) -> str:
+        """The ledger as people should see it named: its file, or server and schema."""
+        if self.ledger.type == "postgres":
+            from evidock.daemon.ledger.postgres import describe
+
+            return describe(self.ledger.dsn, self.ledger.schema_name)
+        return str(self.ledger_path)
+
+    @property
     def store_path(self) -> Path:
         return getattr(self.store, "path", None) or self.data_dir / "store"
 
@@ -619,7 +675,8 @@ def _describe(exc: ValidationError, where: str) -> str:
 def effective(config: Config) -> dict:
     """The configuration as it will be used, secrets masked, for ``config check``."""
     doc = config.model_dump(mode="json")
-    doc["ledger"]["path"] = str(config.ledger_path)
+    if config.ledger.type == "sqlite":
+        doc["ledger"]["path"] = str(config.ledger_path)
     if doc["store"].get("type") == "local":
         doc["store"]["path"] = str(config.store_path)
     if doc["store"].get("type") == "s3":

@@ -182,6 +182,12 @@ class InvalidTransition(LedgerError):
     """A media file was asked to move to a state its state machine forbids."""
 
 
+class Claimed(InvalidTransition):
+    """Another station holds the recording's claim (an open attempt) and is alive, or took
+    the claim over from this one: nothing was written; the file is tried again later, by
+    when the other station has handed it over or its lease has run out."""
+
+
 class NotFound(EvidockError):
     """No ledger entry matches what was asked for."""
 
@@ -196,6 +202,11 @@ class LedgerFull(LedgerError):
 
 class LedgerBusy(LedgerError):
     """Another writer held the ledger longer than the wait allows; nothing was written."""
+
+
+class LedgerUnavailable(LedgerBusy):
+    """The shared ledger's database (PostgreSQL) cannot be reached: nothing was written; the
+    work waits on the device and is retried, as for a busy ledger."""
 
 
 class LedgerCorrupt(LedgerError):
@@ -326,8 +337,10 @@ TABLE: dict[type[EvidockError], Rule] = {
     LedgerError: Rule(S, ExitCode.LEDGER, False),
     LedgerTooNew: Rule(S, ExitCode.LEDGER, False),
     InvalidTransition: Rule(S, ExitCode.LEDGER, False),
+    Claimed: Rule(R, ExitCode.LEDGER, False),
     LedgerFull: Rule(S, ExitCode.LEDGER, False),
     LedgerBusy: Rule(R, ExitCode.LEDGER, False),
+    LedgerUnavailable: Rule(R, ExitCode.LEDGER, False),
     LedgerCorrupt: Rule(S, ExitCode.LEDGER, False),
     AnchorMismatch: Rule(S, ExitCode.VERIFY_FAILED, False),
     NotFound: Rule(S, ExitCode.NOT_FOUND, False),

@@ -24,6 +24,7 @@ import structlog
 from evidock.daemon import faults
 from evidock.daemon.errors import (
     Action,
+    Claimed,
     EvidockError,
     IntegrityError,
     LedgerError,
@@ -92,6 +93,11 @@ class Ingestor:
             return Outcome(media.id, VERIFIED)
         attempt = None
         try:
+            if media.state == COPYING and media.id not in self._unrecorded:
+                # a claim left by a crash, or another station's: ended only if that
+                # station is gone (shared ledger) - else Claimed, and tried again later
+                self.ledger.take_over(media.id)
+                media = self.ledger.media(media.id)
             if media.id in self._unrecorded or media.state == COPYING:
                 media = self._catch_up(media, bound)
                 if media.state == "failed" and media.retry_at is None:
@@ -116,6 +122,13 @@ class Ingestor:
         except ShutdownRequested:
             bound.info("ingest_parked", reason="shutdown")
             return Outcome(media.id, "parked")
+        except Claimed as exc:
+            # another station copies it (or took it over from us): nothing to record here
+            retry_at = self.clock() + timedelta(seconds=self.retry.base_seconds)
+            bound.info("ingest_claimed_elsewhere", error=str(exc),
+                       retry_at=retry_at.isoformat())
+            return Outcome(media.id, "failed", str(exc), retry_at, action="retry",
+                           cause="ledger")
         except EvidockError as exc:
             return self._fail(media.id, attempt, exc, bound)
         except Exception as exc:  # a bug must not kill the worker; it is recorded and retried

@@ -177,7 +177,7 @@ class Station:
         for driver in self.drivers:
             driver.start(self.pipeline)
         log.info("daemon_started", station=self.config.station.id, store=self.store.name,
-                 ledger=str(self.config.ledger_path),
+                 ledger=self.config.ledger_name,
                  folders=[str(f) for f in self.config.watch.folders])
         self.notifier.ready("taking recordings")
         idle_ticks = 0

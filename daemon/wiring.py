@@ -48,6 +48,7 @@ from evidock.daemon.config import Config, S3StoreConfig
 from evidock.daemon.errors import StoreMisconfigured
 from evidock.daemon.exemptions import Exemptions
 from evidock.daemon.ledger.anchor import Anchorer
+from evidock.daemon.ledger.base import Ledger
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.retry import RetryPolicy
 
@@ -178,9 +179,18 @@ class Wiring:
     # -- the ledger --------------------------------------------------------------------------
 
     @cached_property
-    def ledger(self) -> SqliteLedger:
-        """A command that may not create the ledger gets ``LedgerMissing`` ("no ledger at
-        PATH") for a mistyped data directory, and nothing is created."""
+    def ledger(self) -> Ledger:
+        """SQLite (this station's file) or PostgreSQL (the fleet's), as ``[ledger] type``
+        says.  A command that may not create the ledger gets ``LedgerMissing`` ("no ledger
+        at PATH") for a mistyped data directory or schema, and nothing is created."""
+        cfg = self.config.ledger
+        if cfg.type == "postgres":
+            from evidock.daemon.ledger.postgres import PostgresLedger
+
+            return PostgresLedger(cfg.dsn, password=cfg.password(), schema=cfg.schema_name,
+                                  station=self.config.station.id, create=self.ledger_may_be_new,
+                                  busy_timeout=cfg.busy_timeout_seconds, pool_size=cfg.pool_size,
+                                  lease_seconds=cfg.lease_seconds)
         return SqliteLedger(self.config.ledger_path, station=self.config.station.id,
                             create=self.ledger_may_be_new,
                             migrate_schema=self.ledger_may_be_new)

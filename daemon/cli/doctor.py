@@ -25,6 +25,26 @@ def add_parser(sub, common) -> None:
 
 
 def findings(config: Config, write_probe: bool) -> list[dict]:
+    return _ledger(config) + _store(config, write_probe)
+
+
+def _ledger(config: Config) -> list[dict]:
+    """A shared (PostgreSQL) ledger: durability, the stations' role, who runs now."""
+    if config.ledger.type != "postgres":
+        return []
+    from evidock.daemon.errors import EvidockError
+    from evidock.daemon.wiring import Wiring
+
+    try:
+        ledger = Wiring(config).ledger
+        rows = [{"level": lv, "check": c, "message": m} for lv, c, m in ledger.check()]
+        ledger.close()
+        return rows
+    except EvidockError as exc:  # unreachable, refused, or no ledger there yet
+        return [{"level": "problem", "check": "ledger", "message": str(exc)}]
+
+
+def _store(config: Config, write_probe: bool) -> list[dict]:
     from evidock.daemon.store.s3_doctor import FAIL, OK, WARN, diagnose
 
     if config.store.type != "s3":
@@ -107,7 +127,8 @@ def cmd_doctor(args, config: Config) -> int:
         json_lines(rows)
     else:
         console = make_console()
-        console.print(f"store: {config.store.type}, config: {config.source}")
+        console.print(f"ledger: {config.ledger_name}, store: {config.store.type}, "
+                      f"config: {config.source}")
         for row in rows:
             console.print(f"  {MARK[row['level']]} {row['check']}: "
                       f"{follow_up(row['message'], args)}",

@@ -1,4 +1,4 @@
-"""``evidock ledger list|show|verify``: what archivists ask of the ledger."""
+"""``evidock ledger list|show|verify|rebuild|migrate``: what archivists ask of the ledger."""
 
 from __future__ import annotations
 
@@ -73,12 +73,23 @@ def add_parsers(sub, common) -> None:
                          "compare it with the anchors in the store")
     vp.add_argument("--no-store", action="store_true",
                     help="check the ledger alone, without the store's anchors")
+    vp.add_argument("--station", metavar="ID",
+                    help="a shared ledger: after checking the whole fleet's chain, report "
+                    "this station's part of it (its events and their place in the chain)")
     vp.add_argument("--json", action="store_true")
     vp.set_defaults(func=cmd_verify)
 
     mp = lsub.add_parser("migrate", parents=[common],
                          help="bring an existing ledger to this evidock's schema, keeping a "
-                         "consistent copy of it first")
+                         "consistent copy of it first; with --to postgres, move this "
+                         "station's SQLite ledger into the shared PostgreSQL ledger of the "
+                         "configuration ([ledger] type = \"postgres\")")
+    mp.add_argument("--to", choices=["postgres"],
+                    help="move the ledger to this backend instead of upgrading it in place")
+    mp.add_argument("--from", dest="source", type=Path, metavar="PATH",
+                    help="with --to: the SQLite ledger (default: ledger.path, or "
+                    "<data_dir>/ledger.sqlite3)")
+    mp.add_argument("--json", action="store_true")
     mp.set_defaults(func=cmd_migrate)
 
     rp = lsub.add_parser("rebuild", parents=[common],
@@ -230,7 +241,7 @@ def cmd_verify(args, config: Config) -> int:
     path, station = config.ledger_path, config.station.id
     store, note = (None, "not compared with the store's anchors (--no-store)") if \
         args.no_store else _store_for_verify(config)
-    if not path.exists():  # never create a ledger to verify it
+    if config.ledger.type == "sqlite" and not path.exists():  # never create one to verify it
         found = None
         if store is not None:
             try:
@@ -244,14 +255,19 @@ def cmd_verify(args, config: Config) -> int:
             f"there is no ledger at {path}", *found.problems]), found, None)
     ledger = _ledger(config)
     try:
-        report, found = anchor.verify_with_anchors(ledger, store, station)
+        report, found = anchor.verify_with_anchors(ledger, store, args.station or station)
     except StoreError as exc:
         report, found = anchor.chain_report(ledger), None
         note = f"not compared with the store's anchors: {exc}"
     if report.ok:
         report, stamp_note = _check_stamps(ledger, config, report)
         note = "; ".join(x for x in (note, stamp_note) if x) or None
-    return _print_verify(args, config, report, found, note)
+    part = None
+    if args.station:
+        from evidock.daemon.ledger.verify import station_part
+
+        part = station_part(ledger, args.station)
+    return _print_verify(args, config, report, found, note, part)
 
 
 def _check_stamps(ledger, config: Config, report):
@@ -274,17 +290,22 @@ def _check_stamps(ledger, config: Config, report):
     return report, note
 
 
-def _print_verify(args, config: Config, report, found, note: str | None) -> int:
+def _print_verify(args, config: Config, report, found, note: str | None,
+                  part: dict | None = None) -> int:
     anchored = None if found is None else {
         "anchors": found.anchors, "newest": found.newest, "written": found.newest_at,
         "anchored_seq": found.anchored_seq, "ledger_seq": found.ledger_seq}
     if args.json:
         json_lines([{"ok": report.ok, "events": report.events, "media": report.media,
                      "rows": report.rows, "problems": report.problems, "anchor": anchored,
-                     "note": note}])
+                     "note": note, **({"station": part} if part is not None else {})}])
     elif report.ok:
-        print(f"ledger {config.ledger_path}: OK: {report.events} events chain correctly and "
+        print(f"ledger {config.ledger_name}: OK: {report.events} events chain correctly and "
               f"{report.rows} rows ({report.media} recordings) match their history")
+        if part is not None:
+            print(f"  station {part['station']}: {part['events']} of these events (seq "
+                  f"{part['first_seq']}..{part['last_seq']}), {part['attempts']} copy "
+                  f"attempt(s), {part['recordings']} recording(s) handed over by it")
         if found is not None and found.anchors:
             print(f"  agrees with the store's anchors: {found.anchors} anchor(s), the newest "
                   f"{found.newest} (written {found.newest_at}) up to event {found.anchored_seq}; "
@@ -292,7 +313,7 @@ def _print_verify(args, config: Config, report, found, note: str | None) -> int:
         elif found is not None:
             print("  the store holds no anchor of this station yet")
     else:
-        print(f"ledger {config.ledger_path}: BROKEN after checking {report.events} events:",
+        print(f"ledger {config.ledger_name}: BROKEN after checking {report.events} events:",
               file=sys.stderr)
         for problem in report.problems:
             print(f"  {problem}", file=sys.stderr)
@@ -316,6 +337,8 @@ def cmd_rebuild(args, config: Config) -> int:
 
 
 def cmd_migrate(args, config: Config) -> int:
+    if args.to == "postgres":
+        return _move_to_postgres(args, config)
     from evidock.daemon.ledger.sqlite import SqliteLedger
 
     ledger = SqliteLedger(config.ledger_path, station=config.station.id, create=False,
@@ -328,6 +351,36 @@ def cmd_migrate(args, config: Config) -> int:
     if done.backup is not None:
         print(f"  the ledger as it was is kept in {done.backup}")
     return ExitCode.OK
+
+
+def _move_to_postgres(args, config: Config) -> int:
+    from evidock.daemon.ledger.sqlite import SqliteLedger
+    from evidock.daemon.ledger.transfer import to_postgres
+
+    if config.ledger.type != "postgres":
+        raise EvidockError("ledger migrate --to postgres needs the target in the configuration",
+                           hint='set [ledger] type = "postgres" and dsn (keep path pointing at '
+                           "the SQLite file, or pass --from), then run it again")
+    source_path = args.source or config.ledger_path
+    source = SqliteLedger(source_path, station=config.station.id, create=False)
+    parts = wiring(config, ledger_may_be_new=True)
+    moved = to_postgres(source, parts.ledger)
+    if args.json:
+        json_lines([moved.as_dict()])
+    elif moved.ok:
+        print(f"moved {moved.events} events ({moved.media} recordings) from {moved.source} to "
+              f"{moved.target}: the chain is intact (head {moved.head[0]} "
+              f"{moved.head[1][:16]}) and verifies")
+        print(f"  keep {moved.source} as it is (read-only) until the stations run on the "
+              "shared ledger")
+    else:
+        print(f"moved {moved.events} events to {moved.target}, but it does not verify:",
+              file=sys.stderr)
+        for problem in moved.problems:
+            print(f"  {problem}", file=sys.stderr)
+    return ExitCode.OK if moved.ok else ExitCode.VERIFY_FAILED
+
+
 def cmd_stamp(args, config: Config) -> int:
     from evidock.daemon.timeutil import utcnow
 

@@ -1,6 +1,6 @@
 """The ledger contract.
 
-Every ledger backend (SQLite now, PostgreSQL for many stations later) implements
+Every ledger backend (SQLite for one station, PostgreSQL for many: postgres.py) implements
 :class:`Ledger` and passes the same contract suite in ``tests/daemon/ledger/contract.py``.
 Nothing outside ``daemon/ledger/`` speaks SQL or sees a backend's connection type: callers
 get records, dicts and :class:`~evidock.daemon.errors.LedgerError` subclasses.
@@ -174,8 +174,18 @@ class Ledger(Protocol):
         ...
 
     def recover_interrupted(self) -> list[int]:
-        """Every copying file back to seen, one ``attempt_interrupted`` each, in one
-        transaction; returns their ids."""
+        """Every copying file this station may take over back to seen, one
+        ``attempt_interrupted`` each, in one transaction; returns their ids.  One station per
+        ledger (SQLite): all of them.  A shared ledger: this station's own, and those of
+        stations that are gone and whose lease ran out; never a live station's."""
+        ...
+
+    def take_over(self, media_id: int) -> bool:
+        """A copying recording's claim (its open attempt) ended (``attempt_interrupted``,
+        back to seen) when its holder may be taken over from, as above; ``Claimed`` (retry
+        later, nothing written) while the holder is alive.  Once taken over, the old
+        attempt's ``record_stored`` / ``record_verified`` / ``record_failure`` raise
+        ``Claimed`` and write nothing: a recording is never handed over twice."""
         ...
 
     def record_relocated(self, from_store: str, object_key: str, *, store: str,

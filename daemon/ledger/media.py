@@ -6,7 +6,7 @@ import os
 from datetime import datetime, timedelta
 
 from evidock.daemon.deadlines import first_deadline
-from evidock.daemon.errors import NotFound
+from evidock.daemon.errors import Claimed, NotFound
 from evidock.daemon.hashing import Digests
 from evidock.daemon.ledger.records import (
     COPYING,
@@ -120,6 +120,62 @@ class MediaMixin:
             raise NotFound(f"no recording with id {media_id} in the ledger")
         check_transition(media_id, row["state"], new)
 
+    def _check_attempt(self, conn, media_id: int, attempt_id: int | None) -> None:
+        """A write for an attempt is taken only while that attempt is the recording's open
+        claim: once another station took the claim over, the old attempt's results are
+        refused (``Claimed``), so a recording is never handed over twice."""
+        if attempt_id is None:
+            return
+        row = conn.execute("SELECT station, ended_at, outcome FROM attempts WHERE id = ? AND "
+                           "media_id = ?", (attempt_id, media_id)).fetchone()
+        if row is None:
+            raise NotFound(f"media {media_id}: no attempt {attempt_id}")
+        if row["ended_at"] is not None:
+            raise Claimed(f"media {media_id}: attempt {attempt_id} of station {row['station']} "
+                          f"ended ({row['outcome']}) and another took the recording over",
+                          hint="nothing to do: the station that holds the claim finishes it")
+
+    def _open_claim(self, conn, media_id: int):
+        """The recording's open attempt (its claim) as a row, or None."""
+        return conn.execute("SELECT id, station, started_at FROM attempts WHERE media_id = ? "
+                            "AND ended_at IS NULL ORDER BY id DESC LIMIT 1",
+                            (media_id,)).fetchone()
+
+    def _may_take_over(self, conn, station: str, started_at: str) -> bool:
+        """Whether a claim of ``station`` may be ended by this ledger's station.  One
+        station per ledger (SQLite): always (its own, left by a crash).  A shared ledger
+        (postgres.py) says no while the station that holds it is alive."""
+        return True
+
+    def take_over(self, media_id: int) -> bool:
+        """A recording found ``copying``: end its claim (``attempt_interrupted``, back to
+        seen) if the station holding it may be taken over from (see ``_may_take_over``);
+        True when it was (or is no longer copying), ``Claimed`` when the holder is alive."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT state FROM media WHERE id = ?", (media_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no recording with id {media_id} in the ledger")
+            if row["state"] != COPYING:
+                return True
+            claim = self._open_claim(conn, media_id)
+            if claim is not None and not self._may_take_over(conn, claim["station"],
+                                                             claim["started_at"]):
+                raise Claimed(f"media {media_id} is being copied by station {claim['station']} "
+                              f"(attempt {claim['id']}, since {claim['started_at']})",
+                              hint="tried again later: by then that station has handed it "
+                                   "over, or its lease ran out and this one takes it over")
+            self._interrupt(conn, media_id)
+        return True
+
+    def _interrupt(self, conn, media_id: int) -> None:
+        self._check_move(conn, media_id, SEEN)
+        open_attempts = [r["id"] for r in conn.execute(
+            "SELECT id FROM attempts WHERE media_id = ? AND ended_at IS NULL ORDER BY id",
+            (media_id,)).fetchall()]
+        self._emit(conn, "attempt_interrupted", f"media:{media_id}", {
+            "media_id": media_id, "attempt_ids": open_attempts, "ended_at": self.now(),
+            "by": self.station})
+
     def start_attempt(self, media_id: int) -> int:
         """seen/failed -> copying; returns the attempt id.  Lazy (see base.py)."""
         with self._transaction(durable=False) as conn:
@@ -147,6 +203,7 @@ class MediaMixin:
             return
         with self._transaction(durable=False) as conn:
             for media_id, attempt_id, r in items:
+                self._check_attempt(conn, media_id, attempt_id)
                 self._check_move(conn, media_id, STORED)
                 self._emit(conn, "media_stored", f"media:{media_id}", {
                     "media_id": media_id, "attempt_id": attempt_id,
@@ -166,6 +223,7 @@ class MediaMixin:
             return
         with self._transaction() as conn:
             for media_id, attempt_id in items:
+                self._check_attempt(conn, media_id, attempt_id)
                 self._check_move(conn, media_id, VERIFIED)
                 self._emit(conn, "media_verified", f"media:{media_id}", {
                     "media_id": media_id, "attempt_id": attempt_id,
@@ -175,6 +233,7 @@ class MediaMixin:
                        retry_at: datetime | None, action: str) -> None:
         """copying/stored -> failed; ``retry_at`` None means no more automatic attempts."""
         with self._transaction() as conn:
+            self._check_attempt(conn, media_id, attempt_id)
             self._check_move(conn, media_id, FAILED)
             self._emit(conn, "attempt_failed", f"media:{media_id}", {
                 "media_id": media_id, "attempt_id": attempt_id, "error": error,
@@ -182,17 +241,18 @@ class MediaMixin:
                 "ended_at": self.now()})
 
     def recover_interrupted(self) -> list[int]:
-        """After a crash or shutdown: every ``copying`` file goes back to ``seen``."""
+        """After a crash or shutdown: every ``copying`` file this station may take over
+        (its own; on a shared ledger also those of stations gone past their lease, never a
+        live station's) goes back to ``seen``."""
         with self._transaction() as conn:
-            ids = [r["id"] for r in conn.execute(
-                "SELECT id FROM media WHERE state = 'copying' ORDER BY id").fetchall()]
-            for media_id in ids:
-                self._check_move(conn, media_id, SEEN)
-                open_attempts = [r["id"] for r in conn.execute(
-                    "SELECT id FROM attempts WHERE media_id = ? AND ended_at IS NULL ORDER BY id",
-                    (media_id,)).fetchall()]
-                self._emit(conn, "attempt_interrupted", f"media:{media_id}", {
-                    "media_id": media_id, "attempt_ids": open_attempts, "ended_at": self.now()})
+            ids = []
+            for row in conn.execute("SELECT id FROM media WHERE state = 'copying' "
+                                    "ORDER BY id").fetchall():
+                claim = self._open_claim(conn, row["id"])
+                if claim is None or claim["station"] == self.station or self._may_take_over(
+                        conn, claim["station"], claim["started_at"]):
+                    self._interrupt(conn, row["id"])
+                    ids.append(row["id"])
         return ids
 
     def record_relocated(self, from_store: str, object_key: str, *, store: str,
@@ -270,10 +330,12 @@ class MediaMixin:
         if len(hexref) > 64:
             raise NotFound(f"{shown} is longer than a hash (64 hex digits)",
                            hint="give 8 to 64 hex digits of the BLAKE3 or SHA-256")
+        # digests are lower-case hex, so [ref, ref + "g") holds exactly those starting with
+        # ref: a range both databases answer from the hash indexes (LIKE with a parameter
+        # scans the table: seconds at millions of recordings)
         rows = self._rows(
-            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE substr(blake3, 1, ?) = ? "
-            "OR substr(sha256, 1, ?) = ? ORDER BY id LIMIT 2",
-            (len(hexref), hexref, len(hexref), hexref))
+            f"SELECT {MediaRecord.COLUMNS} FROM media WHERE (blake3 >= ? AND blake3 < ?) OR "
+            "(sha256 >= ? AND sha256 < ?) ORDER BY id LIMIT 2", (hexref, hexref + "g") * 2)
         by_id = None
         if _ascii_digits(ref) and len(ref) < 19:  # fits SQLite's integer
             row = self._one(f"SELECT {MediaRecord.COLUMNS} FROM media WHERE id = ?", (int(ref),))

@@ -126,6 +126,29 @@ def _compare(table: str, key: str, found, expected, loose: set, report: Report) 
     return None
 
 
+def station_part(ledger, station: str) -> dict:
+    """One station's part of a shared chain (after :func:`verify` checked all of it): how
+    many events it appended, where they lie in the chain, what it copied and handed over.
+    A station's events are not a chain of their own: they are checked as links of the one
+    chain every station appends to (FORMATS.md, "Many stations")."""
+    first = last = None
+    events = 0
+    attempts = set()
+    handed_over = set()
+    for ev in ledger.events():
+        if ev.station != station:
+            continue
+        events += 1
+        first = ev.seq if first is None else first
+        last = ev.seq
+        if ev.kind == "attempt_started":
+            attempts.add(json.loads(ev.data)["attempt_id"])
+        elif ev.kind == "media_verified":
+            handed_over.add(json.loads(ev.data)["media_id"])
+    return {"station": station, "events": events, "first_seq": first, "last_seq": last,
+            "attempts": len(attempts), "recordings": len(handed_over)}
+
+
 def chain_head(ledger) -> tuple[int, str]:
     """``(seq, hash)`` of the newest event of ``ledger``."""
     return ledger.head()

@@ -20,7 +20,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from evidock.daemon import faults
-from evidock.daemon.errors import EvidockError, InvalidTransition, LedgerError, NotFound
+from evidock.daemon.errors import (
+    Claimed,
+    EvidockError,
+    InvalidTransition,
+    LedgerError,
+    NotFound,
+)
 from evidock.daemon.hashing import Digests
 from evidock.daemon.ledger import projection
 from evidock.daemon.ledger.base import Ledger
@@ -513,6 +519,30 @@ class LedgerContract:
         [stamp] = populated.timestamps()
         assert stamp["head_hash"] == next(e.hash for e in populated.events()
                                           if e.seq == stamp["seq"])
+    def test_a_claim_taken_over_refuses_the_old_attempts_results(self, ledger):
+        """A recording left ``copying`` (a crash, or a station that died) is taken over: its
+        attempt ends ``interrupted`` and whatever that attempt reports later is refused, so
+        the recording is handed over once, by the attempt that holds the claim."""
+        ledger.ensure_device("CAM9", source="usb")
+        media, _ = ledger.register_media(device_serial="CAM9", source_path="a.mp4", size=1,
+                                         mtime_ns=1, kind="video", recorded_at=T0,
+                                         handover_hours=24)
+        old = ledger.start_attempt(media.id)
+        (_, kinds) = new_kinds(ledger, ledger.take_over, media.id)
+        assert ["attempt_interrupted"] == kinds
+        new = ledger.start_attempt(media.id)
+        keep = dict(store="local:x", object_key="k", retain_until=T0 + timedelta(days=730))
+        before = ledger.head()
+        with pytest.raises(Claimed, match=f"attempt {old} .* ended"):
+            ledger.record_stored(media.id, old, digests(1), **keep)
+        with pytest.raises(Claimed):
+            ledger.record_failure(media.id, old, "late", retry_at=None, action="retry")
+        assert before == ledger.head()
+        ledger.record_stored(media.id, new, digests(1), **keep)
+        ledger.record_verified(media.id, new)
+        assert [(old, "interrupted"), (new, "verified")] == [
+            (a["id"], a["outcome"]) for a in ledger.attempts(media.id)]
+        assert ledger.verify().ok
 
     def test_an_empty_ledger_verifies_with_nothing(self, ledger):
         report = ledger.verify()
