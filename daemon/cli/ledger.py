@@ -65,6 +65,7 @@ def add_parsers(sub, common) -> None:
     simp.add_argument("ref", metavar="ID_OR_HASH",
                       help="ledger id, or BLAKE3/SHA-256 (8+ digits)")
     simp.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+    simp.add_argument("--as", dest="as_", metavar="PERSON", help="who asks (default: the login)")
     simp.add_argument("--json", action="store_true", help="one JSON object per line")
     simp.set_defaults(func=cmd_similar)
 
@@ -122,10 +123,17 @@ def _clock(seconds: float) -> str:
 def cmd_similar(args, config: Config) -> int:
     from evidock.daemon.derivatives.fingerprint import similar
 
+    custody, person = reader(config, args.as_)
     ledger = _ledger(config)
-    media = ledger.find_media(args.ref)
+    media = custody.find(person, args.ref)  # the same refusal as for a missing recording
     found = similar(ledger, media.id, limit=args.limit)
     others = {r["media_id"]: ledger.media(r["media_id"]) for r in found}
+    shown, hidden = custody.visible(person, list(others.values()))
+    if hidden:  # R9: a match outside the clearance is only counted
+        keep = {m.id for m in shown}
+        found = [r for r in found if r["media_id"] in keep]
+        print(f"evidock: {hidden} restricted recording(s) not shown (outside the clearance "
+              f"of {person})", file=sys.stderr)
     if args.json:
         json_lines({**r, "blake3": others[r["media_id"]].blake3,
                     "device_serial": others[r["media_id"]].device_serial,

@@ -52,8 +52,10 @@ from evidock.daemon.ledger import pg_migrate, projection
 from evidock.daemon.ledger.alerting import AlertsMixin
 from evidock.daemon.ledger.audits import AuditsMixin
 from evidock.daemon.ledger.casework import CaseworkMixin
+from evidock.daemon.ledger.custody import CustodyMixin
 from evidock.daemon.ledger.chain import GENESIS, canonical, event_hash
 from evidock.daemon.ledger.derivatives import DerivativesMixin
+from evidock.daemon.ledger.fingerprints import FingerprintsMixin
 from evidock.daemon.ledger.media import MediaMixin
 from evidock.daemon.ledger.records import Event
 from evidock.daemon.timeutil import Clock, stamp, utcnow
@@ -135,7 +137,8 @@ def translate(where: str, exc: Exception, doing: str) -> LedgerError:
                                  "server's log")
 
 
-class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, DerivativesMixin):
+class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, DerivativesMixin,
+                     CustodyMixin, FingerprintsMixin):
     """Thread-safe: a pool of connections; writes are serialised across every station."""
 
     def __init__(self, dsn: str, *, station: str, password: str | None = None,
@@ -305,9 +308,13 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
             self._alive = None
 
     @contextmanager
-    def _transaction(self) -> Iterator[_Conn]:
+    def _transaction(self, *, durable: bool = True) -> Iterator[_Conn]:
         """A write transaction under the ledger's lock: the events appended in it commit with
-        the rows they project, or nothing does.  Any psycopg error becomes a LedgerError."""
+        the rows they project, or nothing does.  Any psycopg error becomes a LedgerError.
+
+        ``durable=False`` (the per-file steps before a hand-over, see base.py "Durability")
+        commits with ``synchronous_commit`` off for this transaction: the server does not
+        wait for its WAL flush, and the next durable commit flushes it too."""
         joined = getattr(self._local, "tx", None)
         if joined is not None:  # a write called from inside a write: one transaction
             yield joined
@@ -318,8 +325,10 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
                     with raw.transaction():
                         # one round trip: the wait's limit, then the fleet's write lock
                         raw.execute("SELECT set_config('lock_timeout', %s, true), "
+                                    "set_config('synchronous_commit', %s, true), "
                                     "pg_advisory_xact_lock(%s)",
-                                    (f"{int(self.busy_timeout * 1000)}ms", self.lock_key))
+                                    (f"{int(self.busy_timeout * 1000)}ms",
+                                     "on" if durable else "off", self.lock_key))
                         conn = self._local.tx = _Conn(raw)
                         try:
                             yield conn
