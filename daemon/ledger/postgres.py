@@ -26,6 +26,7 @@ No psycopg error leaves this module: each becomes a :class:`LedgerError` by what
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -107,6 +108,10 @@ class _Conn:
 
     def execute(self, query: str, params=()):
         return self.raw.execute(_sql(query), tuple(params))
+
+    def executemany(self, query: str, rows) -> None:
+        with self.raw.cursor() as cur:
+            cur.executemany(_sql(query), [tuple(r) for r in rows])
 
 
 def lock_key(*parts: str) -> int:
@@ -340,6 +345,16 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
 
     def now(self) -> str:
         return stamp(self.clock())
+
+    def event_data(self, event: Event) -> dict:
+        return json.loads(event.data)
+
+    def sync(self) -> None:
+        """Make every commit so far durable, the lazy ones included: a transaction that
+        takes an id commits a WAL record, and a synchronous commit waits until the WAL up to
+        it (every earlier commit with it) is flushed."""
+        with self._transaction() as conn:
+            conn.execute("SELECT txid_current()")
 
     def _emit(self, conn: _Conn, kind: str, subject: str, data: dict) -> Event:
         """Append one chained event and apply it to the tables through its projector."""

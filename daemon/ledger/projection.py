@@ -296,7 +296,8 @@ def _fingerprint_recorded(conn, a: Applied) -> None:
         "algorithm": d["algorithm"], "duration_s": d.get("duration_s"),
         "frames": len(d["frames"]), "hashes": json.dumps(d["frames"], separators=(",", ":"))},
         upsert_on="media_id")
-    conn.executemany("INSERT OR IGNORE INTO fingerprint_bands (band) VALUES (?)",
+    conn.executemany("INSERT INTO fingerprint_bands (band) VALUES (?) "
+                     "ON CONFLICT (band) DO NOTHING",
                      [(b,) for b in index_rows(d["media_id"], d["frames"])])
 
 

@@ -34,7 +34,7 @@ CREATE TABLE case_no_footage (
 -- Recordings moved from the spool to S3 before schema 9: their media_relocated events
 -- already carry the version id, so the projection (and verify) now set it; fill it in.
 UPDATE media SET version_id = (
-    SELECT json_extract(e.data, '$.version_id') FROM events e
+    SELECT (e.data::jsonb) ->> 'version_id' FROM events e
     WHERE e.kind = 'media_relocated' AND e.subject = 'media:' || media.id
     ORDER BY e.seq DESC LIMIT 1)
 WHERE store IS NOT NULL;
