@@ -53,8 +53,8 @@ from evidock.daemon.ledger import pg_migrate, projection
 from evidock.daemon.ledger.alerting import AlertsMixin
 from evidock.daemon.ledger.audits import AuditsMixin
 from evidock.daemon.ledger.casework import CaseworkMixin
-from evidock.daemon.ledger.custody import CustodyMixin
 from evidock.daemon.ledger.chain import GENESIS, canonical, event_hash
+from evidock.daemon.ledger.custody import CustodyMixin
 from evidock.daemon.ledger.derivatives import DerivativesMixin
 from evidock.daemon.ledger.fingerprints import FingerprintsMixin
 from evidock.daemon.ledger.media import MediaMixin
