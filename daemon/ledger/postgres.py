@@ -491,12 +491,6 @@ def _safe_dsn(dsn: str) -> str:
         f"{m.group(1)}****" if m.group(1) else f"{m.group(2)}****@"), dsn)
 
 
-class _ReplayError(LedgerError):
-    def __init__(self, ev: Event, exc: Exception) -> None:
-        super().__init__(f"{type(exc).__name__}: {exc}")
-        self.at = f" at event {ev.seq} ({ev.kind})"
-
-
 def copy_events(conn: _Conn, events: Iterable[Event]) -> int:
     """Insert ``events`` verbatim and project each (a rebuild, a migration); returns how
     many.  An event that cannot be applied raises a LedgerError naming it (``.at``)."""
@@ -508,6 +502,8 @@ def copy_events(conn: _Conn, events: Iterable[Event]) -> int:
                                 ev.prev_hash, ev.hash))
             projection.apply(conn, ev)
         except (KeyError, TypeError, ValueError, psycopg.Error) as exc:
-            raise _ReplayError(ev, exc) from exc
+            err = LedgerError(f"{type(exc).__name__}: {exc}")
+            err.at = f" at event {ev.seq} ({ev.kind})"  # where the copy stopped
+            raise err from exc
         n += 1
     return n

@@ -128,8 +128,8 @@ def test_the_same_bytes_on_two_cards_at_two_stations_are_one_object_and_two_sigh
     outs = [p.communicate(timeout=180)[0] for p in procs]
     assert [0, 0] == [p.returncode for p in procs], outs
     found = rows(a, fleet.env)
-    assert [("CAM1", "verified"), ("CAM2", "verified")] == [
-        (r["device_serial"], r["state"]) for r in found]
+    assert [("CAM1", "verified"), ("CAM2", "verified")] == sorted(
+        (r["device_serial"], r["state"]) for r in found)  # whichever station was first
     assert 1 == len({r["object_key"] for r in found})
     objects = [p for p in (tmp_path / "store" / "media").rglob("*")
                if p.is_file() and p.suffix != ".json"]
