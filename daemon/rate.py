@@ -34,7 +34,10 @@ class RecentRate:
         now = self.clock()
         second = int(now)
         with self._lock:
-            if self._since is None:
+            self._drop(now)
+            if self._since is None or not self._buckets:
+                # the first bytes, or the first after a whole idle window: a new transfer,
+                # measured from its start (not at a fraction of its speed)
                 self._since = now
             self.total += n
             if self._buckets and self._buckets[-1][0] == second:

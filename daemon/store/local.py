@@ -132,7 +132,8 @@ class LocalWormStore(LocalRecords):
         doc = {"format": "evidock.local-store/1", "name": self.name,
                "former": sorted({*known.get("former", []), *filter(None, [former])}
                                 - {self.name})}
-        tmp = self.root / f"{self.IDENTITY}.tmp"
+        # a name of its own: stations sharing a store may adopt it at the same moment
+        tmp = self.root / f"{self.IDENTITY}.{os.getpid()}-{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(doc, sort_keys=True))
         os.replace(tmp, self.root / self.IDENTITY)
         _fsync_dir(self.root)

@@ -32,6 +32,7 @@ def used_fields() -> dict[str, list[str]]:
 
 def documented_fields() -> set[str]:
     text = (ROOT / "daemon" / "FORMATS.md").read_text().split("## Log fields", 1)[1]
+    text = text.split("\n## ", 1)[0]  # that section only
     return {name for row in re.findall(r"^\| (`.+?) \|", text, re.M)
             for name in re.findall(r"`([a-z_0-9]+)`", row)}
 

@@ -34,7 +34,7 @@ def test_the_rate_is_the_last_seconds_not_the_average_since_docking():
         clock.t += 0.1
         meter.add(1_000_000)
     assert 9e6 < meter.bytes_per_second() < 11e6
-    clock.t += 5.0  # a stall: nothing read for a whole window
+    clock.t += 6.0  # a stall: nothing read for a whole window (and its 1-s bucket)
     assert 0.0 == meter.bytes_per_second()
     for _ in range(10):  # then 1 s at 1 MB/s: the old burst does not count
         clock.t += 0.1

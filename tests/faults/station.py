@@ -82,6 +82,10 @@ class Station:
                  "[usb]\n" + (f"profiles_dir = {toml_str(usb_profiles)}\ngeneric_cameras = false"
                                if usb_profiles else "enabled = false"),
                  "[metrics]\nenabled = false",
+                 # the matrix is about originals: a derivative of random bytes that some
+                 # decoder happens to accept would be one more object in the store
+                 "[derivatives]\nenabled = false",
+                 "[web]\nenabled = false",
                  '[log]\nlevel = "debug"\nformat = "json"']
         if watch:
             lines.append(f"[watch]\nfolders = [{toml_str(self.watch)}]\nsettle_seconds = 0\n"

@@ -66,7 +66,7 @@ def test_status_follow_into_a_pipe_prints_a_snapshot_every_second(data):
         while len([x for x in lines if x.startswith("--- ")]) < 2:
             lines.append(proc.stdout.readline())
             assert time.monotonic() - start < 30, lines
-        assert any("station daemon: not running; ledger: 1 verified" in x for x in lines)
+        assert any("NOT RUNNING; ledger: 1 verified" in x for x in lines), lines
     finally:
         proc.terminate()
         proc.wait(10)

@@ -20,6 +20,7 @@ from evidock.daemon.config import Config
 from evidock.daemon.errors import StoreMisconfigured
 from evidock.daemon.store.s3 import S3WormStore
 from evidock.daemon.store.s3_doctor import diagnose
+from evidock.daemon.store.s3_wire import lock_headers, put_whole
 from evidock.daemon.wiring import Wiring
 
 from ...s3_fixture import load_tool
@@ -87,16 +88,28 @@ def test_doctor_says_the_server_cannot_enforce_the_policy(server):
 
 
 def test_evidocks_commit_is_conditional_and_the_server_refuses_it_over_a_key(server):
+    """Both ways a recording reaches its key carry ``If-None-Match: *``: the server-side
+    copy from staging (a recording of several parts) and the single PUT (one part)."""
     store = S3WormStore(server.client(), BUCKET, station="st", part_size=5 * MiB)
+    retain = datetime.now(UTC) + timedelta(minutes=2)
     try:
-        data = os.urandom(3000)
-        got = store.put(reader(data), retain_until=datetime.now(UTC) + timedelta(minutes=2))
+        data = os.urandom(5 * MiB + 3000)
+        got = store.put(reader(data), retain_until=retain)
         staged = got.details["staging_key"]
         with pytest.raises(S3Error) as refused:
-            store._copy(staged, None, got.key, {}, datetime.now(UTC) + timedelta(minutes=2),
-                        False, "0" * 64, only_if_new=True, size=len(data))
+            store._copy(staged, None, got.key, {}, retain, False, "0" * 64, only_if_new=True,
+                        size=len(data))
         assert "PreconditionFailed" == refused.value.code
         assert 1 == len([v for v in store.versions(got.key)[got.key]])
+
+        small = os.urandom(3000)
+        one = store.put(reader(small), retain_until=retain)
+        assert "staging_key" not in one.details  # one PUT straight to its key
+        with pytest.raises(S3Error) as refused:
+            put_whole(store.client, BUCKET, one.key, small, one.digests.sha256,
+                      {**lock_headers(retain), "If-None-Match": "*"})
+        assert "PreconditionFailed" == refused.value.code
+        assert 1 == len([v for v in store.versions(one.key)[one.key]])
     finally:
         store.close()
 
