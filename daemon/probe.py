@@ -59,15 +59,15 @@ def ffprobe(source: str, *, timeout: float = 60.0) -> Probe:
                  audio_codec=audio.get("codec_name"))
 
 
-def source_for(store: WormStore, key: str) -> str | None:
-    """Where ffprobe can read the stored copy: a local file, or a short-lived S3 URL."""
-    for attr in ("local_path", "probe_url"):
-        method = getattr(store, attr, None)
-        if method is not None:
-            found = method(key)
-            if found:
-                return str(found)
-    return None
+def source_for(store: WormStore, key: str, version_id: str | None = None) -> str | None:
+    """Where ffprobe can read the stored copy: a local file, or a short-lived S3 URL to the
+    version the ledger recorded (never "the latest", which anyone could write over)."""
+    local = getattr(store, "local_path", None)
+    found = local(key) if local is not None else None
+    if not found:
+        remote = getattr(store, "probe_url", None)
+        found = remote(key, version_id=version_id) if remote is not None else None
+    return str(found) if found else None
 
 
 class Prober:
@@ -103,7 +103,7 @@ class Prober:
         return done
 
     def _probe(self, media_id: int, key: str) -> Probe:
-        source = source_for(self.store, key)
+        source = source_for(self.store, key, self.ledger.media(media_id).version_id)
         return (ffprobe(source, timeout=self.timeout) if source is not None
                 else Probe(error=f"store {self.store.name} offers no way to probe {key}"))
 

@@ -201,7 +201,8 @@ class Deriver:
         return out, stderr.replace(source_url, "the stored copy")
 
     def _make(self, item: dict, out: Path, bound) -> Path:
-        source_url = source_for(self.store, item["media_key"])
+        source_url = source_for(self.store, item["media_key"],
+                                self.ledger.media(item["media_id"]).version_id)
         if source_url is None:
             raise runner.FfmpegError(f"store {self.store.name} offers no way to read "
                                      f"{item['media_key']}")
@@ -290,7 +291,7 @@ class Deriver:
     def _recover(self, item: dict, out: Path, source_url: str, bound) -> Path:
         """recover.py: the cut file's media data behind a reference's parameter sets."""
         reference = self._reference(item["media_id"], item["id"])
-        ref_url = source_for(self.store, reference.object_key)
+        ref_url = source_for(self.store, reference.object_key, reference.version_id)
         head, _ = self._ffmpeg(recover.parameter_sets_args(ref_url), ref_url)
         sets = recover.split_parameter_sets(head)
         probe, _ = self._ffmpeg(commands.probe_args(ref_url), ref_url)

@@ -198,3 +198,19 @@ def test_a_recording_of_several_parts_still_goes_through_staging(store, s3_clien
     store.put(reader(os.urandom(5 * MiB + 1)), retain_until=soon())
     staged = list(s3_client.list_objects(s3_bucket, prefix="staging/", recursive=True))
     assert 1 == len(staged)
+
+
+def test_ffmpeg_reads_the_recorded_version_not_one_written_over_it(store, corrupt):
+    """The probe and the derivatives read the stored copy through a URL: it names the
+    version the ledger recorded, so a version written over the key later is never read."""
+    import urllib.request
+
+    from evidock.daemon.probe import source_for
+
+    data = os.urandom(30_000)
+    got = store.put(reader(data), retain_until=soon())
+    corrupt(got.key)
+    with urllib.request.urlopen(source_for(store, got.key, got.info.version_id)) as resp:
+        assert data == resp.read()
+    with urllib.request.urlopen(source_for(store, got.key)) as resp:  # "the latest"
+        assert b"tampered" == resp.read()
