@@ -178,15 +178,10 @@ class S3WormStore:
         retain_until = _ceil_second(retain_until)
         with self._key_lock(key):
             try:
-                versions = self.versions(key).get(key, [])
-                ours = self._version_holding(key, versions, digests)
-                if ours is not None:
-                    info = self._adopt(ours, digests, retain_until, legal_hold)
-                    return StoredObject(key, digests, info, existed=True,
-                                        details={"staging_key": staging,
-                                                 "other_versions": len(versions) - 1})
-                if versions:
-                    self._foreign(key, versions)
+                versions, found = self._existing(key, digests, retain_until, legal_hold,
+                                                 {"staging_key": staging})
+                if found is not None:
+                    return found
                 user = self._user_metadata(metadata, digests, sent.checksum)
                 version_id = self._copy(staging, sent.version_id, key, user, retain_until,
                                         legal_hold, digests.sha256,
@@ -229,14 +224,9 @@ class S3WormStore:
         retain_until = _ceil_second(retain_until)
         with self._key_lock(key):
             try:
-                versions = self.versions(key).get(key, [])
-                ours = self._version_holding(key, versions, digests)
-                if ours is not None:
-                    info = self._adopt(ours, digests, retain_until, legal_hold)
-                    return StoredObject(key, digests, info, existed=True,
-                                        details={"other_versions": len(versions) - 1})
-                if versions:
-                    self._foreign(key, versions)
+                versions, found = self._existing(key, digests, retain_until, legal_hold, {})
+                if found is not None:
+                    return found
                 checksum = b64(bytes.fromhex(digests.sha256))
                 headers = {**lock_headers(retain_until),
                            **self._user_metadata(metadata, digests, checksum)}
@@ -251,6 +241,22 @@ class S3WormStore:
         self._check_bytes(info, digests.size, checksum, key)
         return StoredObject(key, digests, info, details={"checksum": checksum,
                                                          "other_versions": len(versions)})
+
+    def _existing(self, key: str, digests, retain_until: datetime, legal_hold: bool,
+                  details: dict) -> tuple[list, StoredObject | None]:
+        """The versions under ``key``, and the stored object when one of them already holds
+        these bytes (adopted: its lock and hold raised to what is asked).  Any other version
+        there is a stranger: it is logged, left alone, and ours is added beside it."""
+        versions = self.versions(key).get(key, [])
+        ours = self._version_holding(key, versions, digests)
+        if ours is not None:
+            info = self._adopt(ours, digests, retain_until, legal_hold)
+            return versions, StoredObject(key, digests, info, existed=True,
+                                          details={**details,
+                                                   "other_versions": len(versions) - 1})
+        if versions:
+            self._foreign(key, versions)
+        return versions, None
 
     @staticmethod
     def _foreign(key: str, versions: list) -> None:
