@@ -257,18 +257,18 @@ class Deriver:
         return out
 
     def _fingerprint(self, item: dict, out: Path, source_url: str, source) -> Path:
-        """Key frames only where they come often enough, else one frame a second of a full
-        decode (fingerprint.py says why)."""
-        mode = "keyframes"
+        """Key frames only where they come often enough, else four frames a second of a
+        full decode (fingerprint.py says why)."""
+        mode, gap = "keyframes", fingerprint.KEY_EVERY_S
         raw, stderr = self._ffmpeg(fingerprint.frames_args(source_url, keyframes=True),
                                    source_url, stderr_lines=None)
         times = fingerprint.frame_times(stderr)
         if fingerprint.sparse(times, source.duration_s):
-            mode = "1fps"
+            mode, gap = "4fps", 0.0
             raw, stderr = self._ffmpeg(fingerprint.frames_args(source_url, keyframes=False),
                                        source_url, stderr_lines=None)
             times = fingerprint.frame_times(stderr)
-        frames = fingerprint.hash_frames(raw, times)
+        frames = fingerprint.hash_frames(raw, times, min_gap=gap)
         out.write_bytes(fingerprint.document(frames, source.duration_s,
                                              source_blake3=item["source_blake3"], mode=mode))
         self._frames[item["id"]] = (frames, source.duration_s)
