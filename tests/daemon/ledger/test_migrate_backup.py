@@ -18,16 +18,23 @@ def older_ledger(tmp_path):
     """A station whose ledger predates the newest migration (its tables and row removed)."""
     make_footage(tmp_path / "in", "CAM-OLD", {"a.mp4": 1000})
     data = tmp_path / "d"
+    # no probe: this evidock's probe events carry the fields migration 13 added, which the
+    # rows of an older ledger cannot have
+    config = tmp_path / "old.toml"
+    config.write_text("[ingest]\nprobe = false\n")
     evidock("run", "--data-dir", str(data), "--watch", str(tmp_path / "in"), "--settle", "0",
-            "--until-idle", "--no-derivatives", env=ENV)
+            "--until-idle", "--no-derivatives", "--config", str(config), env=ENV)
     version, name, sql = migrate.available()[-1]
-    # undo the newest migration: this works for one that only adds tables and indexes
+    # undo the newest migration: this works for one that only adds tables, indexes and
+    # columns
     statements = [s.strip() for s in re.sub(r"--[^\n]*", "", sql).split(";") if s.strip()]
-    assert all(re.match(r"CREATE (UNIQUE )?(TABLE|INDEX) ", s) for s in statements), \
-        f"{name} changes more than tables: teach this test to undo it"
+    assert all(re.match(r"CREATE (UNIQUE )?(TABLE|INDEX) |ALTER TABLE \w+ ADD COLUMN ", s)
+               for s in statements), f"{name} changes more than tables: teach this test to undo it"
     tables = re.findall(r"CREATE TABLE (\w+)", sql)
+    columns = re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", sql)
     db = sqlite3.connect(data / "ledger.sqlite3")
     db.executescript("".join(f"DROP TABLE {t};" for t in tables)
+                     + "".join(f"ALTER TABLE {t} DROP COLUMN {c};" for t, c in columns)
                      + f"DELETE FROM schema_migrations WHERE version = {version};")
     db.close()
     return data, version, name
