@@ -294,24 +294,47 @@ class Deriver:
         ref_url = source_for(self.store, reference.object_key, reference.version_id)
         head, _ = self._ffmpeg(recover.parameter_sets_args(ref_url), ref_url)
         sets = recover.split_parameter_sets(head)
-        probe, _ = self._ffmpeg(commands.probe_args(ref_url), ref_url)
-        fps = next((s.get("r_frame_rate") for s in json.loads(probe).get("streams", [])
+        probe = json.loads(self._ffmpeg(commands.probe_args(ref_url), ref_url)[0])
+        fps = next((s.get("r_frame_rate") for s in probe.get("streams", [])
                     if s.get("codec_type") == "video"), None) or "30/1"
-        stream = out.with_suffix(".h264")
+        sound = recover.audio_config(probe)
+        if isinstance(sound, recover.AudioConfig):
+            sound = recover.audio_config_of(
+                probe, self._ffmpeg(recover.priming_args(ref_url), ref_url)[0])
+        stream, chunks = out.with_suffix(".h264"), out.with_suffix(".audio.mkv")
+        blocks = 0
         with self._original(item, out.parent) as data, open(stream, "wb") as es:
             start, end = recover.media_data(data)
             walk = recover.annexb(data, start, end, sets, es)
+            if isinstance(sound, recover.AudioConfig):
+                with open(chunks, "wb") as mkv:
+                    blocks = recover.audio_chunks_mkv(data, walk.gaps, sound, mkv)
         if not walk.slices:
             raise RecoveryImpossible("no H.264 picture was found in the media data: the "
                                      "recording cannot be recovered")
-        self._ffmpeg(recover.mux_args(str(stream), str(out), fps=fps), str(stream))
-        made = commands.parse_probe(self._ffmpeg(commands.probe_args(str(out)), str(out))[0])
+        self._ffmpeg(recover.mux_args(str(stream), str(out), fps=fps,
+                                      audio_path=str(chunks) if blocks else None,
+                                      skip_samples=sound.priming if blocks else 0),
+                     str(stream))
+        made = json.loads(self._ffmpeg(commands.probe_args(str(out)), str(out))[0])
+        seconds = {s.get("codec_type"): round(float(s.get("duration") or 0), 3)
+                   for s in made.get("streams", [])}
+        if sound is None:
+            audio = "none: the device's healthy recording has no sound either"
+        elif isinstance(sound, str):
+            audio = f"not recovered: {sound}"
+        elif "audio" not in seconds:
+            audio = "not recovered: no sound was found between the pictures"
+        else:
+            audio = (f"recovered: {seconds['audio']} s of sound beside "
+                     f"{seconds.get('video', 0)} s of picture")
         self._details[item["id"]] = {
-            "seconds_recovered": round(made.duration_s or 0.0, 3), "frames": walk.slices,
+            "seconds_recovered": round(float(made.get("format", {}).get("duration") or 0), 3),
+            "seconds_of_picture": seconds.get("video"),
+            "seconds_of_sound": seconds.get("audio"), "frames": walk.slices,
             "key_frames": walk.key_slices, "reference_media_id": reference.id,
             "reference_blake3": reference.blake3, "frame_rate": fps,
-            "skipped_bytes": walk.skipped_bytes,
-            "audio": "not recovered (raw AAC frames carry no length)"}
+            "skipped_bytes": walk.skipped_bytes, "audio_chunks": blocks, "audio": audio}
         bound.info("recording_recovered", **self._details[item["id"]])
         return out
 

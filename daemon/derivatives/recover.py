@@ -10,15 +10,23 @@ resynchronising after bytes that are not video, such as interleaved audio chunks
 unit after it is valid too.  The units are written as an H.264 elementary stream behind the
 reference's parameter sets, and ffmpeg puts that into an MP4 (stream copy, no re-encode).
 
-Audio is not recovered: raw AAC frames carry no length, and finding their boundaries needs
-a decoder in the loop (what untrunc does); the recovered copy says so in the ledger.
-Neither is H.265 (its NAL header differs): such a file's derivative fails with the reason.
+Audio: the bytes between runs of video units are the audio chunks.  Raw AAC frames carry
+no length, so their boundaries take a decoder in the loop (what untrunc does); ffmpeg's AAC
+decoder is that loop when it is handed a whole chunk as one packet: it decodes a frame,
+says how many bytes it took, and goes on with the rest.  The chunks are put, one block
+each, in a small Matroska file behind the reference's AAC configuration
+(:func:`audio_chunks_mkv`), and the mux re-encodes what decodes, its samples laid end to
+end from the start (a camera records sound without a pause).  A chunk that does not
+decode is lost whole, and the sound after it comes early by that much: the ledger says
+how many seconds of sound were recovered beside those of the picture.
+H.265 is not recovered (its NAL header differs): such a file's derivative fails with the
+reason.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ffmpeg
 
@@ -36,6 +44,7 @@ class Walk:
     slices: int
     key_slices: int
     skipped_bytes: int
+    gaps: list[tuple[int, int]] = field(default_factory=list)  # bytes between video units
 
 
 def media_data(data) -> tuple[int, int]:
@@ -147,6 +156,8 @@ def annexb(data, start: int, end: int, parameter_sets: bytes, out) -> Walk:
     out.write(parameter_sets)
     pos, synced, last = start, False, None
     nals = slices = keys = skipped = 0
+    gaps: list[tuple[int, int]] = []
+    gap = start  # where the bytes that are not video began, or None while in step
     while pos < end:
         length = _valid(data, pos, end)
         if length is not None and not synced:
@@ -161,12 +172,16 @@ def annexb(data, start: int, end: int, parameter_sets: bytes, out) -> Walk:
                     (last is not None and num in (last, (last + 1) % wrap)))
         if length is None or not synced:
             synced = False
+            gap = pos if gap is None else gap
             # a unit shorter than 16 MiB has a zero first length byte: jump to the next one
             nxt = data.find(b"\x00", pos + 1, end)
             nxt = end if nxt < 0 else nxt
             skipped += nxt - pos
             pos = nxt
             continue
+        if gap is not None and pos > gap:
+            gaps.append((gap, pos))
+        gap = None
         unit = data[pos + 4:pos + 4 + length]
         out.write(_START)
         out.write(unit)
@@ -178,7 +193,9 @@ def annexb(data, start: int, end: int, parameter_sets: bytes, out) -> Walk:
             num = _slice_frame_num(unit[:16], bits)
             last = num if num is not None else last
         pos += 4 + length
-    return Walk(nals, slices, keys, skipped)
+    if gap is not None and end > gap:
+        gaps.append((gap, end))
+    return Walk(nals, slices, keys, skipped, gaps)
 
 
 def parameter_sets_args(reference_url: str, *, ffmpeg_cmd: str = "ffmpeg") -> list[str]:
@@ -203,10 +220,119 @@ def split_parameter_sets(stream: bytes) -> bytes:
     return bytes(found)
 
 
-def mux_args(stream_path: str, out: str, *, fps: str,
+# -- audio ---------------------------------------------------------------------------------
+
+# ISO 14496-3 sampling frequency index
+_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000,
+          7350)
+_AAC_OBJECT = {"Main": 1, "LC": 2, "SSR": 3, "LTP": 4, "HE-AAC": 2, "HE-AACv2": 2}
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    sample_rate: int
+    channels: int
+    object_type: int = 2  # AAC LC; HE-AAC's SBR is found by the decoder in the frames
+    priming: int = 0  # samples the encoder puts before the sound (its MP4 edit list skips them)
+
+    def specific_config(self) -> bytes:
+        """The two-byte AudioSpecificConfig (object type, rate index, channel layout)."""
+        rate = _RATES.index(self.sample_rate)
+        layout = 7 if self.channels == 8 else self.channels
+        return (self.object_type << 11 | rate << 7 | layout << 3).to_bytes(2, "big")
+
+
+def audio_config(probe: dict) -> AudioConfig | None | str:
+    """The reference's audio as ffprobe describes it (``-show_streams`` JSON); None when
+    it has none; a reason (str) when it is audio this recovery does not read."""
+    audio = next((s for s in probe.get("streams", []) if s.get("codec_type") == "audio"),
+                 None)
+    if audio is None:
+        return None
+    if audio.get("codec_name") != "aac":
+        return f"the reference's sound is {audio.get('codec_name')}, not AAC"
+    rate, channels = int(audio.get("sample_rate") or 0), int(audio.get("channels") or 0)
+    if rate not in _RATES or not 1 <= channels <= 8 or channels == 7:
+        return f"the reference's AAC layout ({rate} Hz, {channels} channels) is not read"
+    return AudioConfig(rate, channels, _AAC_OBJECT.get(audio.get("profile") or "LC", 2))
+
+
+def audio_config_of(probe: dict, first_packet: bytes) -> AudioConfig | None | str:
+    """:func:`audio_config` with the priming from :func:`priming_args`' output."""
+    found = audio_config(probe)
+    if not isinstance(found, AudioConfig):
+        return found
+    return AudioConfig(found.sample_rate, found.channels, found.object_type,
+                       priming(first_packet, found.sample_rate))
+
+
+def priming_args(reference_url: str, *, ffprobe: str = "ffprobe") -> list[str]:
+    """The time of the reference's first sound packet: before zero by the encoder's
+    priming, which its edit list skips and a rebuilt copy must skip too."""
+    return [ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries",
+            "packet=pts_time", "-read_intervals", "%+#1", "-of", "csv=p=0", reference_url]
+
+
+def priming(stdout: bytes, sample_rate: int) -> int:
+    try:
+        first = float(stdout.decode().replace(",", " ").split()[0])  # csv: "-0.021333,"
+    except (IndexError, ValueError):
+        return 0
+    return max(0, round(-first * sample_rate))
+
+
+def _element(ident: int, payload: bytes) -> bytes:
+    """An EBML element with an eight-byte size (valid for every length)."""
+    width = (ident.bit_length() + 7) // 8
+    return ident.to_bytes(width, "big") + (0x01 << 56 | len(payload)).to_bytes(8, "big") \
+        + payload
+
+
+def _uint(ident: int, value: int) -> bytes:
+    return _element(ident, value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))
+
+
+def audio_chunks_mkv(data, gaps: list[tuple[int, int]], config: AudioConfig, out,
+                     *, min_bytes: int = 64) -> int:
+    """Write the bytes of each gap longer than ``min_bytes`` (an audio chunk) as one
+    Matroska block, behind ``config``; returns how many blocks."""
+    out.write(_element(0x1A45DFA3, _uint(0x4286, 1) + _uint(0x42F7, 1) + _uint(0x42F2, 4)
+                       + _uint(0x42F3, 8) + _element(0x4282, b"matroska")
+                       + _uint(0x4287, 4) + _uint(0x4285, 2)))
+    out.write(bytes.fromhex("18538067") + bytes.fromhex("01ffffffffffffff"))  # Segment, open
+    out.write(_element(0x1549A966, _uint(0x2AD7B1, 1_000_000)))  # Info: milliseconds
+    audio = _element(0xB5, struct.pack(">d", float(config.sample_rate))) \
+        + _uint(0x9F, config.channels)
+    out.write(_element(0x1654AE6B, _element(0xAE, _uint(0xD7, 1) + _uint(0x73C5, 1)
+                                            + _uint(0x83, 2) + _element(0x86, b"A_AAC")
+                                            + _element(0x63A2, config.specific_config())
+                                            + _element(0xE1, audio))))
+    blocks = 0
+    for start, end in gaps:
+        if end - start < min_bytes:
+            continue
+        # each block a second after the last: the mux lays the samples end to end anyway
+        block = b"\x81" + struct.pack(">hB", 0, 0x80) + bytes(data[start:end])
+        out.write(_element(0x1F43B675, _uint(0xE7, blocks * 1000) + _element(0xA3, block)))
+        blocks += 1
+    return blocks
+
+
+def mux_args(stream_path: str, out: str, *, fps: str, audio_path: str | None = None,
+             skip_samples: int = 0, audio_kbps: int = 96,
              ffmpeg_cmd: str = "ffmpeg") -> list[str]:
-    """The recovered elementary stream into an MP4, frames timed at the reference's rate."""
-    return (ffmpeg.input(stream_path, f="h264", framerate=fps)
-            .output(out, **{"c:v": "copy"}, movflags="+faststart", f="mp4")
+    """The recovered elementary stream into an MP4, frames timed at the reference's rate;
+    with ``audio_path`` (:func:`audio_chunks_mkv`) the sound too, decoded and re-encoded
+    to AAC, its samples timed end to end from the start, less the encoder's priming
+    (``skip_samples``)."""
+    video = ffmpeg.input(stream_path, f="h264", framerate=fps).video
+    streams, opts = [video], {"c:v": "copy"}
+    if audio_path is not None:
+        streams.append(ffmpeg.input(audio_path, f="matroska").audio
+                       .filter("asetpts", "N/SR/TB")
+                       .filter("atrim", start_sample=skip_samples)
+                       .filter("asetpts", "PTS-STARTPTS"))
+        opts.update({"c:a": "aac", "b:a": f"{audio_kbps}k"})
+    return (ffmpeg.output(*streams, out, **opts, movflags="+faststart", f="mp4")
             .global_args("-hide_banner", "-nostdin", "-loglevel", "error")
             .overwrite_output().compile(cmd=ffmpeg_cmd))
