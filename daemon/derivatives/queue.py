@@ -292,27 +292,32 @@ class Deriver:
         """recover.py: the cut file's media data behind a reference's parameter sets."""
         reference = self._reference(item["media_id"], item["id"])
         ref_url = source_for(self.store, reference.object_key, reference.version_id)
-        head, _ = self._ffmpeg(recover.parameter_sets_args(ref_url), ref_url)
-        sets = recover.split_parameter_sets(head)
         probe = json.loads(self._ffmpeg(commands.probe_args(ref_url), ref_url)[0])
-        fps = next((s.get("r_frame_rate") for s in probe.get("streams", [])
-                    if s.get("codec_type") == "video"), None) or "30/1"
+        video = next((s for s in probe.get("streams", []) if s.get("codec_type") == "video"),
+                     {})
+        codec = video.get("codec_name")
+        if codec not in recover.CODECS:
+            raise RecoveryImpossible(f"the device's healthy recording is {codec or 'not video'}"
+                                     ": only H.264 and H.265 recordings can be recovered")
+        fps = video.get("r_frame_rate") or "30/1"
+        head, _ = self._ffmpeg(recover.parameter_sets_args(ref_url, codec=codec), ref_url)
+        sets = recover.split_parameter_sets(head, codec)
         sound = recover.audio_config(probe)
         if isinstance(sound, recover.AudioConfig):
             sound = recover.audio_config_of(
                 probe, self._ffmpeg(recover.priming_args(ref_url), ref_url)[0])
-        stream, chunks = out.with_suffix(".h264"), out.with_suffix(".audio.mkv")
+        stream, chunks = out.with_suffix(f".{codec}"), out.with_suffix(".audio.mkv")
         blocks = 0
         with self._original(item, out.parent) as data, open(stream, "wb") as es:
             start, end = recover.media_data(data)
-            walk = recover.annexb(data, start, end, sets, es)
+            walk = recover.annexb(data, start, end, sets, es, codec)
             if isinstance(sound, recover.AudioConfig):
                 with open(chunks, "wb") as mkv:
                     blocks = recover.audio_chunks_mkv(data, walk.gaps, sound, mkv)
         if not walk.slices:
-            raise RecoveryImpossible("no H.264 picture was found in the media data: the "
-                                     "recording cannot be recovered")
-        self._ffmpeg(recover.mux_args(str(stream), str(out), fps=fps,
+            raise RecoveryImpossible(f"no {codec.upper()} picture was found in the media "
+                                     "data: the recording cannot be recovered")
+        self._ffmpeg(recover.mux_args(str(stream), str(out), fps=fps, codec=codec,
                                       audio_path=str(chunks) if blocks else None,
                                       skip_samples=sound.priming if blocks else 0),
                      str(stream))
@@ -334,7 +339,11 @@ class Deriver:
             "seconds_of_sound": seconds.get("audio"), "frames": walk.slices,
             "key_frames": walk.key_slices, "reference_media_id": reference.id,
             "reference_blake3": reference.blake3, "frame_rate": fps,
-            "skipped_bytes": walk.skipped_bytes, "audio_chunks": blocks, "audio": audio}
+            "skipped_bytes": walk.skipped_bytes, "video_codec": codec,
+            "audio_chunks": blocks, "audio": audio,
+            "frame_order": ("reordered (B-frames): frame times inside each group of pictures "
+                            "are approximate" if int(video.get("has_b_frames") or 0)
+                            else "as shown")}
         bound.info("recording_recovered", **self._details[item["id"]])
         return out
 

@@ -127,3 +127,36 @@ def test_a_reference_without_sound_gives_a_copy_without_sound_and_says_so(tmp_pa
     assert "done" == recovered["state"], recovered["error"]
     detail = json.loads(recovered["detail"])
     assert detail["audio"].startswith("none: ") and None is detail["seconds_of_sound"]
+
+
+def test_a_battery_cut_h265_recording_is_recovered_with_its_sound(tmp_path):
+    def camera(path, seed: int, seconds: int):
+        # an H.265 camera: hvc1 as phones write it, no B-frames, as a camera's low-delay
+        # encoder makes them (recover.py says what a copy with B-frames lacks)
+        return clips.scene(path, seed=seed, seconds=seconds, codec="libx265",
+                           extra=("-x265-params", "log-level=error:bframes=0", "-tag:v",
+                                  "hvc1"))
+
+    world = World(tmp_path)
+    world.handed_over(data=camera(tmp_path / "ref.mp4", 6, 3).read_bytes())
+    full = camera(tmp_path / "full.mp4", 5, 8).read_bytes()
+    assert full.rindex(b"moov") > len(full) * 0.9
+    media = world.handed_over(data=full[:len(full) * 6 // 10])
+    deriver(world).run()
+    recovered = next(r for r in world.ledger.derivatives(media_id=media.id)
+                     if r["kind"] == "recovered")
+    assert "done" == recovered["state"], recovered["error"]
+    detail = json.loads(recovered["detail"])
+    assert "hevc" == detail["video_codec"] and detail["key_frames"] >= 3, detail
+    assert "as shown" == detail["frame_order"]
+    assert 3.5 <= detail["seconds_of_picture"] <= 5.5, detail
+    assert detail["audio"].startswith("recovered: "), detail
+    path = world.store.local_path(recovered["object_key"])
+    probe = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+        capture_output=True, check=True).stdout)
+    assert [("hevc", "hvc1"), ("aac", "mp4a")] == [
+        (s["codec_name"], s["codec_tag_string"]) for s in probe["streams"]]
+    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                             capture_output=True, text=True)
+    assert (0, "") == (decoded.returncode, decoded.stderr)
