@@ -31,6 +31,7 @@ from evidock.daemon import config as config_mod
 from evidock.daemon import metrics
 from evidock.daemon.config import Config
 from evidock.daemon.errors import ConfigError, EvidockError, ExitCode
+from evidock.daemon.ledger.records import FINISHED
 from evidock.daemon.logging import configure
 from evidock.daemon.sdnotify import Notifier
 from evidock.daemon.wiring import Wiring
@@ -224,7 +225,7 @@ class Station:
         earlier run whose file has changed or gone since)."""
         serials = sorted({d["serial"] for d in self.pipeline.status()["devices"]})
         return [m for serial in serials for m in self.ledger.list_media(device=serial)
-                if m.state != "verified"]
+                if m.state not in FINISHED]
 
     def _adopt_store(self) -> None:
         """A local store found at another path than last time (the data directory moved or

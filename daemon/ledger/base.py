@@ -127,9 +127,21 @@ class Ledger(Protocol):
     def register_media(self, *, device_serial: str, source_path: str, size: int, mtime_ns: int,
                        kind: str, recorded_at: datetime, handover_hours: float,
                        officer_id: str | None = None, clock_offset_s: float | None = None,
-                       flags: tuple[str, ...] = ()) -> tuple[MediaRecord, bool]:
+                       flags: tuple[str, ...] = (),
+                       changes_in_place: bool = False) -> tuple[MediaRecord, bool]:
         """``(row, created)``; the same (device, path bytes, size, mtime) is the same row and
-        a second call appends nothing (``media_seen`` only when created)."""
+        a second call appends nothing (``media_seen`` only when created).  With
+        ``changes_in_place`` a new row supersedes the unstored rows of the file's older
+        versions (``media_superseded``)."""
+        ...
+
+    def superseded_by(self, media_id: int) -> list[MediaRecord]:
+        """The rows the row ``media_id`` superseded."""
+        ...
+
+    def supersede_if_replaced(self, media_id: int) -> int | None:
+        """End an unstored row ``superseded`` by a newer version of its file, if one is in
+        the ledger; that row's id, or None."""
         ...
 
     def media(self, media_id: int) -> MediaRecord: ...

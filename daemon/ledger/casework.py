@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 
 from evidock.daemon.errors import EvidockError, NotFound
+from evidock.daemon.ledger.records import FINISHED_SQL
 from evidock.daemon.timeutil import stamp
 
 _CASE_COLUMNS = ("case_id, type, officers, subject, start_at, end_at, status, closed_at, "
@@ -182,7 +183,7 @@ class CaseworkMixin:
         row = self._one(
             "SELECT COUNT(*) AS active, "
             "COALESCE(SUM(CASE WHEN l.kind = 'candidate' THEN 1 ELSE 0 END), 0) AS unreviewed, "
-            "COALESCE(SUM(CASE WHEN m.state != 'verified' THEN 1 ELSE 0 END), 0) "
+            f"COALESCE(SUM(CASE WHEN m.state NOT IN {FINISHED_SQL} THEN 1 ELSE 0 END), 0) "
             "AS not_handed_over FROM case_links l JOIN media m ON m.id = l.media_id "
             "WHERE l.case_id = ? AND l.unlinked_at IS NULL", (case_id,))
         return dict(row)
