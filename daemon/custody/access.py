@@ -208,6 +208,22 @@ class Custody:
                              f"{', '.join(sorted(missing))}", media_id)
         return req, wanted
 
+    def standing_request(self, person: Person, media_id: int, *,
+                         action: str = "view") -> int | None:
+        """The id of one of ``person``'s approved, unexpired requests whose scope holds
+        recording ``media_id`` for ``action`` (the newest), or None.  It only finds the
+        request: the view or export itself still goes through :meth:`authorize`."""
+        now = self.ledger.now()
+        for req in reversed(self.ledger.access_requests()):
+            if (req["requested_by"] != person.person_id or req["state"] != "approved"
+                    or req["expires_at"] <= now
+                    or (action == "export" and req["scope"] != "export")):
+                continue
+            if media_id in (req["media"] if req["media"] is not None
+                            else self.ledger.case_media(req["case_id"])):
+                return req["id"]
+        return None
+
     def record_use(self, person: Person, req: dict, *, action: str, media_ids: list[int],
                    detail: dict | None = None) -> None:
         """A view (``access_viewed``) or an export (``case_exported``) under ``req``."""

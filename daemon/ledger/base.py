@@ -444,6 +444,14 @@ class Ledger(Protocol):
         nothing changed.  People are never removed: ``active`` 0 retires one."""
         ...
 
+    def set_credential(self, person_id: str, credential: str, *, by: str) -> None:
+        """Keep a person's password hash (schema 12, ``person_credentials``, outside the
+        projection) and chain ``person_password_set`` without it; ``NotFound`` for no
+        such person."""
+        ...
+
+    def credential(self, person_id: str) -> str | None: ...
+
     def set_media_sensitivity(self, media_id: int, label: str, *, by: str,
                               reason: str) -> bool:
         """``media_sensitivity_set``; False (no event) when it already has ``label``."""
