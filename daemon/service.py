@@ -305,7 +305,8 @@ class Station:
             self._start_web()
 
     def _start_web(self) -> None:
-        """The kiosk page; a port in use is said and recorded, and ingest goes on."""
+        """The kiosk page and the review room; a port in use is said and recorded, and
+        ingest goes on."""
         from evidock.daemon.web.app import Kiosk, make_app
         from evidock.daemon.web.server import WebServer
 
@@ -315,7 +316,10 @@ class Station:
         try:
             kiosk = Kiosk(lambda: self._last_status, station_name=station.display_name,
                           language=station.language, slots=station.slots, stopping=stopping)
-            self.web = WebServer(make_app(kiosk), stopping=stopping, **where)
+            review, secret = (self.wiring.review_room(kiosk.templates) if cfg.review
+                              else (None, None))
+            self.web = WebServer(make_app(kiosk, review, session_secret=secret),
+                                 stopping=stopping, **where)
         except Exception as exc:  # noqa: BLE001 - the kiosk must never stop ingest
             log.error("web_unavailable", error=str(exc), **where)
             self.ledger.record("web_unavailable", f"station:{station.id}",

@@ -387,6 +387,20 @@ class Wiring:
 
         return Exporter(self.ledger, self.store, self.custody, self.stamper)
 
+    def review_room(self, templates):
+        """The review room's handlers (daemon/web/review.py) over this station's ledger,
+        store, custody check, case book and exporter, rendered with ``templates`` (the
+        kiosk's, so one catalogue words both); and the key that signs its sessions."""
+        from evidock.daemon.web.auth import session_key
+        from evidock.daemon.web.review import Review
+
+        config = self.config
+        review = Review(ledger=self.ledger, store=self.store, custody=self.custody,
+                        cases=self.compliance.cases, exporter=self.exporter,
+                        export_dir=config.data_dir / "exports", templates=templates,
+                        language=config.station.language, zone=config.display_zone)
+        return review, session_key(config.data_dir)
+
     @cached_property
     def scheduler(self):
         from apscheduler.schedulers.background import BackgroundScheduler

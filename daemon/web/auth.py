@@ -1,0 +1,96 @@
+"""Logins of the review room: the session key, signed cookie sessions, CSRF and login limits.
+
+The session is Starlette's signed cookie (itsdangerous): it holds only the person's badge,
+a CSRF token and the recordings whose view was logged; who the person is and what their
+role allows is read from the registry again at every request, so a role changed or a
+person retired takes effect at their next click.  The key that signs the cookies is made
+once and kept in the data directory (``web-session.key``, mode 0600): restarting the daemon
+keeps people logged in, and removing the file logs everyone out.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from starlette.middleware.sessions import SessionMiddleware
+
+KEY_FILE = "web-session.key"
+COOKIE = "evidock_review"
+SESSION_SECONDS = 8 * 3600  # one working shift
+
+
+def session_key(data_dir: Path) -> str:
+    """The key that signs the session cookies, made on first use (mode 0600)."""
+    path = Path(data_dir) / KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(32) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return path.read_text(encoding="ascii").strip()
+
+
+class Sessions:
+    """ASGI middleware: the signed session cookie, ``Secure`` when the request came over
+    https (uvicorn behind a TLS proxy sets the scheme), HttpOnly and SameSite=Strict always,
+    and scoped to ``/review`` so the kiosk never sees it."""
+
+    def __init__(self, app, *, secret: str) -> None:
+        common = {"secret_key": secret, "session_cookie": COOKIE, "max_age": SESSION_SECONDS,
+                  "same_site": "strict", "path": "/review"}
+        self.plain = SessionMiddleware(app, https_only=False, **common)
+        self.secure = SessionMiddleware(app, https_only=True, **common)
+
+    async def __call__(self, scope, receive, send):
+        https = scope["type"] == "http" and scope.get("scheme") == "https"
+        await (self.secure if https else self.plain)(scope, receive, send)
+
+
+def csrf_token(session: dict) -> str:
+    """The session's CSRF token (made on first use): every form carries it back."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def csrf_ok(session: dict, given: str | None) -> bool:
+    expected = session.get("csrf")
+    return bool(expected and given) and hmac.compare_digest(expected, given)
+
+
+class Limiter:
+    """At most ``attempts`` per ``window`` seconds per key (an address, a login name);
+    ``hit`` counts one and says how many seconds to wait when over."""
+
+    def __init__(self, attempts: int = 5, window: float = 60.0, clock=time.monotonic) -> None:
+        self.attempts, self.window, self.clock = attempts, window, clock
+        self.seen: dict[str, deque] = {}
+        self.lock = threading.Lock()
+
+    def hit(self, *keys: str) -> int | None:
+        now = self.clock()
+        wait = 0.0
+        with self.lock:
+            for key in keys:
+                times = self.seen.setdefault(key, deque())
+                while times and times[0] <= now - self.window:
+                    times.popleft()
+                if len(times) >= self.attempts:
+                    wait = max(wait, times[0] + self.window - now)
+            if wait:
+                return max(1, int(wait + 0.999))
+            for key in keys:
+                self.seen[key].append(now)
+            if len(self.seen) > 10_000:  # addresses seen once long ago
+                for key in [k for k, t in self.seen.items() if not t]:
+                    del self.seen[key]
+        return None
