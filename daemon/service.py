@@ -316,7 +316,7 @@ class Station:
         try:
             kiosk = Kiosk(lambda: self._last_status, station_name=station.display_name,
                           language=station.language, slots=station.slots, stopping=stopping)
-            review, secret = (self.wiring.review_room(kiosk.templates) if cfg.review
+            review, secret = (self.wiring.review_room(kiosk) if cfg.review
                               else (None, None))
             self.web = WebServer(make_app(kiosk, review, session_secret=secret),
                                  stopping=stopping, **where)

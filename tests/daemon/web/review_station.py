@@ -93,5 +93,5 @@ def fresh(template: Path, into: Path, language: str = "en"):
 def app_of(wiring: Wiring, language: str = "en"):
     """The daemon's web app (kiosk and review room), built as the daemon builds it."""
     kiosk = Kiosk(lambda: None, station_name="st", language=language)
-    review, secret = wiring.review_room(kiosk.templates)
+    review, secret = wiring.review_room(kiosk)
     return make_app(kiosk, review, session_secret=secret), review

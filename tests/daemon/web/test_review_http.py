@@ -300,3 +300,14 @@ def test_a_retired_person_is_logged_out_at_their_next_click(room):
                             unit=None, os_user=None, clearance=[], by="A0", active=False)
     assert 401 == archivist.get("/review").status_code
     assert 401 == room().login("AR1").status_code
+
+
+def test_the_room_speaks_the_station_language(review_station):
+    _, wiring = review_station
+    app, _ = app_of(wiring, language="zh-CN")
+    chinese = Room(app)
+    page = chinese.client.get("/review/login").text
+    assert '<html lang="zh-CN">' in page and "调阅室" in page and "警号或工号" in page
+    assert 303 == chinese.login("AR1").status_code
+    found = chinese.client.get("/review").text
+    assert "2 条录像" in found and "另有 1 条超出您的密级权限，未显示" in found
