@@ -113,9 +113,12 @@ class Review:
     def render(self, request: Request, name: str, status: int = 200, **context):
         person_id = request.session.get("person")
         row = self.ledger.person(person_id) if person_id else None
-        return self.templates.TemplateResponse(request, name, {
+        response = self.templates.TemplateResponse(request, name, {
             "request": request, "csrf": csrf_token(request.session), "lang": self.language,
             "me": Person.from_row(row) if row else None, **context}, status_code=status)
+        # nothing of a recording stays in the browser's cache after the person logs out
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     # -- login -------------------------------------------------------------------------------
 
