@@ -87,6 +87,14 @@ class Custody:
             raise hidden
         return media
 
+    def case_cleared(self, person: Person | None, case: dict | None) -> bool:
+        """Whether ``person`` may see the case itself (its id, its record): its label is the
+        unrestricted one or in their clearance.  None for either: nothing to hide."""
+        if person is None or case is None:
+            return True
+        label = self.config.aliases.get(case["sensitivity"], case["sensitivity"])
+        return label == self.config.labels[0] or label in self.clearance(person)
+
     def require_role(self, person: Person, roles: tuple[str, ...], action: str, *,
                      case_id: str | None = None) -> None:
         if person.role not in roles:

@@ -227,6 +227,10 @@ class Ledger(Protocol):
 
     def case_links(self, case_id: str, *, include_unlinked: bool = False) -> list[dict]: ...
 
+    def media_links(self, media_id: int) -> list[dict]:
+        """The links of one recording now (not removed), oldest first."""
+        ...
+
     def link_media(self, case_id: str, media_ids: list[int], *, kind: str, note: str,
                    by: str) -> list[int]:
         """``case_linked`` / ``case_link_upgraded`` per recording changed, plus

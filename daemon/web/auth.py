@@ -68,29 +68,32 @@ def csrf_ok(session: dict, given: str | None) -> bool:
 
 
 class Limiter:
-    """At most ``attempts`` per ``window`` seconds per key (an address, a login name);
-    ``hit`` counts one and says how many seconds to wait when over."""
+    """At most ``attempts`` failed logins per ``window`` seconds per key (an address, a login
+    name).  Only failures count: people of one station share its address (loopback, or the
+    TLS proxy in front), and a guesser fails."""
 
     def __init__(self, attempts: int = 5, window: float = 60.0, clock=time.monotonic) -> None:
         self.attempts, self.window, self.clock = attempts, window, clock
-        self.seen: dict[str, deque] = {}
+        self.failed: dict[str, deque] = {}
         self.lock = threading.Lock()
 
-    def hit(self, *keys: str) -> int | None:
+    def wait(self, *keys: str) -> int | None:
+        """Seconds until any of ``keys`` may try again, or None: it may now."""
         now = self.clock()
         wait = 0.0
         with self.lock:
             for key in keys:
-                times = self.seen.setdefault(key, deque())
+                times = self.failed.get(key)
                 while times and times[0] <= now - self.window:
                     times.popleft()
-                if len(times) >= self.attempts:
+                if times is not None and not times:
+                    del self.failed[key]  # forgotten once its window passed
+                elif times is not None and len(times) >= self.attempts:
                     wait = max(wait, times[0] + self.window - now)
-            if wait:
-                return max(1, int(wait + 0.999))
+        return max(1, int(wait + 0.999)) if wait else None
+
+    def fail(self, *keys: str) -> None:
+        now = self.clock()
+        with self.lock:
             for key in keys:
-                self.seen[key].append(now)
-            if len(self.seen) > 10_000:  # addresses seen once long ago
-                for key in [k for k, t in self.seen.items() if not t]:
-                    del self.seen[key]
-        return None
+                self.failed.setdefault(key, deque()).append(now)

@@ -130,8 +130,9 @@ class Review:
         data = await self.form(request)
         who, password = data.get("who", "").strip(), data.get("password", "")
         address = request.client.host if request.client else "?"
-        wait = self.limiter.hit(f"addr:{address}", f"user:{who.casefold()}")
-        if wait is not None:
+        keys = (f"addr:{address}", f"user:{who.casefold()}")
+        wait = self.limiter.wait(*keys)
+        if wait is not None:  # refused before the password is even looked at
             log.warning("review_login_limited", address=address, who=who)
             response = self.render(request, "review/login.html", status=429, limited=True,
                                    next=_safe_next(data.get("next")))
@@ -139,6 +140,7 @@ class Review:
             return response
         person = self.custody.people.authenticate(who, password)
         if person is None or person.role not in ROOM:
+            self.limiter.fail(*keys)
             log.info("review_login_refused", address=address, who=who)
             return self.render(request, "review/login.html", status=401, failed=True,
                                next=_safe_next(data.get("next")))
@@ -201,15 +203,6 @@ class Review:
             raise HTTPException(404) from None
         return self.custody.find(person, f"id:{media_id}")
 
-    def _links(self, person: Person, media_id: int) -> list[dict]:
-        """The cases the recording is linked to now, those the person may see."""
-        found = []
-        for case_id in {c["case_id"] for c in self.ledger.cases()}:
-            for link in self.ledger.case_links(case_id):
-                if link["media_id"] == media_id:
-                    found.append({**link, "case_id": case_id})
-        return sorted(found, key=lambda x: x["linked_at"])
-
     async def recording(self, request: Request):
         person = self.person(request)
         media = self._media(request, person)
@@ -228,12 +221,15 @@ class Review:
         mine = [r for r in self.ledger.access_requests()
                 if r["requested_by"] == person.person_id and r["state"] == "pending"
                 and media.id in (r["media"] or self.ledger.case_media(r["case_id"]))]
-        links = self._links(person, media.id)
+        # every case it is linked to holds a label the person's clearance holds (find
+        # let them see the recording), so none of these cases is hidden from them
+        links = self.ledger.media_links(media.id)
         return self.render(request, "review/recording.html", m=media, events=events,
                            links=links, derivatives=derivatives, viewing=viewing,
                            request_id=rid, pending=mine,
                            labels=sorted(self.custody.labels(media.id)),
-                           cases=[c for c in self.ledger.cases()],
+                           cases=[c for c in self.ledger.cases()
+                                  if self.custody.case_cleared(person, c)],
                            may_link=person.role in CURATORS,
                            may_request=person.role in REQUESTERS)
 
@@ -257,12 +253,11 @@ class Review:
         if not note:
             raise HTTPException(400, "a link needs its note (what the recording shows)")
         self.custody.require_media(person, [media.id], "link", case_id=case_id)
-        label = self.custody.config.aliases.get(case["sensitivity"], case["sensitivity"])
-        if label != self.custody.config.labels[0] and label not in self.custody.clearance(
-                person):
+        if not self.custody.case_cleared(person, case):  # as `evidock cases link`
             self.custody.refused(person, "link", case_id=case_id,
                                  reason="no clearance for the case")
-            raise AccessDenied(f"{person} may not link to case {case_id}")
+            raise AccessDenied(f"{person} may not link to case {case_id}: no clearance for "
+                               "its sensitivity")
         kind = "candidate" if data.get("kind") == "candidate" else "evidence"
         self.cases.link(case_id, [media.id], kind=kind, note=note, by=person.person_id)
         return RedirectResponse(f"/review/media/{media.id}", status_code=303)
@@ -384,7 +379,7 @@ class Review:
     # -- the access log ----------------------------------------------------------------------
 
     async def access_log(self, request: Request):
-        self.person(request, AUDITORS + ("archivist",), "read the access log")
+        self.person(request, AUDITORS, "read the access log")
         events = list(reversed(self.ledger.access_events()))[:500]
         return self.render(request, "review/log.html", events=events)
 
