@@ -26,17 +26,29 @@ SESSION_SECONDS = 8 * 3600  # one working shift
 
 
 def session_key(data_dir: Path) -> str:
-    """The key that signs the session cookies, made on first use (mode 0600)."""
+    """The key that signs the session cookies, made on first use (mode 0600).  It is
+    written whole to a temporary name and linked into place, so a crash never leaves an
+    empty key that every cookie would then be signed with; one that is not a key stops the
+    review room (the daemon says so and ingest goes on)."""
     path = Path(data_dir) / KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secrets.token_hex(32) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    return path.read_text(encoding="ascii").strip()
+    if not path.exists():
+        tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)  # fails if another process made it first: theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 64 or not all(c in "0123456789abcdef" for c in key):
+        raise ValueError(f"{path} is not a session key (64 hex digits): remove it, and a new "
+                         "one is made at the next start (everyone logs in again)")
+    return key
 
 
 class Sessions:

@@ -21,6 +21,7 @@ is 403, and a state-changing request without the session's CSRF token is 403.
 
 from __future__ import annotations
 
+import functools
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import structlog
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
@@ -67,8 +69,22 @@ class ExportJob:
     error: str = ""
 
 
+def posted(handler):
+    """A state-changing route: its form is read and its CSRF token checked on the event
+    loop, then ``handler(self, request, form)`` runs in a worker thread like every other
+    route of the room, so the ledger's queries and a login's scrypt never hold up the
+    event loop (the kiosk's streams share it)."""
+    @functools.wraps(handler)
+    async def route(self, request: Request):
+        data = await self.form(request)
+        return await run_in_threadpool(handler, self, request, data)
+    return route
+
+
 class Review:
-    """The room's handlers over the station's parts (from the composition root)."""
+    """The room's handlers over the station's parts (from the composition root).  Routes
+    are plain functions: Starlette runs them in its worker threads (the ledger gives each
+    thread its own connection)."""
 
     def __init__(self, *, ledger, store, custody: Custody, cases, exporter, export_dir: Path,
                  templates, language: str, zone=None, limiter: Limiter | None = None) -> None:
@@ -122,12 +138,12 @@ class Review:
 
     # -- login -------------------------------------------------------------------------------
 
-    async def login_page(self, request: Request):
+    def login_page(self, request: Request):
         return self.render(request, "review/login.html", next=_safe_next(
             request.query_params.get("next")))
 
-    async def login(self, request: Request):
-        data = await self.form(request)
+    @posted
+    def login(self, request: Request, data: dict):
         who, password = data.get("who", "").strip(), data.get("password", "")
         address = request.client.host if request.client else "?"
         keys = (f"addr:{address}", f"user:{who.casefold()}")
@@ -149,14 +165,14 @@ class Review:
         log.info("review_login_succeeded", address=address, person=person.person_id)
         return RedirectResponse(_safe_next(data.get("next")), status_code=303)
 
-    async def logout(self, request: Request):
-        await self.form(request)
+    @posted
+    def logout(self, request: Request, data: dict):
         request.session.clear()
         return RedirectResponse("/review/login", status_code=303)
 
     # -- search ------------------------------------------------------------------------------
 
-    async def search(self, request: Request):
+    def search(self, request: Request):
         person = self.person(request, READERS + ("admin",))
         if person.role == "admin":  # an admin's room: nothing of the footage
             return self.render(request, "review/admin.html")
@@ -203,7 +219,7 @@ class Review:
             raise HTTPException(404) from None
         return self.custody.find(person, f"id:{media_id}")
 
-    async def recording(self, request: Request):
+    def recording(self, request: Request):
         person = self.person(request)
         media = self._media(request, person)
         derivatives = {d["kind"]: d for d in self.ledger.derivatives(media_id=media.id)
@@ -233,18 +249,18 @@ class Review:
                            may_link=person.role in CURATORS,
                            may_request=person.role in REQUESTERS)
 
-    async def request_access(self, request: Request):
+    @posted
+    def request_access(self, request: Request, data: dict):
         person = self.person(request, REQUESTERS, "request access")
-        data = await self.form(request)
         media = self._media(request, person)
         rid = self.custody.request(person, data.get("case", ""), scope=data.get("scope",
                                    "view"), purpose=data.get("purpose", ""), media=[media.id])
         log.info("review_access_requested", person=person.person_id, request_id=rid)
         return RedirectResponse(f"/review/media/{media.id}", status_code=303)
 
-    async def link(self, request: Request):
+    @posted
+    def link(self, request: Request, data: dict):
         person = self.person(request, CURATORS, "link recordings")
-        data = await self.form(request)
         media = self._media(request, person)
         case_id, note = data.get("case", "").strip(), data.get("note", "").strip()
         case = self.ledger.case(case_id)
@@ -294,16 +310,16 @@ class Review:
                     yield block
         return StreamingResponse(chunks(), media_type=media_type, headers=headers)
 
-    async def proxy(self, request: Request):
+    def proxy(self, request: Request):
         return self._send(self._footage(request, "proxy"), "video/mp4")
 
-    async def poster(self, request: Request):
+    def poster(self, request: Request):
         return self._send(self._footage(request, "poster"), "image/jpeg")
 
-    async def sprite(self, request: Request):
+    def sprite(self, request: Request):
         return self._send(self._footage(request, "sprite"), "image/jpeg")
 
-    async def thumbnails(self, request: Request):
+    def thumbnails(self, request: Request):
         row = self._footage(request, "sprite_vtt")
         with self.store.open(row["object_key"]) as f:
             text = f.read().decode("utf-8")
@@ -313,7 +329,7 @@ class Review:
 
     # -- access requests ---------------------------------------------------------------------
 
-    async def requests_page(self, request: Request):
+    def requests_page(self, request: Request):
         person = self.person(request)
         everyone = self.ledger.access_requests()
         mine = [r for r in everyone if r["requested_by"] == person.person_id]
@@ -323,9 +339,9 @@ class Review:
         return self.render(request, "review/requests.html", mine=mine, pending=pending,
                            now=self.ledger.now())
 
-    async def decide(self, request: Request):
+    @posted
+    def decide(self, request: Request, data: dict):
         person = self.person(request, APPROVERS, "decide access requests")
-        data = await self.form(request)
         approve = data.get("decision") == "approve"
         reason = data.get("reason", "").strip()
         if not approve and not reason:
@@ -336,7 +352,7 @@ class Review:
 
     # -- exports -----------------------------------------------------------------------------
 
-    async def exports_page(self, request: Request):
+    def exports_page(self, request: Request):
         person = self.person(request, REQUESTERS, "export footage")
         now = self.ledger.now()
         usable = [r for r in self.ledger.access_requests()
@@ -347,9 +363,9 @@ class Review:
         return self.render(request, "review/exports.html", usable=usable,
                            jobs=sorted(jobs, key=lambda j: -j.id))
 
-    async def start_export(self, request: Request):
+    @posted
+    def start_export(self, request: Request, data: dict):
         person = self.person(request, REQUESTERS, "export footage")
-        data = await self.form(request)
         try:
             rid = int(data.get("request", ""))
         except ValueError:
@@ -378,7 +394,7 @@ class Review:
 
     # -- the access log ----------------------------------------------------------------------
 
-    async def access_log(self, request: Request):
+    def access_log(self, request: Request):
         self.person(request, AUDITORS, "read the access log")
         events = list(reversed(self.ledger.access_events()))[:500]
         return self.render(request, "review/log.html", events=events)

@@ -14,7 +14,7 @@ import time
 import pytest
 from starlette.testclient import TestClient
 
-from evidock.daemon.web.auth import KEY_FILE, Limiter
+from evidock.daemon.web.auth import KEY_FILE, Limiter, session_key
 from tests.daemon.web.review_station import app_of, password
 
 pytestmark = pytest.mark.ffmpeg
@@ -328,3 +328,12 @@ def test_the_room_speaks_the_station_language(review_station):
     assert 303 == chinese.login("AR1").status_code
     found = chinese.client.get("/review").text
     assert "2 条录像" in found and "另有 1 条超出您的密级权限，未显示" in found
+
+
+def test_a_session_key_is_written_whole_and_a_broken_one_is_never_used(tmp_path):
+    key = session_key(tmp_path)
+    assert 64 == len(key) and [KEY_FILE] == [p.name for p in tmp_path.iterdir()]
+    assert 0o600 == stat.S_IMODE(os.stat(tmp_path / KEY_FILE).st_mode)
+    (tmp_path / KEY_FILE).write_text("")  # as a crash in the middle of writing would
+    with pytest.raises(ValueError, match="not a session key"):
+        session_key(tmp_path)
