@@ -282,6 +282,13 @@ class LedgerContract:
         assert (True, []) == (report.ok, report.problems)
         assert report.rows == sum(len(rows) for rows in table_rows(populated).values())
 
+    def test_media_links_are_a_recordings_links_now_without_removed_ones(self, populated):
+        a, b = (m.id for m in populated.list_media()[:2])
+        assert [("C-1", "evidence")] == [(x["case_id"], x["kind"])
+                                         for x in populated.media_links(a)]
+        assert ["C-2"] == [x["case_id"] for x in populated.media_links(b)]  # C-1's removed
+        assert [] == populated.media_links(9999)
+
     def test_a_credential_is_kept_beside_the_chain_which_only_says_who_set_it(self, populated):
         assert None is populated.credential("A1")
         populated.set_credential("A1", "scrypt$1$1$1$c2FsdA==$aGFzaA==", by="A0")
