@@ -7,7 +7,9 @@ the search nor by its address."""
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -51,6 +53,14 @@ def load(browser, element) -> None:
     page = browser.find_element(By.TAG_NAME, "html")
     element.click()
     WebDriverWait(browser, 10).until(staleness_of(page))
+
+
+def screenshot(browser, name: str) -> None:
+    """To ``$EVIDOCK_SCREENSHOTS`` when set (the README's come from here)."""
+    folder = os.environ.get("EVIDOCK_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(Path(folder) / name))
 
 
 def text(browser) -> str:
@@ -103,6 +113,7 @@ def test_an_archivist_finds_asks_watches_and_links_a_recording(served, browser):
     assert "sprite.jpg" in preview.value_of_css_property("background-image")
     assert 3.0 == pytest.approx(browser.execute_script(
         "return document.getElementById('player').currentTime"), abs=0.6)
+    screenshot(browser, "review-player-en.png")
 
     browser.find_element(By.ID, "link-note").send_keys("the shop front, 10:02")
     Select(browser.find_element(By.ID, "link-case")).select_by_visible_text("C-3")
