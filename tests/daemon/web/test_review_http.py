@@ -337,3 +337,21 @@ def test_a_session_key_is_written_whole_and_a_broken_one_is_never_used(tmp_path)
     (tmp_path / KEY_FILE).write_text("")  # as a crash in the middle of writing would
     with pytest.raises(ValueError, match="not a session key"):
         session_key(tmp_path)
+
+
+def test_results_come_in_pages_and_a_recording_shows_its_facts_history_and_links(
+        room, monkeypatch):
+    from evidock.daemon.web import review
+
+    monkeypatch.setattr(review, "PAGE_SIZE", 1)
+    archivist = room("AR1")
+    first = archivist.get("/review?device=DSJ-001").text
+    assert re.findall(r'data-media="(\d+)"', first) == ["1"] and "Page 1 of 2" in first
+    assert "/review?device=DSJ-001&amp;page=2" in first
+    second = archivist.get("/review?device=DSJ-001&page=2").text
+    assert re.findall(r'data-media="(\d+)"', second) == ["2"] and 'rel="prev"' in second
+    page = archivist.get("/review/media/1").text
+    m = room.wiring.ledger.media(1)
+    assert m.blake3 in page and m.sha256 in page and "REC0.MP4" in page
+    assert "media_verified" in page and "derivative_stored" in page  # its ledger history
+    assert "the seizure" in page and "C-1" in page  # its case link and note
