@@ -239,6 +239,10 @@ class Ledger(Protocol):
 
     def case_links(self, case_id: str, *, include_unlinked: bool = False) -> list[dict]: ...
 
+    def media_links(self, media_id: int) -> list[dict]:
+        """The links of one recording now (not removed), oldest first."""
+        ...
+
     def link_media(self, case_id: str, media_ids: list[int], *, kind: str, note: str,
                    by: str) -> list[int]:
         """``case_linked`` / ``case_link_upgraded`` per recording changed, plus
@@ -455,6 +459,14 @@ class Ledger(Protocol):
         (``person_updated``, with ``changed`` and ``before``); False and no event when
         nothing changed.  People are never removed: ``active`` 0 retires one."""
         ...
+
+    def set_credential(self, person_id: str, credential: str, *, by: str) -> None:
+        """Keep a person's password hash (schema 12, ``person_credentials``, outside the
+        projection) and chain ``person_password_set`` without it; ``NotFound`` for no
+        such person."""
+        ...
+
+    def credential(self, person_id: str) -> str | None: ...
 
     def set_media_sensitivity(self, media_id: int, label: str, *, by: str,
                               reason: str) -> bool:

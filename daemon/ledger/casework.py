@@ -101,6 +101,12 @@ class CaseworkMixin:
                 row["hold_placed_at"] = None
         return rows
 
+    def media_links(self, media_id: int) -> list[dict]:
+        """The cases a recording is linked to now: case_id, kind, note, linked_by, linked_at."""
+        return [dict(r) for r in self._rows(
+            "SELECT case_id, kind, note, linked_by, linked_at FROM case_links WHERE media_id = ? "
+            "AND unlinked_at IS NULL ORDER BY linked_at, id", (media_id,))]
+
     def link_media(self, case_id: str, media_ids: list[int], *, kind: str, note: str,
                    by: str) -> list[int]:
         """Link recordings to a case in one transaction; an evidence link also requests the

@@ -14,6 +14,7 @@ A backend's test module subclasses :class:`LedgerContract` and provides these fi
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -346,6 +347,25 @@ class LedgerContract:
         report = populated.verify()
         assert (True, []) == (report.ok, report.problems)
         assert report.rows == sum(len(rows) for rows in table_rows(populated).values())
+
+    def test_media_links_are_a_recordings_links_now_without_removed_ones(self, populated):
+        a, b = (m.id for m in populated.list_media()[:2])
+        assert [("C-1", "evidence")] == [(x["case_id"], x["kind"])
+                                         for x in populated.media_links(a)]
+        assert ["C-2"] == [x["case_id"] for x in populated.media_links(b)]  # C-1's removed
+        assert [] == populated.media_links(9999)
+
+    def test_a_credential_is_kept_beside_the_chain_which_only_says_who_set_it(self, populated):
+        assert None is populated.credential("A1")
+        populated.set_credential("A1", "scrypt$1$1$1$c2FsdA==$aGFzaA==", by="A0")
+        populated.set_credential("A1", "scrypt$2$1$1$c2FsdA==$aGFzaA==", by="A1")
+        assert "scrypt$2$1$1$c2FsdA==$aGFzaA==" == populated.credential("A1")
+        events = list(populated.events(kinds=["person_password_set"]))
+        assert [("A0",), ("A1",)] == [(json.loads(e.data)["by"],) for e in events]
+        assert all("hash" not in e.data and "scrypt" not in e.data for e in events)
+        with pytest.raises(NotFound):
+            populated.set_credential("NOBODY", "scrypt$x", by="A0")
+        assert populated.verify().ok
 
     # -- finding a recording ------------------------------------------------------------------
 
