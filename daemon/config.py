@@ -541,6 +541,9 @@ class WebConfig(Section):
     bind: str = Field("127.0.0.1", min_length=1,
                       description="Address to listen on: loopback for a screen on the station "
                       "itself; the kiosk needs no login and shows no file names.")
+    review: bool = Field(True, description="Serve the review room (/review) beside the kiosk: "
+                         "archivists log in (evidock people password) to search, watch under "
+                         "an approved access request, link and export.")
     port: int = Field(9581, ge=0, le=65535,
                       description="TCP port of the web pages (0: any free port, shown by "
                       "`evidock status`).")

@@ -35,7 +35,14 @@ from evidock.daemon.errors import (
     StoreError,
 )
 from evidock.daemon.hashing import HashingReader
-from evidock.daemon.ledger.records import COPYING, STORED, VERIFIED, MediaRecord, display_path
+from evidock.daemon.ledger.records import (
+    COPYING,
+    STORED,
+    SUPERSEDED,
+    VERIFIED,
+    MediaRecord,
+    display_path,
+)
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.retry import RetryPolicy
 from evidock.daemon.store.base import WormStore
@@ -51,7 +58,7 @@ __all__ = ["Ingestor", "Outcome", "RetryPolicy", "ShutdownRequested"]
 @dataclass(frozen=True)
 class Outcome:
     media_id: int
-    state: str  # verified, failed (will retry), quarantined (gave up), parked
+    state: str  # verified, failed (will retry), quarantined (gave up), parked, superseded
     error: str | None = None
     retry_at: datetime | None = None
     existed: bool = False
@@ -91,6 +98,8 @@ class Ingestor:
                          file=media.source_path)
         if media.state == VERIFIED:
             return Outcome(media.id, VERIFIED)
+        if media.state == SUPERSEDED:
+            return Outcome(media.id, SUPERSEDED, media.last_error)
         attempt = None
         try:
             if media.state == COPYING and media.id not in self._unrecorded:
@@ -130,7 +139,10 @@ class Ingestor:
             return Outcome(media.id, "failed", str(exc), retry_at, action="retry",
                            cause="ledger")
         except EvidockError as exc:
-            return self._fail(media.id, attempt, exc, bound)
+            outcome = self._fail(media.id, attempt, exc, bound)
+            if isinstance(exc, SourceChanged) and item is not None and item.changes_in_place:
+                return self._superseded(outcome, bound)
+            return outcome
         except Exception as exc:  # a bug must not kill the worker; it is recorded and retried
             bound.exception("ingest_crashed")
             err = EvidockError(f"{media.source_path}: unexpected {type(exc).__name__}: {exc}")
@@ -266,6 +278,20 @@ class Ingestor:
                 f"{info.sha256}, the ledger expects {media.size} bytes with {media.sha256}",
                 hint="the file will be copied again; if this repeats, check the store",
             )
+
+    def _superseded(self, outcome: Outcome, bound) -> Outcome:
+        """A watch folder's file changed under its read: if its new version is already in
+        the ledger, this row is done (superseded by it), not a failure to retry or give up
+        on.  Otherwise ``outcome`` stands until the new version is found."""
+        try:
+            newer = self.ledger.supersede_if_replaced(outcome.media_id)
+        except Exception as exc:  # noqa: BLE001 - the failure is recorded: retried as such
+            bound.warning("supersede_failed", error=str(exc))
+            return outcome
+        if newer is None:
+            return outcome
+        bound.info("media_superseded", by_media_id=newer)
+        return Outcome(outcome.media_id, SUPERSEDED, outcome.error)
 
     def _fail(self, media_id: int, attempt: int | None, exc: EvidockError, bound) -> Outcome:
         """Record a failed attempt and say what happens next; never raises.  A ledger that

@@ -42,7 +42,7 @@ class StationCollector:
         states = GaugeMetricFamily("evidock_media", "Recordings in the ledger by state",
                                    labels=["state"])
         counts = self.ledger.counts()
-        for state in ("seen", "copying", "stored", "verified", "failed"):
+        for state in ("seen", "copying", "stored", "verified", "failed", "superseded"):
             states.add_metric([state], counts.get(state, 0))
         yield states
 

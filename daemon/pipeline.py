@@ -25,7 +25,7 @@ import structlog
 
 from evidock.daemon.ingest import Ingestor, Outcome, ShutdownRequested
 from evidock.daemon.ledger import devices as registry
-from evidock.daemon.ledger.records import STORED, VERIFIED, MediaRecord
+from evidock.daemon.ledger.records import FINISHED, STORED, SUPERSEDED, VERIFIED, MediaRecord
 from evidock.daemon.ledger.sqlite import SqliteLedger
 from evidock.daemon.progress import DeviceProgress, PortProblem
 from evidock.daemon.rate import RecentRate
@@ -105,11 +105,16 @@ class Pipeline:
             handover_hours=self.handover_hours,
             officer_id=self._devices[device.serial].officer_id,
             clock_offset_s=item.clock_offset_s, flags=item.flags + (
-                () if self._devices[device.serial].registered else ("unregistered_device",)))
+                () if self._devices[device.serial].registered else ("unregistered_device",)),
+            changes_in_place=item.changes_in_place)
+        replaced = (self.ledger.superseded_by(media.id)
+                    if created and item.changes_in_place else [])
         if created and self.adjust_deadline is not None:
             media = self.adjust_deadline(media)
         with self._cond:
             prog = self._devices[device.serial]
+            for old in replaced:
+                self._forget_superseded(old, prog)
             new_here = media.id not in prog.files  # first found in this dock
             if new_here:
                 prog.files.add(media.id)
@@ -237,9 +242,9 @@ class Pipeline:
                     self._queue.push(entry)
                     self.pause.trip("ledger", f"reading the queue: {exc}")
                     break
-                if media.state == VERIFIED or (item is None and media.state != STORED):
+                if media.state in FINISHED or (item is None and media.state != STORED):
                     self._items.pop(media_id, None)
-                    continue  # handed over meanwhile, or its device left
+                    continue  # handed over or superseded meanwhile, or its device left
                 found = (media, item)
                 self._busy_devices.add(media.device_serial)
                 break
@@ -393,9 +398,9 @@ class Pipeline:
                 log.error("queue_read_failed", media_id=entry.media_id, error=str(exc))
                 self._queue.push(entry)
                 return None
-            if media.state == VERIFIED or (item is None and media.state != STORED):
+            if media.state in FINISHED or (item is None and media.state != STORED):
                 self._items.pop(media.id, None)
-                continue  # handed over meanwhile, or its device left
+                continue  # handed over or superseded meanwhile, or its device left
             return media, item
         return None
 
@@ -454,12 +459,26 @@ class Pipeline:
             if not prog.docked and self._items.get(media.id) is item:
                 del self._items[media.id]  # its device left while it was read: next dock
             self._hold(outcome.retry_at, self._entry(media, stored=False))
+        elif outcome.state == SUPERSEDED:
+            self._forget_superseded(media, prog)
         elif outcome.state == "quarantined":
             self._items.pop(media.id, None)
             self.quarantined.add(media.id)
             prog.failed.add(media.id)
             prog.gave_up.add(media.id)
             prog.failure_cause = outcome.cause or prog.failure_cause
+
+    def _forget_superseded(self, media: MediaRecord, prog: DeviceProgress) -> None:
+        """A row replaced by its file's new version: nothing of it is left to read, to
+        count on the device's tile or to give up on.  Holds the lock."""
+        self._items.pop(media.id, None)
+        self.quarantined.discard(media.id)
+        prog.failed.discard(media.id)
+        prog.gave_up.discard(media.id)
+        if media.id in prog.files and media.id not in prog.done:
+            prog.files.discard(media.id)
+            prog.bytes_total -= media.size
+        log.info("media_superseded", media_id=media.id, device_serial=prog.serial)
 
     # -- life cycle --------------------------------------------------------------------------
 

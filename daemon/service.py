@@ -31,6 +31,7 @@ from evidock.daemon import config as config_mod
 from evidock.daemon import metrics
 from evidock.daemon.config import Config
 from evidock.daemon.errors import ConfigError, EvidockError, ExitCode
+from evidock.daemon.ledger.records import FINISHED
 from evidock.daemon.logging import configure
 from evidock.daemon.sdnotify import Notifier
 from evidock.daemon.wiring import Wiring
@@ -224,7 +225,7 @@ class Station:
         earlier run whose file has changed or gone since)."""
         serials = sorted({d["serial"] for d in self.pipeline.status()["devices"]})
         return [m for serial in serials for m in self.ledger.list_media(device=serial)
-                if m.state != "verified"]
+                if m.state not in FINISHED]
 
     def _adopt_store(self) -> None:
         """A local store found at another path than last time (the data directory moved or
@@ -305,7 +306,8 @@ class Station:
             self._start_web()
 
     def _start_web(self) -> None:
-        """The kiosk page; a port in use is said and recorded, and ingest goes on."""
+        """The kiosk page and the review room; a port in use is said and recorded, and
+        ingest goes on."""
         from evidock.daemon.web.app import Kiosk, make_app
         from evidock.daemon.web.server import WebServer
 
@@ -315,7 +317,9 @@ class Station:
         try:
             kiosk = Kiosk(lambda: self._last_status, station_name=station.display_name,
                           language=station.language, slots=station.slots, stopping=stopping)
-            self.web = WebServer(make_app(kiosk), stopping=stopping, **where)
+            review, secret = self._review_room(kiosk) if cfg.review else (None, None)
+            self.web = WebServer(make_app(kiosk, review, session_secret=secret),
+                                 stopping=stopping, **where)
         except Exception as exc:  # noqa: BLE001 - the kiosk must never stop ingest
             log.error("web_unavailable", error=str(exc), **where)
             self.ledger.record("web_unavailable", f"station:{station.id}",
@@ -323,6 +327,17 @@ class Station:
             return
         self.web.start()
         log.info("web_serving", url=f"{self.web.url}/station", **where)
+
+    def _review_room(self, kiosk):
+        """The review room, or (None, None) when it cannot be built (a broken session key):
+        said and recorded, and the kiosk is served without it (``/review`` answers 503)."""
+        try:
+            return self.wiring.review_room(kiosk)
+        except Exception as exc:  # noqa: BLE001 - the room must never take the kiosk down
+            log.error("review_unavailable", error=str(exc))
+            self.ledger.record("review_unavailable", f"station:{self.config.station.id}",
+                               {"error": str(exc)})
+            return None, None
 
     def shutdown(self) -> None:
         self.notifier.stopping()

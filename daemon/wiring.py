@@ -387,6 +387,20 @@ class Wiring:
 
         return Exporter(self.ledger, self.store, self.custody, self.stamper)
 
+    def review_room(self, kiosk):
+        """The review room's handlers (daemon/web/review.py) over this station's ledger,
+        store, custody check, case book and exporter, worded like ``kiosk`` (its templates
+        and language: one catalogue for both); and the key that signs its sessions."""
+        from evidock.daemon.web.auth import session_key
+        from evidock.daemon.web.review import Review
+
+        config = self.config
+        review = Review(ledger=self.ledger, store=self.store, custody=self.custody,
+                        cases=self.compliance.cases, exporter=self.exporter,
+                        export_dir=config.data_dir / "exports", templates=kiosk.templates,
+                        language=kiosk.words.language, zone=config.display_zone)
+        return review, session_key(config.data_dir)
+
     @cached_property
     def scheduler(self):
         from apscheduler.schedulers.background import BackgroundScheduler

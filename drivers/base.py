@@ -64,6 +64,9 @@ class MediaItem:
     kind: str
     clock_offset_s: float | None = None  # device clock minus station clock, when known
     flags: tuple[str, ...] = field(default=())
+    #: the file may be rewritten where it lies (a watch folder; never a camera's card): a
+    #: new size or mtime is a new version that supersedes the unstored old one
+    changes_in_place: bool = False
 
     @property
     def source_path(self) -> str:

@@ -40,7 +40,9 @@ DEFAULT_IGNORE = (".*", "*.part", "*.tmp", "*.crdownload", "~*")
 
 
 #: Events that mean a file appeared or changed; opens and reads (ours too) are not among them.
-_CHANGES = {"created", "modified", "moved", "closed"}
+#: "attrib" is a new mtime without a write (``touch``, a copy tool setting times): a new
+#: version of the file all the same, which must be taken rather than waiting for a rescan.
+_CHANGES = {"created", "modified", "moved", "closed", "attrib"}
 
 
 class _Wake(FileSystemEventHandler):
@@ -276,7 +278,7 @@ class WatchFolderDriver:
             flags.append("undecodable_name")
         return MediaItem(device=self._identity(serial), root=os.path.join(folder, serial),
                          relpath=rel, size=size, mtime_ns=mtime_ns, kind=media_kind(rel),
-                         recorded_at=named or mtime, flags=tuple(flags))
+                         recorded_at=named or mtime, flags=tuple(flags), changes_in_place=True)
 
     @staticmethod
     def _identity(serial: str) -> DeviceIdentity:

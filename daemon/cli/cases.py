@@ -117,10 +117,7 @@ def _actor(config: Config, ref: str | None, action: str | None = None,
 
 
 def _case_cleared(custody, person, case: dict | None) -> bool:
-    if person is None or case is None:
-        return True
-    label = custody.config.aliases.get(case["sensitivity"], case["sensitivity"])
-    return label == custody.config.labels[0] or label in custody.clearance(person)
+    return custody.case_cleared(person, case)
 
 
 def cmd_list(args, config: Config) -> int:

@@ -28,6 +28,15 @@ def add_parsers(sub, common) -> None:
     lp = psub.add_parser("list", parents=[common], help="the registry")
     lp.add_argument("--json", action="store_true")
     lp.set_defaults(func=cmd_people_list)
+    pp = psub.add_parser("password", parents=[common],
+                         help="set a person's password for the review room (/review): an "
+                              "admin for anyone, or a person for themselves")
+    pp.add_argument("person_id", metavar="BADGE", help="badge or staff number, or exact name")
+    pp.add_argument("--by", help="who sets it (default: the login's person)")
+    pp.add_argument("--stdin", action="store_true",
+                    help="read the password from the first line of standard input (scripts) "
+                         "instead of asking twice on the terminal")
+    pp.set_defaults(func=cmd_people_password)
 
     p = sub.add_parser("access", help="access requests and the access log (R8)")
     asub = p.add_subparsers(dest="access_command", required=True, metavar="COMMAND")
@@ -81,6 +90,27 @@ def cmd_people_add(args, config: Config) -> int:
         os_user=args.os_user, clearance=clearance, by=args.by, active=not args.inactive)
     print(f"{args.person_id} ({args.name}, {args.role}): "
           + ("registered" if changed else "already registered as given"))
+    return 0
+
+
+def cmd_people_password(args, config: Config) -> int:
+    import getpass
+    import sys
+
+    from evidock.daemon.errors import EvidockError
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("new password: ")
+        if getpass.getpass("again: ") != password:
+            raise EvidockError("the two passwords differ", hint="run the command again")
+    custody = wiring(config).custody
+    try:
+        person = custody.people.set_password(args.person_id, password, by=args.by)
+    except ValueError as exc:
+        raise EvidockError(str(exc), hint="choose a longer password") from None
+    print(f"{person}: password set; they log in at /review of the station's web pages")
     return 0
 
 

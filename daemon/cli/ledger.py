@@ -34,6 +34,7 @@ def _row(m: MediaRecord) -> dict:
         "store": m.store, "object_key": m.object_key, "retain_until": m.retain_until,
         "state": m.state, "attempts": m.attempts, "last_error": m.last_error,
         "clock_offset_s": m.clock_offset_s, "flags": [f for f in m.flags.split(",") if f],
+        "superseded_by": m.superseded_by,
     }
 
 
@@ -46,7 +47,8 @@ def add_parsers(sub, common) -> None:
     lp.add_argument("--officer", help="officer badge number (警号)")
     lp.add_argument("--since", type=parse, help="recorded at or after (ISO 8601)")
     lp.add_argument("--until", type=parse, help="recorded before (ISO 8601)")
-    lp.add_argument("--state", choices=["seen", "copying", "stored", "verified", "failed"])
+    lp.add_argument("--state", choices=["seen", "copying", "stored", "verified", "failed",
+                                          "superseded"])
     lp.add_argument("--json", action="store_true", help="one JSON object per line")
     lp.add_argument("--as", dest="as_", metavar="PERSON",
                     help="who asks (default: the login's person); recordings outside their "

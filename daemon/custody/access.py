@@ -87,6 +87,14 @@ class Custody:
             raise hidden
         return media
 
+    def case_cleared(self, person: Person | None, case: dict | None) -> bool:
+        """Whether ``person`` may see the case itself (its id, its record): its label is the
+        unrestricted one or in their clearance.  None for either: nothing to hide."""
+        if person is None or case is None:
+            return True
+        label = self.config.aliases.get(case["sensitivity"], case["sensitivity"])
+        return label == self.config.labels[0] or label in self.clearance(person)
+
     def require_role(self, person: Person, roles: tuple[str, ...], action: str, *,
                      case_id: str | None = None) -> None:
         if person.role not in roles:
@@ -207,6 +215,22 @@ class Custody:
                 raise refuse(f"recording {media_id} needs clearance for "
                              f"{', '.join(sorted(missing))}", media_id)
         return req, wanted
+
+    def standing_request(self, person: Person, media_id: int, *,
+                         action: str = "view") -> int | None:
+        """The id of one of ``person``'s approved, unexpired requests whose scope holds
+        recording ``media_id`` for ``action`` (the newest), or None.  It only finds the
+        request: the view or export itself still goes through :meth:`authorize`."""
+        now = self.ledger.now()
+        for req in reversed(self.ledger.access_requests()):
+            if (req["requested_by"] != person.person_id or req["state"] != "approved"
+                    or req["expires_at"] <= now
+                    or (action == "export" and req["scope"] != "export")):
+                continue
+            if media_id in (req["media"] if req["media"] is not None
+                            else self.ledger.case_media(req["case_id"])):
+                return req["id"]
+        return None
 
     def record_use(self, person: Person, req: dict, *, action: str, media_ids: list[int],
                    detail: dict | None = None) -> None:

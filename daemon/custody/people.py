@@ -147,3 +147,32 @@ class People:
                   "os_user": os_user or None, "clearance": ",".join(sorted(set(clearance))),
                   "active": int(active)}
         return self.ledger.register_person(values, by=registrar)
+
+    # -- logins of the review room -----------------------------------------------------------
+
+    def set_password(self, ref: str, password: str, *, by: str | None) -> Person:
+        """Give ``ref`` a password for the review room: an admin for anyone, or a person for
+        themselves.  Only the scrypt hash is kept (:mod:`.passwords`)."""
+        from evidock.daemon.custody.passwords import hash_password
+
+        target = self.resolve(ref)
+        actor = self.resolve(by)
+        if actor.role != "admin" and actor.person_id != target.person_id:
+            raise AccessDenied(f"{actor} may not set the password of {target}: only an admin "
+                               "or the person themselves may")
+        self.ledger.set_credential(target.person_id, hash_password(password),
+                                   by=actor.person_id)
+        return target
+
+    def authenticate(self, ref: str, password: str) -> Person | None:
+        """The active person ``ref`` (badge number, exact name or login) names, if
+        ``password`` is theirs; None for every other case, alike."""
+        from evidock.daemon.custody.passwords import check_password
+
+        try:
+            person = self.directory.lookup(ref.strip()) if ref.strip() else None
+        except UnknownPerson:
+            person = None
+        stored = self.ledger.credential(person.person_id) if person else None
+        ok = check_password(password, stored)
+        return person if ok and person is not None and person.active else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from evidock.daemon.ledger.projection import PROBE_FIELDS_13
+from evidock.daemon.ledger.records import FINISHED_SQL
 from evidock.daemon.timeutil import parse
 
 _PROBE_FIELDS = ("duration_s", "container", "video_codec", "width", "height", "audio_codec",
@@ -147,8 +148,8 @@ class AuditsMixin:
         row = self._one(
             "SELECT COALESCE(SUM(CASE WHEN state = 'verified' THEN 1 ELSE 0 END), 0) AS files, "
             "COALESCE(SUM(CASE WHEN state = 'verified' THEN size ELSE 0 END), 0) AS bytes, "
-            "MIN(CASE WHEN state != 'verified' THEN recorded_at END) AS oldest_pending, "
-            "MIN(CASE WHEN state != 'verified' THEN deadline_at END) AS first_deadline "
+            f"MIN(CASE WHEN state NOT IN {FINISHED_SQL} THEN recorded_at END) AS oldest_pending, "
+            f"MIN(CASE WHEN state NOT IN {FINISHED_SQL} THEN deadline_at END) AS first_deadline "
             "FROM media")
         late = self._one("SELECT COUNT(*) AS n FROM late_handovers")["n"]
         return {**dict(row), "late_handovers": late}

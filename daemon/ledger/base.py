@@ -127,9 +127,21 @@ class Ledger(Protocol):
     def register_media(self, *, device_serial: str, source_path: str, size: int, mtime_ns: int,
                        kind: str, recorded_at: datetime, handover_hours: float,
                        officer_id: str | None = None, clock_offset_s: float | None = None,
-                       flags: tuple[str, ...] = ()) -> tuple[MediaRecord, bool]:
+                       flags: tuple[str, ...] = (),
+                       changes_in_place: bool = False) -> tuple[MediaRecord, bool]:
         """``(row, created)``; the same (device, path bytes, size, mtime) is the same row and
-        a second call appends nothing (``media_seen`` only when created)."""
+        a second call appends nothing (``media_seen`` only when created).  With
+        ``changes_in_place`` a new row supersedes the unstored rows of the file's older
+        versions (``media_superseded``)."""
+        ...
+
+    def superseded_by(self, media_id: int) -> list[MediaRecord]:
+        """The rows the row ``media_id`` superseded."""
+        ...
+
+    def supersede_if_replaced(self, media_id: int) -> int | None:
+        """End an unstored row ``superseded`` by a newer version of its file, if one is in
+        the ledger; that row's id, or None."""
         ...
 
     def media(self, media_id: int) -> MediaRecord: ...
@@ -226,6 +238,10 @@ class Ledger(Protocol):
         ...
 
     def case_links(self, case_id: str, *, include_unlinked: bool = False) -> list[dict]: ...
+
+    def media_links(self, media_id: int) -> list[dict]:
+        """The links of one recording now (not removed), oldest first."""
+        ...
 
     def link_media(self, case_id: str, media_ids: list[int], *, kind: str, note: str,
                    by: str) -> list[int]:
@@ -443,6 +459,14 @@ class Ledger(Protocol):
         (``person_updated``, with ``changed`` and ``before``); False and no event when
         nothing changed.  People are never removed: ``active`` 0 retires one."""
         ...
+
+    def set_credential(self, person_id: str, credential: str, *, by: str) -> None:
+        """Keep a person's password hash (schema 12, ``person_credentials``, outside the
+        projection) and chain ``person_password_set`` without it; ``NotFound`` for no
+        such person."""
+        ...
+
+    def credential(self, person_id: str) -> str | None: ...
 
     def set_media_sensitivity(self, media_id: int, label: str, *, by: str,
                               reason: str) -> bool:

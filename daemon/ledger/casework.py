@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 
 from evidock.daemon.errors import EvidockError, NotFound
+from evidock.daemon.ledger.records import FINISHED_SQL
 from evidock.daemon.timeutil import stamp
 
 _CASE_COLUMNS = ("case_id, type, officers, subject, start_at, end_at, status, closed_at, "
@@ -100,6 +101,12 @@ class CaseworkMixin:
                 row["hold_placed_at"] = None
         return rows
 
+    def media_links(self, media_id: int) -> list[dict]:
+        """The cases a recording is linked to now: case_id, kind, note, linked_by, linked_at."""
+        return [dict(r) for r in self._rows(
+            "SELECT case_id, kind, note, linked_by, linked_at FROM case_links WHERE media_id = ? "
+            "AND unlinked_at IS NULL ORDER BY linked_at, id", (media_id,))]
+
     def link_media(self, case_id: str, media_ids: list[int], *, kind: str, note: str,
                    by: str) -> list[int]:
         """Link recordings to a case in one transaction; an evidence link also requests the
@@ -182,7 +189,7 @@ class CaseworkMixin:
         row = self._one(
             "SELECT COUNT(*) AS active, "
             "COALESCE(SUM(CASE WHEN l.kind = 'candidate' THEN 1 ELSE 0 END), 0) AS unreviewed, "
-            "COALESCE(SUM(CASE WHEN m.state != 'verified' THEN 1 ELSE 0 END), 0) "
+            f"COALESCE(SUM(CASE WHEN m.state NOT IN {FINISHED_SQL} THEN 1 ELSE 0 END), 0) "
             "AS not_handed_over FROM case_links l JOIN media m ON m.id = l.media_id "
             "WHERE l.case_id = ? AND l.unlinked_at IS NULL", (case_id,))
         return dict(row)

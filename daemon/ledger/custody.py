@@ -59,6 +59,28 @@ class CustodyMixin:
                 "before": {k: old[k] for k in changed}, "by": by, "updated_at": self.now()})
         return True
 
+    def set_credential(self, person_id: str, credential: str, *, by: str) -> None:
+        """Keep ``credential`` (a password hash) for a registered person and chain the fact
+        (``person_password_set``, without the hash: FORMATS.md, "Review room logins")."""
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM people WHERE person_id = ?",
+                            (person_id,)).fetchone() is None:
+                raise NotFound(f"no person {person_id} in the registry",
+                               hint="register them first: evidock people add")
+            at = self.now()
+            self._emit(conn, "person_password_set", f"person:{person_id}",
+                       {"person_id": person_id, "by": by, "set_at": at})
+            conn.execute("INSERT INTO person_credentials (person_id, hash, set_by, set_at) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT (person_id) DO UPDATE SET "
+                         "hash = excluded.hash, set_by = excluded.set_by, "
+                         "set_at = excluded.set_at", (person_id, credential, by, at))
+
+    def credential(self, person_id: str) -> str | None:
+        """The password hash kept for ``person_id``, or None (no login yet)."""
+        row = self._one("SELECT hash FROM person_credentials WHERE person_id = ?",
+                        (person_id,))
+        return row["hash"] if row else None
+
     # -- sensitivity -------------------------------------------------------------------------
 
     def set_media_sensitivity(self, media_id: int, label: str, *, by: str,

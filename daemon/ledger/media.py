@@ -11,8 +11,10 @@ from evidock.daemon.hashing import Digests
 from evidock.daemon.ledger.records import (
     COPYING,
     FAILED,
+    FINISHED_SQL,
     SEEN,
     STORED,
+    SUPERSEDED,
     VERIFIED,
     DeviceRecord,
     MediaRecord,
@@ -80,11 +82,19 @@ class MediaMixin:
     def register_media(self, *, device_serial: str, source_path: str, size: int, mtime_ns: int,
                        kind: str, recorded_at: datetime, handover_hours: float,
                        officer_id: str | None = None, clock_offset_s: float | None = None,
-                       flags: tuple[str, ...] = ()) -> tuple[MediaRecord, bool]:
+                       flags: tuple[str, ...] = (),
+                       changes_in_place: bool = False) -> tuple[MediaRecord, bool]:
         """The ledger row for a file found on a device; ``(row, created)``.
 
         A file is the same file when device, exact path bytes, size and mtime match, so a
-        second dock or a restart finds the existing row instead of adding another."""
+        second dock or a restart finds the existing row instead of adding another.
+
+        ``changes_in_place``: the source is one whose files may be rewritten where they lie
+        (a watch folder).  A new size or mtime there is a new version of the same file: the
+        rows of older versions that never reached the store end ``superseded`` by the new
+        row, which keeps the earliest of their deadlines (a change never buys time).  On a
+        camera a file is never rewritten, so an old row there stays what it is: a file that
+        was on the device and was not handed over."""
         raw = os.fsencode(source_path)
         window = timedelta(hours=handover_hours)
         with self._transaction(durable=False) as conn:
@@ -97,16 +107,74 @@ class MediaMixin:
             else:
                 media_id, created = self._next_id(conn, "media"), True
                 found = self.now()
+                older = self._replaceable(conn, device_serial, raw) if changes_in_place else []
+                deadline = min([stamp(first_deadline(recorded_at, parse(found), window,
+                                                     flags))]
+                               + [r["deadline_at"] for r in older])
                 self._emit(conn, "media_seen", f"media:{media_id}", {
                     "media_id": media_id, "device_serial": device_serial,
                     "officer_id": officer_id, "source_path": display_path(source_path),
                     "source_path_raw": raw.hex(), "size": size, "mtime_ns": mtime_ns,
-                    "kind": kind, "recorded_at": stamp(recorded_at),
-                    "deadline_at": stamp(first_deadline(recorded_at, parse(found), window,
-                                                        flags)),
+                    "kind": kind, "recorded_at": stamp(recorded_at), "deadline_at": deadline,
                     "found_at": found, "clock_offset_s": clock_offset_s,
                     "flags": ",".join(flags)})
+                for old in older:
+                    self._supersede(conn, old, media_id, size, mtime_ns)
         return self.media(media_id), created
+
+    @staticmethod
+    def _replaceable(conn, device_serial: str, raw: bytes) -> list:
+        """Rows of a file's older versions that a new version may supersede: not being
+        read, never stored (their ``object_key`` is unset)."""
+        return conn.execute(
+            "SELECT id, size, mtime_ns, deadline_at, state FROM media WHERE device_serial = ? "
+            f"AND source_path_raw = ? AND state IN ('{SEEN}', '{FAILED}') "
+            "AND object_key IS NULL ORDER BY id", (device_serial, raw)).fetchall()
+
+    def _supersede(self, conn, old, by: int, size: int, mtime_ns: int) -> None:
+        self._check_move(conn, old["id"], SUPERSEDED)
+        self._emit(conn, "media_superseded", f"media:{old['id']}", {
+            "media_id": old["id"], "by_media_id": by, "at": self.now(),
+            "reason": f"the file changed after it was found (size {old['size']} -> {size}, "
+                      f"mtime_ns {old['mtime_ns']} -> {mtime_ns}); its new version is "
+                      f"recording {by}"})
+
+    def superseded_by(self, media_id: int) -> list[MediaRecord]:
+        """The rows that the row ``media_id`` superseded (older versions of its file)."""
+        cols = ", ".join(f"o.{c.strip()}" for c in MediaRecord.COLUMNS.split(","))
+        return [MediaRecord(**dict(r)) for r in self._rows(
+            f"SELECT {cols} FROM media n JOIN media o ON o.device_serial = n.device_serial "
+            "AND o.source_path_raw = n.source_path_raw AND o.superseded_by = n.id "
+            "WHERE n.id = ? ORDER BY o.id", (media_id,))]
+
+    def supersede_if_replaced(self, media_id: int) -> int | None:
+        """A row whose file changed under its read: if a newer version of the file is
+        already in the ledger, end this row ``superseded`` by it and return that row's id
+        (None: no newer version yet; the one that is found later supersedes it)."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT device_serial, source_path_raw FROM media WHERE id = ?",
+                               (media_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no recording with id {media_id} in the ledger")
+            newest = conn.execute(
+                "SELECT id, size, mtime_ns, deadline_at, state FROM media WHERE "
+                "device_serial = ? AND "
+                "source_path_raw = ? AND id > ? ORDER BY id DESC LIMIT 1",
+                (row["device_serial"], row["source_path_raw"], media_id)).fetchone()
+            if newest is None:
+                return None
+            old = [r for r in self._replaceable(conn, row["device_serial"],
+                                                row["source_path_raw"]) if r["id"] == media_id]
+            if not old:
+                return None
+            self._supersede(conn, old[0], newest["id"], newest["size"], newest["mtime_ns"])
+            if old[0]["deadline_at"] < newest["deadline_at"] and newest["state"] != VERIFIED:
+                # found while this row was read: it takes the earlier deadline now
+                self._emit(conn, "deadline_recomputed", f"media:{newest['id']}", {
+                    "media_id": newest["id"], "deadline_at": old[0]["deadline_at"],
+                    "was": newest["deadline_at"], "cause": f"supersedes media {media_id}",
+                    "exemption_id": None})
+            return newest["id"]
 
     def media(self, media_id: int) -> MediaRecord:
         row = self._one(f"SELECT {MediaRecord.COLUMNS} FROM media WHERE id = ?", (media_id,))
@@ -376,7 +444,8 @@ class MediaMixin:
                       recorded_since: str | None = None) -> list[MediaRecord]:
         """Recordings not handed over yet, earliest deadline first; optionally only those
         due by ``deadline_before`` or recorded since ``recorded_since``."""
-        sql, params = f"SELECT {MediaRecord.COLUMNS} FROM media WHERE state != 'verified'", []
+        sql, params = (f"SELECT {MediaRecord.COLUMNS} FROM media WHERE state NOT IN "
+                       f"{FINISHED_SQL}", [])
         if deadline_before is not None:
             sql += " AND deadline_at <= ?"
             params.append(deadline_before)

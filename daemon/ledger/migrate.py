@@ -93,15 +93,28 @@ def apply(conn: sqlite3.Connection, *, path: Path | None = None,
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     applied = []
-    for version, name, sql in todo:
-        # executescript commits first; run each file in its own explicit transaction
-        try:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n"
-                               f"INSERT INTO schema_migrations VALUES ({version}, '{name}', "
-                               f"'{stamp(utcnow())}');\nCOMMIT;")
-        except sqlite3.Error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        applied.append(name)
+    # foreign keys off while a file runs, so one may rebuild a table others refer to
+    # (SQLite's way of changing a constraint); checked whole before it commits
+    enforced = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        for version, name, sql in todo:
+            # executescript commits first; run each file in its own explicit transaction
+            try:
+                conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n"
+                                   f"INSERT INTO schema_migrations VALUES ({version}, "
+                                   f"'{name}', '{stamp(utcnow())}');")
+                broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise LedgerError(f"migration {name} leaves {len(broken)} row(s) whose "
+                                      f"reference is missing (first: {tuple(broken[0])})",
+                                      hint="nothing was changed; report it with the ledger")
+                conn.execute("COMMIT")
+            except (sqlite3.Error, LedgerError):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            applied.append(name)
+    finally:
+        conn.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
     return Migration(applied, copy)

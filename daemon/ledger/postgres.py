@@ -173,7 +173,11 @@ class PostgresLedger(MediaMixin, CaseworkMixin, AlertsMixin, AuditsMixin, Deriva
                              "by a station's first `evidock run` (or `evidock ledger migrate "
                              "--to postgres`), never by a command that reads")
                 if not exists:  # a stations' role without CREATE never gets here
-                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                    # IF NOT EXISTS is no guard against a second station creating it at the
+                    # same moment (a unique violation in the catalogue): the ledger's lock is
+                    with conn.transaction():
+                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+                        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 conn.execute(f"SET search_path TO {schema}")
                 if not exists or pg_migrate.pending(conn):
                     pg_migrate.apply(conn, self.lock_key)

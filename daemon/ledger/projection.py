@@ -182,6 +182,14 @@ def _attempt_failed(conn, a: Applied) -> None:
             "error": d["error"]})
 
 
+@projects("media_superseded")
+def _media_superseded(conn, a: Applied) -> None:
+    d = a.d
+    _update(conn, "media", "id", d["media_id"], {
+        "state": "superseded", "superseded_by": d["by_media_id"], "retry_at": None,
+        "last_error": d["reason"]})
+
+
 @projects("attempt_interrupted")
 def _attempt_interrupted(conn, a: Applied) -> None:
     d = a.d

@@ -8,15 +8,22 @@ from dataclasses import asdict, dataclass
 from evidock.daemon.errors import InvalidTransition
 
 SEEN, COPYING, STORED, VERIFIED, FAILED = "seen", "copying", "stored", "verified", "failed"
+#: a version of a file that changed in place before it was stored: a newer row replaced it
+SUPERSEDED = "superseded"
 
-#: Which state each state may move to.  ``verified`` is final: that recording is handed over.
+#: Which state each state may move to.  ``verified`` is final: that recording is handed over;
+#: so is ``superseded``, which only a row that never reached the store can take.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    SEEN: frozenset({COPYING}),
-    FAILED: frozenset({COPYING}),
+    SEEN: frozenset({COPYING, SUPERSEDED}),
+    FAILED: frozenset({COPYING, SUPERSEDED}),
     COPYING: frozenset({STORED, FAILED, SEEN}),  # SEEN: interrupted by a crash or shutdown
     STORED: frozenset({VERIFIED, FAILED}),
     VERIFIED: frozenset(),
+    SUPERSEDED: frozenset(),
 }
+#: the states in which nothing is left to do for a row (SQL: ``state IN FINISHED_SQL``)
+FINISHED = (VERIFIED, SUPERSEDED)
+FINISHED_SQL = "('verified', 'superseded')"
 
 
 def check_transition(media_id: int, old: str, new: str) -> None:
@@ -54,11 +61,13 @@ class MediaRecord:
     clock_offset_s: float | None
     flags: str
     version_id: str | None = None  # the S3 version holding it (reads address it)
+    superseded_by: int | None = None  # superseded: the row of the file's new version
 
     COLUMNS = (
         "id, device_serial, officer_id, source_path, size, mtime_ns, kind, recorded_at, "
         "deadline_at, found_at, state, attempts, retry_at, last_error, blake3, sha256, store, "
-        "object_key, retain_until, ingested_at, clock_offset_s, flags, version_id"
+        "object_key, retain_until, ingested_at, clock_offset_s, flags, version_id, "
+        "superseded_by"
     )
 
     @property

@@ -1,6 +1,7 @@
 """The station's web pages, served by the daemon itself (``[web]``).
 
-``/station`` is the kiosk page for the screen beside the docks (:mod:`.app`); ``/review``,
-the archivists' room, waits on the people registry and access requests (issue 12) and
-answers 503 until then.  :mod:`.server` runs the app on uvicorn in a thread of the daemon.
+``/station`` is the kiosk page for the screen beside the docks (:mod:`.app`); ``/review``
+is the archivists' room (:mod:`.review`, logins and sessions in :mod:`.auth`), where every
+view of footage goes through the custody check of the CLI.  :mod:`.server` runs the app on
+uvicorn in a thread of the daemon.
 """

@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from evidock.daemon.tiles import tiles
+from evidock.daemon.web.auth import Sessions
 from evidock.daemon.web.i18n import Words
 
 HERE = Path(__file__).parent
@@ -98,20 +99,14 @@ class Kiosk:
                                  headers={"Cache-Control": "no-store"})
 
 
-async def review_waits(request: Request):
-    """The review room needs the people registry and access requests (issue 12) for its
-    login; until they land the route answers so, and nothing of the footage is served."""
-    return PlainTextResponse("the review room is not available yet: it needs the people "
-                             "registry and access approvals", status_code=503)
-
-
 async def to_station(request: Request):
     return RedirectResponse("/station")
 
 
-#: the page loads only its own CSS and script, is never framed, and names no referrer
+#: the pages load only their own CSS, scripts and media, are never framed, post forms only
+#: to themselves, and name no referrer
 HEADERS = [(b"content-security-policy",
-            b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
+            b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
            (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 
 
@@ -131,14 +126,24 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
-def make_app(kiosk: Kiosk) -> Starlette:
-    return Starlette(middleware=[Middleware(SecurityHeaders)], routes=[
+def make_app(kiosk: Kiosk, review=None, *, session_secret: str | None = None) -> Starlette:
+    """The kiosk, and the review room (:mod:`.review`) when its parts are given; without
+    them ``/review`` answers 503 and nothing of the footage is served."""
+    routes = [
         Route("/", to_station),
         Route("/station", kiosk.page, name="station"),
         Route("/station/tiles", kiosk.fragment, name="tiles"),
         Route("/station/events", kiosk.events, name="events"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
-        # the seam for the review room (issue 12): its routes replace these two
-        Route("/review", review_waits, name="review"),
-        Route("/review/{path:path}", review_waits),
-    ])
+    ]
+    middleware = [Middleware(SecurityHeaders)]
+    if review is None:
+        routes += [Route("/review", review_off), Route("/review/{path:path}", review_off)]
+        return Starlette(middleware=middleware, routes=routes)
+    middleware.append(Middleware(Sessions, secret=session_secret))
+    return Starlette(middleware=middleware, routes=routes + review.routes(),
+                     exception_handlers=review.handlers())
+
+
+async def review_off(request: Request):
+    return PlainTextResponse("the review room is off on this station", status_code=503)

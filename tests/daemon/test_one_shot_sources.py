@@ -44,9 +44,32 @@ def test_a_missing_watch_folder_in_the_config_file_names_the_file(tmp_path):
 
 
 def test_until_idle_exits_non_zero_naming_a_recording_left_in_the_ledger(tmp_path):
+    """A run is killed mid-read; the file is then removed from the folder and another added,
+    so the next one-shot run hands the other over.  The first row was never handed over: the
+    run must say so and exit 1, not end "failed: 0"."""
+    inbox, data = tmp_path / "in", tmp_path / "d"
+    make_footage(inbox, "CAM-LEFT", {"DCIM/a.mp4": 3 << 20})
+    args = ("run", "--data-dir", str(data), "--watch", str(inbox), "--settle", "0",
+            "--until-idle", "--no-derivatives")
+    killed = evidock(*args, check=False, env={**NO_CONFIG, "EVIDOCK_FAULT": "read"})
+    assert -9 == killed.returncode, killed.stderr[-2000:]
+    (inbox / "CAM-LEFT" / "DCIM" / "a.mp4").unlink()
+    make_footage(inbox, "CAM-LEFT", {"DCIM/b.mp4": 1000})
+
+    proc = evidock(*args, check=False, env=NO_CONFIG)
+    rows = {r["id"]: r for r in ledger_rows(data)}
+    assert {1: "seen", 2: "verified"} == {i: r["state"] for i, r in rows.items()}
+    assert 1 == proc.returncode, proc.stderr[-3000:]
+    assert "1 recording(s) found were not handed over:" in proc.stderr
+    assert "media 1 CAM-LEFT/DCIM/a.mp4: seen" in proc.stderr
+    assert f"evidock ledger list --data-dir {data} --device SERIAL" in proc.stderr
+
+
+def test_a_file_touched_after_a_killed_run_is_a_new_version_that_supersedes_the_old_row(
+        tmp_path):
     """A run is killed mid-read; the file is then touched (same bytes, new mtime), so the next
-    one-shot run finds it as another recording and hands that over.  The first row was never
-    handed over: the run must say so and exit 1, not end "failed: 0"."""
+    one-shot run finds it as a new version and hands that over.  The first row names bytes
+    that are no longer there: it ends superseded, nothing is left behind, the run ends 0."""
     inbox, data = tmp_path / "in", tmp_path / "d"
     make_footage(inbox, "CAM-LEFT", {"DCIM/a.mp4": 3 << 20})
     args = ("run", "--data-dir", str(data), "--watch", str(inbox), "--settle", "0",
@@ -58,12 +81,12 @@ def test_until_idle_exits_non_zero_naming_a_recording_left_in_the_ledger(tmp_pat
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
 
     proc = evidock(*args, check=False, env=NO_CONFIG)
+    assert 0 == proc.returncode, proc.stderr[-3000:]
+    assert "not handed over" not in proc.stderr
     rows = {r["id"]: r for r in ledger_rows(data)}
-    assert {1: "seen", 2: "verified"} == {i: r["state"] for i, r in rows.items()}
-    assert 1 == proc.returncode, proc.stderr[-3000:]
-    assert "1 recording(s) found were not handed over:" in proc.stderr
-    assert "media 1 CAM-LEFT/DCIM/a.mp4: seen" in proc.stderr
-    assert f"evidock ledger list --data-dir {data} --device SERIAL" in proc.stderr
+    assert {1: ("superseded", 2), 2: ("verified", None)} == {
+        i: (r["state"], r["superseded_by"]) for i, r in rows.items()}
+    assert rows[1]["deadline_at"] == rows[2]["deadline_at"]
 
 
 def test_until_idle_exits_zero_when_everything_is_handed_over_again(tmp_path):

@@ -14,6 +14,7 @@ A backend's test module subclasses :class:`LedgerContract` and provides these fi
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -90,6 +91,15 @@ def populate(ledger: Ledger) -> dict:
          retry_at=T0 + timedelta(hours=1))
     step(["attempt_started"], ledger.start_attempt, d)
     assert [d] == step(["attempt_interrupted"], ledger.recover_interrupted)
+    # a watch folder's file rewritten before it was read: its new version supersedes it
+    old, _ = step(["media_seen"], ledger.register_media, device_serial="CAM1",
+                  source_path="drop/1.wav", size=10, mtime_ns=1, kind="audio",
+                  recorded_at=T0 + timedelta(days=1), handover_hours=24, changes_in_place=True)
+    new, _ = step(["media_seen", "media_superseded"], ledger.register_media,
+                  device_serial="CAM1", source_path="drop/1.wav", size=20, mtime_ns=2,
+                  kind="audio", recorded_at=T0 + timedelta(days=2), handover_hours=24,
+                  changes_in_place=True)
+    assert [old.id] == [m.id for m in ledger.superseded_by(new.id)]
     step(["media_cleared_from_device"] * 2, ledger.record_cleared, "CAM1", ["a", "b"])
     step(["media_relocated"], ledger.record_relocated, "local:x", f"k{b}", store="s3:b",
          retain_until=T0 + timedelta(days=800), version_id="v1", sha256=digests(b).sha256)
@@ -234,7 +244,7 @@ def table_rows(ledger: Ledger) -> dict[str, list[dict]]:
 
 #: Columns with a CHECK constraint: a tampered value must still pass it.
 ALLOWED = {
-    ("media", "state"): ["seen", "copying", "stored", "verified", "failed"],
+    ("media", "state"): ["seen", "copying", "stored", "verified", "failed", "superseded"],
     ("attempts", "outcome"): ["verified", "failed", "interrupted"],
     ("cases", "status"): ["open", "closed"],
     ("case_links", "kind"): ["candidate", "evidence"],
@@ -285,10 +295,86 @@ class LedgerContract:
     def test_it_is_a_ledger(self, ledger):
         assert isinstance(ledger, Ledger)
 
+    # -- a file that changed in place ---------------------------------------------------------
+
+    def test_a_new_version_supersedes_only_unstored_rows_and_keeps_the_earliest_deadline(
+            self, ledger):
+        ledger.ensure_device("W1", source="watch")
+
+        def found(n: int, *, in_place: bool = True, path: str = "drop/a.mp4"):
+            return ledger.register_media(
+                device_serial="W1", source_path=path, size=100 + n, mtime_ns=n, kind="video",
+                recorded_at=T0 + timedelta(hours=n), handover_hours=24,
+                changes_in_place=in_place)[0]
+        first = found(1)
+        stored = found(2, path="drop/b.mp4")
+        attempt = ledger.start_attempt(stored.id)
+        ledger.record_stored(stored.id, attempt, digests(7), store="local:x", object_key="kb",
+                             retain_until=T0 + timedelta(days=730))
+        ledger.record_failure(stored.id, attempt, "read-back", action="retry", retry_at=None)
+        second = found(3)
+        assert ("superseded", second.id) == (ledger.media(first.id).state,
+                                             ledger.media(first.id).superseded_by)
+        assert first.deadline_at == ledger.media(second.id).deadline_at
+        assert [first.id] == [m.id for m in ledger.superseded_by(second.id)]
+        # a row whose bytes reached the store is evidence: a new version never ends it
+        found(4, path="drop/b.mp4")
+        assert "failed" == ledger.media(stored.id).state
+        # on a camera's card nothing is rewritten: an old row there stays not handed over
+        card = found(5, in_place=False, path="DCIM/c.mp4")
+        found(6, in_place=False, path="DCIM/c.mp4")
+        assert "seen" == ledger.media(card.id).state
+        assert {second.id, card.id} <= {m.id for m in ledger.pending_media()}
+        assert first.id not in {m.id for m in ledger.pending_media()}
+        with pytest.raises(InvalidTransition):
+            ledger.start_attempt(first.id)
+        assert ledger.verify().ok
+
+    def test_a_row_read_while_its_file_changed_is_superseded_by_the_version_found_then(
+            self, ledger):
+        ledger.ensure_device("W1", source="watch")
+
+        def found(n: int):
+            return ledger.register_media(
+                device_serial="W1", source_path="drop/a.mp4", size=100, mtime_ns=n,
+                kind="video", recorded_at=T0 + timedelta(hours=n), handover_hours=24,
+                changes_in_place=True)[0]
+        first = found(1)
+        attempt = ledger.start_attempt(first.id)
+        assert None is ledger.supersede_if_replaced(first.id)  # copying: nothing newer yet
+        second = found(2)  # found while the first was read: not superseded at once
+        assert "copying" == ledger.media(first.id).state
+        ledger.record_failure(first.id, attempt, "changed while it was read",
+                              action="retry", retry_at=T0 + timedelta(hours=1))
+        assert second.id == ledger.supersede_if_replaced(first.id)
+        assert "superseded" == ledger.media(first.id).state
+        assert first.deadline_at == ledger.media(second.id).deadline_at
+        assert None is ledger.supersede_if_replaced(first.id)
+        assert ledger.verify().ok
+
     def test_every_write_method_appends_its_events_and_the_ledger_verifies(self, populated):
         report = populated.verify()
         assert (True, []) == (report.ok, report.problems)
         assert report.rows == sum(len(rows) for rows in table_rows(populated).values())
+
+    def test_media_links_are_a_recordings_links_now_without_removed_ones(self, populated):
+        a, b = (m.id for m in populated.list_media()[:2])
+        assert [("C-1", "evidence")] == [(x["case_id"], x["kind"])
+                                         for x in populated.media_links(a)]
+        assert ["C-2"] == [x["case_id"] for x in populated.media_links(b)]  # C-1's removed
+        assert [] == populated.media_links(9999)
+
+    def test_a_credential_is_kept_beside_the_chain_which_only_says_who_set_it(self, populated):
+        assert None is populated.credential("A1")
+        populated.set_credential("A1", "scrypt$1$1$1$c2FsdA==$aGFzaA==", by="A0")
+        populated.set_credential("A1", "scrypt$2$1$1$c2FsdA==$aGFzaA==", by="A1")
+        assert "scrypt$2$1$1$c2FsdA==$aGFzaA==" == populated.credential("A1")
+        events = list(populated.events(kinds=["person_password_set"]))
+        assert [("A0",), ("A1",)] == [(json.loads(e.data)["by"],) for e in events]
+        assert all("hash" not in e.data and "scrypt" not in e.data for e in events)
+        with pytest.raises(NotFound):
+            populated.set_credential("NOBODY", "scrypt$x", by="A0")
+        assert populated.verify().ok
 
     # -- finding a recording ------------------------------------------------------------------
 

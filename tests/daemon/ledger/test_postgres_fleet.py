@@ -122,3 +122,28 @@ def test_verify_reports_each_stations_part_of_the_one_chain(fleet):
     assert {"station": "st-b", "events": 1, "first_seq": 4, "last_seq": 4, "attempts": 0,
             "recordings": 0} == station_part(a, "st-b")
     assert [("st-a", 3), ("st-b", 1)] == [(r["station"], r["events"]) for r in a.stations()]
+
+
+def test_stations_starting_at_once_on_a_new_ledger_create_it_once(pg_server, pg_schema):
+    # CREATE SCHEMA IF NOT EXISTS from two sessions at once can fail on the catalogue's
+    # unique key: the first stations of a fleet often start together
+    barrier, opened, failed = threading.Barrier(6), [], []
+
+    def start(n: int) -> None:
+        barrier.wait()
+        try:
+            opened.append(ledger_for(pg_server, pg_schema, station=f"st-{n}"))
+        except Exception as exc:  # noqa: BLE001 - collected and shown by the assert
+            failed.append(repr(exc))
+    threads = [threading.Thread(target=start, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert [] == failed
+        assert 6 == len(opened)
+        assert opened[0].verify().ok
+    finally:
+        for ledger in opened:
+            ledger.close()

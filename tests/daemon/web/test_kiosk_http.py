@@ -1,6 +1,6 @@
 """The kiosk page as the daemon serves it (a real ``evidock run`` on a watch folder): the
 station's language and name, the officer's name, no file names, live events, loopback by
-default, the review room's seam, and a busy port that does not stop ingest."""
+default, the review room's login, and a busy port that does not stop ingest."""
 
 from __future__ import annotations
 
@@ -86,11 +86,15 @@ def test_english_when_the_station_says_so(station):
     assert "Badge 012345" in page and "可以" not in page
 
 
-def test_the_review_room_waits_for_its_login(station):
+def test_the_review_room_asks_for_a_login_and_serves_nothing_without_one(station):
     url, _, _ = station
+    review = url.replace("/station", "/review")
+    request = urllib.request.Request(review, headers={"Accept": "text/html"})
+    with urllib.request.urlopen(request, timeout=5) as resp:  # redirected to the login
+        assert resp.url.startswith(review + "/login") and 'name="password"' in resp.read().decode()
     with pytest.raises(urllib.error.HTTPError) as err:
-        get(url.replace("/station", "/review"))
-    assert 503 == err.value.code
+        get(review + "/media/1/proxy.mp4")
+    assert 401 == err.value.code
 
 
 def test_a_busy_port_is_said_and_recorded_and_ingest_goes_on(tmp_path):
