@@ -1,4 +1,6 @@
-"""Probe stored recordings with ffprobe: duration, container, codecs, picture size.
+"""Probe stored recordings with ffprobe: duration, container, codecs, picture size, frame
+rate, rotation, creation time, the device and GPS tags where the file has them, and when it
+was recorded (start and end, from the best of the device's times: ``recorded_time.py``).
 
 A derivative, at lower priority than ingest: the daemon probes only while no device is being
 read, from the stored copy (never the device, which is read once), and records the result as
@@ -10,14 +12,20 @@ loop, and never stops the daemon.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 
 import structlog
 
+from evidock.daemon import recorded_time
+from evidock.daemon.derivatives.commands import parse_probe
 from evidock.daemon.ledger.base import Ledger
+from evidock.daemon.ledger.records import MediaRecord
 from evidock.daemon.store.base import WormStore, audited_names
+from evidock.daemon.timeutil import parse
 
 log = structlog.get_logger("evidock.probe")
 
@@ -33,6 +41,89 @@ class Probe:
     height: int | None = None
     audio_codec: str | None = None
     error: str | None = None
+    frame_rate: float | None = None
+    rotation: int | None = None  # degrees a player turns the picture
+    creation_time: str | None = None  # the container's tag, as written
+    device_make: str | None = None
+    device_model: str | None = None
+    location: str | None = None  # ISO 6709, as written ("+31.2304+121.4737/")
+    latitude: float | None = None
+    longitude: float | None = None
+    # when it was recorded (recorded_time.RecordedTime.as_probe)
+    recorded_start: str | None = None
+    recorded_end: str | None = None
+    time_source: str | None = None
+    time_sources: dict | None = None
+    time_correction_s: float | None = None
+    time_spread_s: float | None = None
+    time_disagree: bool | None = None
+
+
+# the first tag present wins: QuickTime's own keys (phones, some cameras), then the plain
+# ones ffmpeg maps MP4/MOV user data to
+_MAKE = ("com.apple.quicktime.make", "make")
+_MODEL = ("com.apple.quicktime.model", "model")
+_LOCATION = ("com.apple.quicktime.location.ISO6709", "location", "location-eng")
+_ISO6709 = re.compile(r"^([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)")
+
+
+def _tag(tags: dict, keys: tuple[str, ...]) -> str | None:
+    lowered = {k.lower(): v for k, v in tags.items()}
+    return next((str(lowered[k.lower()]).strip() for k in keys
+                 if str(lowered.get(k.lower(), "")).strip()), None)
+
+
+def lat_lon(iso6709: str | None) -> tuple[float | None, float | None]:
+    """Degrees from an ISO 6709 point in decimal degrees; None for what is not one."""
+    m = _ISO6709.match(iso6709 or "")
+    if not m:
+        return None, None
+    lat, lon = float(m[1]), float(m[2])
+    return (lat, lon) if abs(lat) <= 90 and abs(lon) <= 180 else (None, None)
+
+
+def _rate(text: str | None) -> float | None:
+    num, _, den = (text or "").partition("/")
+    try:
+        value = float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return round(value, 3) if value > 0 else None
+
+
+def parse_doc(raw: bytes) -> Probe:
+    """A :class:`Probe` from ffprobe's JSON (``-show_format -show_streams``)."""
+    doc = json.loads(raw or b"{}")
+    fmt = doc.get("format", {})
+    video = next((s for s in doc.get("streams", []) if s.get("codec_type") == "video"), {})
+    audio = next((s for s in doc.get("streams", []) if s.get("codec_type") == "audio"), {})
+    duration = fmt.get("duration")
+    # a stream's tags stand in for the container's where it has none (MOV writes both)
+    tags = {**video.get("tags", {}), **audio.get("tags", {}), **fmt.get("tags", {})}
+    location = _tag(tags, _LOCATION)
+    lat, lon = lat_lon(location)
+    return Probe(duration_s=float(duration) if duration not in (None, "N/A") else None,
+                 container=fmt.get("format_name"), video_codec=video.get("codec_name"),
+                 width=video.get("width"), height=video.get("height"),
+                 audio_codec=audio.get("codec_name"),
+                 frame_rate=_rate(video.get("avg_frame_rate")) or _rate(
+                     video.get("r_frame_rate")) if video else None,
+                 rotation=parse_probe(raw).rotation if video else None,
+                 creation_time=_tag(tags, ("creation_time",)),
+                 device_make=_tag(tags, _MAKE), device_model=_tag(tags, _MODEL),
+                 location=location, latitude=lat, longitude=lon)
+
+
+def with_times(probe: Probe, media: MediaRecord) -> Probe:
+    """``probe`` with the recording's start and end from the best source it and the
+    ledger's record of the file have (recorded_time.py)."""
+    named = (None if "time_from_mtime" in media.flags.split(",")
+             else parse(media.recorded_at))
+    found = recorded_time.best(
+        container=recorded_time.creation_time(probe.creation_time), named=named,
+        mtime=datetime.fromtimestamp(media.mtime_ns / 1e9, UTC),
+        duration_s=probe.duration_s, clock_offset_s=media.clock_offset_s)
+    return replace(probe, **found.as_probe())
 
 
 def ffprobe(source: str, *, timeout: float = 60.0) -> Probe:
@@ -48,15 +139,7 @@ def ffprobe(source: str, *, timeout: float = 60.0) -> Probe:
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         return Probe(error=(message[-1] if message else f"ffprobe exited {proc.returncode}")[:300])
-    doc = json.loads(proc.stdout or b"{}")
-    fmt = doc.get("format", {})
-    video = next((s for s in doc.get("streams", []) if s.get("codec_type") == "video"), {})
-    audio = next((s for s in doc.get("streams", []) if s.get("codec_type") == "audio"), {})
-    duration = fmt.get("duration")
-    return Probe(duration_s=float(duration) if duration not in (None, "N/A") else None,
-                 container=fmt.get("format_name"), video_codec=video.get("codec_name"),
-                 width=video.get("width"), height=video.get("height"),
-                 audio_codec=audio.get("codec_name"))
+    return parse_doc(proc.stdout)
 
 
 def source_for(store: WormStore, key: str, version_id: str | None = None) -> str | None:
@@ -103,9 +186,12 @@ class Prober:
         return done
 
     def _probe(self, media_id: int, key: str) -> Probe:
-        source = source_for(self.store, key, self.ledger.media(media_id).version_id)
-        return (ffprobe(source, timeout=self.timeout) if source is not None
-                else Probe(error=f"store {self.store.name} offers no way to probe {key}"))
+        media = self.ledger.media(media_id)
+        source = source_for(self.store, key, media.version_id)
+        found = (ffprobe(source, timeout=self.timeout) if source is not None
+                 else Probe(error=f"store {self.store.name} offers no way to probe {key}"))
+        # the name and the mtime still say when it was recorded when ffprobe could not read it
+        return with_times(found, media)
 
     def probe_one(self, media_id: int, key: str) -> Probe:
         result = self._probe(media_id, key)
@@ -119,7 +205,11 @@ class Prober:
             log.warning("probe_failed", media_id=media_id, error=result.error)
         else:
             log.info("media_probed", media_id=media_id, duration_s=result.duration_s,
-                     video_codec=result.video_codec, audio_codec=result.audio_codec)
+                     video_codec=result.video_codec, audio_codec=result.audio_codec,
+                     time_source=result.time_source)
+        if result.time_disagree:
+            log.warning("recorded_time_disagreed", media_id=media_id,
+                        sources=result.time_sources, spread_s=result.time_spread_s)
 
     def of(self, media_id: int) -> dict | None:
         return self.ledger.probe(media_id)

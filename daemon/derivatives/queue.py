@@ -257,18 +257,18 @@ class Deriver:
         return out
 
     def _fingerprint(self, item: dict, out: Path, source_url: str, source) -> Path:
-        """Key frames only where they come often enough, else one frame a second of a full
-        decode (fingerprint.py says why)."""
-        mode = "keyframes"
+        """Key frames only where they come often enough, else four frames a second of a
+        full decode (fingerprint.py says why)."""
+        mode, gap = "keyframes", fingerprint.KEY_EVERY_S
         raw, stderr = self._ffmpeg(fingerprint.frames_args(source_url, keyframes=True),
                                    source_url, stderr_lines=None)
         times = fingerprint.frame_times(stderr)
         if fingerprint.sparse(times, source.duration_s):
-            mode = "1fps"
+            mode, gap = "4fps", 0.0
             raw, stderr = self._ffmpeg(fingerprint.frames_args(source_url, keyframes=False),
                                        source_url, stderr_lines=None)
             times = fingerprint.frame_times(stderr)
-        frames = fingerprint.hash_frames(raw, times)
+        frames = fingerprint.hash_frames(raw, times, min_gap=gap)
         out.write_bytes(fingerprint.document(frames, source.duration_s,
                                              source_blake3=item["source_blake3"], mode=mode))
         self._frames[item["id"]] = (frames, source.duration_s)
@@ -292,26 +292,58 @@ class Deriver:
         """recover.py: the cut file's media data behind a reference's parameter sets."""
         reference = self._reference(item["media_id"], item["id"])
         ref_url = source_for(self.store, reference.object_key, reference.version_id)
-        head, _ = self._ffmpeg(recover.parameter_sets_args(ref_url), ref_url)
-        sets = recover.split_parameter_sets(head)
-        probe, _ = self._ffmpeg(commands.probe_args(ref_url), ref_url)
-        fps = next((s.get("r_frame_rate") for s in json.loads(probe).get("streams", [])
-                    if s.get("codec_type") == "video"), None) or "30/1"
-        stream = out.with_suffix(".h264")
+        probe = json.loads(self._ffmpeg(commands.probe_args(ref_url), ref_url)[0])
+        video = next((s for s in probe.get("streams", []) if s.get("codec_type") == "video"),
+                     {})
+        codec = video.get("codec_name")
+        if codec not in recover.CODECS:
+            raise RecoveryImpossible(f"the device's healthy recording is {codec or 'not video'}"
+                                     ": only H.264 and H.265 recordings can be recovered")
+        fps = video.get("r_frame_rate") or "30/1"
+        head, _ = self._ffmpeg(recover.parameter_sets_args(ref_url, codec=codec), ref_url)
+        sets = recover.split_parameter_sets(head, codec)
+        sound = recover.audio_config(probe)
+        if isinstance(sound, recover.AudioConfig):
+            sound = recover.audio_config_of(
+                probe, self._ffmpeg(recover.priming_args(ref_url), ref_url)[0])
+        stream, chunks = out.with_suffix(f".{codec}"), out.with_suffix(".audio.mkv")
+        blocks = 0
         with self._original(item, out.parent) as data, open(stream, "wb") as es:
             start, end = recover.media_data(data)
-            walk = recover.annexb(data, start, end, sets, es)
+            walk = recover.annexb(data, start, end, sets, es, codec)
+            if isinstance(sound, recover.AudioConfig):
+                with open(chunks, "wb") as mkv:
+                    blocks = recover.audio_chunks_mkv(data, walk.gaps, sound, mkv)
         if not walk.slices:
-            raise RecoveryImpossible("no H.264 picture was found in the media data: the "
-                                     "recording cannot be recovered")
-        self._ffmpeg(recover.mux_args(str(stream), str(out), fps=fps), str(stream))
-        made = commands.parse_probe(self._ffmpeg(commands.probe_args(str(out)), str(out))[0])
+            raise RecoveryImpossible(f"no {codec.upper()} picture was found in the media "
+                                     "data: the recording cannot be recovered")
+        self._ffmpeg(recover.mux_args(str(stream), str(out), fps=fps, codec=codec,
+                                      audio_path=str(chunks) if blocks else None,
+                                      skip_samples=sound.priming if blocks else 0),
+                     str(stream))
+        made = json.loads(self._ffmpeg(commands.probe_args(str(out)), str(out))[0])
+        seconds = {s.get("codec_type"): round(float(s.get("duration") or 0), 3)
+                   for s in made.get("streams", [])}
+        if sound is None:
+            audio = "none: the device's healthy recording has no sound either"
+        elif isinstance(sound, str):
+            audio = f"not recovered: {sound}"
+        elif "audio" not in seconds:
+            audio = "not recovered: no sound was found between the pictures"
+        else:
+            audio = (f"recovered: {seconds['audio']} s of sound beside "
+                     f"{seconds.get('video', 0)} s of picture")
         self._details[item["id"]] = {
-            "seconds_recovered": round(made.duration_s or 0.0, 3), "frames": walk.slices,
+            "seconds_recovered": round(float(made.get("format", {}).get("duration") or 0), 3),
+            "seconds_of_picture": seconds.get("video"),
+            "seconds_of_sound": seconds.get("audio"), "frames": walk.slices,
             "key_frames": walk.key_slices, "reference_media_id": reference.id,
             "reference_blake3": reference.blake3, "frame_rate": fps,
-            "skipped_bytes": walk.skipped_bytes,
-            "audio": "not recovered (raw AAC frames carry no length)"}
+            "skipped_bytes": walk.skipped_bytes, "video_codec": codec,
+            "audio_chunks": blocks, "audio": audio,
+            "frame_order": ("reordered (B-frames): frame times inside each group of pictures "
+                            "are approximate" if int(video.get("has_b_frames") or 0)
+                            else "as shown")}
         bound.info("recording_recovered", **self._details[item["id"]])
         return out
 

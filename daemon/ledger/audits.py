@@ -3,11 +3,14 @@ SqliteLedger).  Aggregates are computed here in one query each, never a query pe
 
 from __future__ import annotations
 
+import json
+
+from evidock.daemon.ledger.projection import PROBE_FIELDS_13
 from evidock.daemon.ledger.records import FINISHED_SQL
 from evidock.daemon.timeutil import parse
 
 _PROBE_FIELDS = ("duration_s", "container", "video_codec", "width", "height", "audio_codec",
-                 "error")
+                 "error", *PROBE_FIELDS_13)
 
 
 def _marks(values) -> str:
@@ -128,7 +131,14 @@ class AuditsMixin:
     def probe(self, media_id: int) -> dict | None:
         row = self._one(f"SELECT probed_at, {', '.join(_PROBE_FIELDS)} FROM media_probe "
                         "WHERE media_id = ?", (media_id,))
-        return dict(row) if row else None
+        if not row:
+            return None
+        found = dict(row)
+        if found["time_sources"]:
+            found["time_sources"] = json.loads(found["time_sources"])
+        if found["time_disagree"] is not None:
+            found["time_disagree"] = bool(found["time_disagree"])
+        return found
 
     # -- figures -----------------------------------------------------------------------------
 

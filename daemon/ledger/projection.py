@@ -217,13 +217,26 @@ def _deadline_moved(conn, a: Applied) -> None:
     _update(conn, "media", "id", a.d["media_id"], {"deadline_at": a.d["deadline_at"]})
 
 
+#: The probe's fields since schema 13 (frame rate, tags, when it was recorded); an older
+#: event has none of them.
+PROBE_FIELDS_13 = ("frame_rate", "rotation", "creation_time", "device_make", "device_model",
+                   "location", "latitude", "longitude", "recorded_start", "recorded_end",
+                   "time_source", "time_sources", "time_correction_s", "time_spread_s",
+                   "time_disagree")
+
+
 @projects("media_probed")
 def _media_probed(conn, a: Applied) -> None:
     d = a.d
+    later = {k: d.get(k) for k in PROBE_FIELDS_13}
+    if later["time_sources"] is not None:
+        later["time_sources"] = json.dumps(later["time_sources"], sort_keys=True)
+    if later["time_disagree"] is not None:
+        later["time_disagree"] = int(bool(later["time_disagree"]))
     _insert(conn, "media_probe", {
         "media_id": d["media_id"], "probed_at": a.time("probed_at", "media_probe", d["media_id"]),
         **{k: d.get(k) for k in ("duration_s", "container", "video_codec", "width", "height",
-                                 "audio_codec", "error")}}, upsert_on="media_id")
+                                 "audio_codec", "error")}, **later}, upsert_on="media_id")
 
 
 # -- derivatives (ledger/derivatives.py) ----------------------------------------------------

@@ -5,6 +5,7 @@ re-encoded at half size and another bitrate, H.265, trimmed, with a burned-in ti
 
 from __future__ import annotations
 
+import random
 import subprocess
 from pathlib import Path
 
@@ -19,8 +20,12 @@ def scene(out: Path, *, seed: int, seconds: float = 12, size: str = "640x360", f
           preset: str = "ultrafast", extra: tuple[str, ...] = ()) -> Path:
     """A camera recording: key frame every second (``gop`` frames), moov at the end."""
     w, h = (int(v) for v in size.split("x"))
+    # ffmpeg's gradients draws its colours at random whatever its seed: name them, so one
+    # seed is one scene in every run
+    rng = random.Random(seed)
+    colours = ":".join(f"c{i}=0x{rng.getrandbits(24):06x}" for i in range(6))
     args = ["-f", "lavfi", "-i",
-            f"gradients=s={size}:seed={seed}:speed=0.03:n=6:r={fps}:d={seconds}",
+            f"gradients=s={size}:seed={seed}:speed=0.03:n=6:{colours}:r={fps}:d={seconds}",
             "-f", "lavfi", "-i",
             # the texture changes twice a second, as a scene does, not with every frame
             f"life=s={w // 8}x{h // 8}:seed={seed}:ratio=0.3:rate=2:mold=40:"

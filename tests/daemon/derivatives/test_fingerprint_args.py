@@ -12,7 +12,7 @@ def option(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
 
 
-def test_key_frames_only_or_one_frame_a_second_as_raw_128px_rgb_on_stdout():
+def test_key_frames_only_or_four_frames_a_second_as_raw_128px_rgb_on_stdout():
     key = fingerprint.frames_args("in.mp4", keyframes=True)
     assert ("nokey", "rawvideo") == (option(key, "-skip_frame"), option(key, "-f"))
     assert "pipe:" in key
@@ -20,8 +20,10 @@ def test_key_frames_only_or_one_frame_a_second_as_raw_128px_rgb_on_stdout():
     assert "fps" not in option(key, "-filter_complex")
     full = fingerprint.frames_args("in.mp4", keyframes=False)
     graph = option(full, "-filter_complex")
-    assert "-skip_frame" not in full and "fps=fps=1" in graph and "w=128" in graph \
-        and "showinfo" in graph
+    assert "-skip_frame" not in full and "w=128" in graph and "showinfo" in graph
+    # the first frame of each quarter second at its own time, not fps's last one of a second
+    assert "select=isnan(prev_selected_t)+gt(floor(t/0.25)\\,floor(prev_selected_t/0.25))" \
+        in graph and "fps=" not in graph
 
 
 def test_frame_times_come_from_showinfo():
@@ -57,6 +59,20 @@ def test_a_trimmed_noisy_copy_matches_with_its_time_range_and_an_unrelated_one_d
     assert [{"start": 0.0, "end": 9.0, "other_start": 10.0, "other_end": 19.0}] == found.ranges
     other = [[float(t), _hash(rng)] for t in range(30)]
     assert fingerprint.match(other, original) is None
+
+
+def test_the_score_counts_seconds_so_a_copy_sampled_four_times_a_second_scores_alike():
+    rng = random.Random(11)
+    original = [[float(t), _hash(rng)] for t in range(20)]  # key frames, one a second
+    copy = []  # seconds 5..9 at four a second: one frame near each of the original's
+    for t, h in original[5:10]:
+        copy += [[t - 5.0 + q / 4, _flip(h, 10, rng) if q == 0 else _hash(rng)]
+                 for q in range(4)]
+    for query, other in ((copy, original), (original, copy)):
+        found = fingerprint.match(query, other)
+        assert found is not None and 1.0 == found.score and 5 == found.matched
+    unrelated = [[q / 4, _hash(rng)] for q in range(20)]
+    assert fingerprint.match(unrelated, original) is None
 
 
 def test_band_keys_cut_the_hash_into_16_bands_and_a_still_scene_is_indexed_once():

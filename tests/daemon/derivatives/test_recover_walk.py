@@ -56,3 +56,25 @@ def test_a_stray_slice_with_the_wrong_frame_number_is_not_taken_out_of_step():
             + b"\x01\x02\x03" + nal(0x41, slice_body(1)))
     walk = recover.annexb(mdat, 0, len(mdat), b"\x00\x00\x00\x01" + SPS, io.BytesIO())
     assert 2 == walk.slices
+
+
+def test_the_audio_configuration_and_the_encoders_priming_come_from_the_reference():
+    probe = {"streams": [{"codec_type": "video"}, {"codec_type": "audio", "codec_name": "aac",
+                                                   "profile": "LC", "sample_rate": "48000",
+                                                   "channels": 2}]}
+    config = recover.audio_config_of(probe, b"-0.021333,\n")
+    assert (bytes.fromhex("1190"), 1024) == (config.specific_config(), config.priming)
+    mono = recover.AudioConfig(44100, 1)
+    assert bytes.fromhex("1208") == mono.specific_config()
+    assert None is recover.audio_config({"streams": [{"codec_type": "video"}]})
+    opus = {"streams": [{"codec_type": "audio", "codec_name": "opus"}]}
+    assert "not AAC" in recover.audio_config(opus)
+    assert 0 == recover.priming(b"", 48000)
+
+
+def test_the_bytes_between_video_units_are_kept_as_the_audio_chunks():
+    unit = b"\x00\x00\x00\x05" + b"\x65\x88\x84\x00\x10"  # an IDR slice of 5 bytes
+    sound = b"\x21\x1a\x54\xe5\x01" * 20
+    data = sound + unit + unit + sound + unit
+    walk = recover.annexb(data, 0, len(data), b"", io.BytesIO())
+    assert [(0, 100), (118, 218)] == walk.gaps

@@ -122,6 +122,35 @@ def test_ledger_similar_finds_a_clips_copies_and_not_other_clips_of_the_camera(t
     assert "0:00:03-0:00:07" in table.stdout.replace("\u2500", "")
 
 
+@pytest.mark.slow
+def test_a_copy_trimmed_at_any_fraction_of_a_second_matches_and_other_clips_do_not(tmp_path):
+    """A cut between the original's key frames puts the copy's frames at another phase:
+    the copy's quarter-second grid still finds each of the original's seconds."""
+    world = World(tmp_path)
+    original = clips.scene(tmp_path / "orig.mp4", seed=5, seconds=10)
+    made = {f"cut {start}": clips.trimmed(original, tmp_path / f"t{start}.mp4", start, 5)
+            for start in (2.3, 3.5, 4.75)}
+    made["other"] = clips.scene(tmp_path / "other.mp4", seed=6, seconds=10, gop=250)
+    ids = {name: world.handed_over(data=path.read_bytes()).id for name, path in made.items()}
+    ids["original"] = world.handed_over(data=original.read_bytes()).id
+    name_of = {v: k for k, v in ids.items()}
+    assert 5 == deriver(world, ["fingerprint"]).run()
+    docs = {name: json.loads(world.store.open(world.ledger.derivatives(
+        media_id=i)[0]["object_key"]).read()) for name, i in ids.items()}
+    assert "4fps" == docs["cut 2.3"]["sampled"] == docs["other"]["sampled"]
+    assert 20 == len(docs["cut 2.3"]["frames"])  # 5 s, four a second
+    found = {name_of[r["media_id"]]: r for r in fingerprint.similar(world.ledger,
+                                                                   ids["original"])}
+    assert {"cut 2.3", "cut 3.5", "cut 4.75"} == set(found)
+    for name, start in (("cut 2.3", 2.3), ("cut 3.5", 3.5), ("cut 4.75", 4.75)):
+        assert found[name]["score"] >= 0.8, found[name]
+        assert found[name]["best_distance"] <= 20, found[name]
+        (span,) = found[name]["ranges"]
+        assert span["other_start"] - span["start"] == pytest.approx(-start, abs=0.3)
+    # sampled four times a second, an unrelated clip still matches nothing
+    assert [] == fingerprint.similar(world.ledger, ids["other"])
+
+
 def test_similar_of_a_recording_not_fingerprinted_yet_says_what_to_do(tmp_path):
     world = World(tmp_path)
     media = world.handed_over(data=b"not a video")

@@ -226,7 +226,14 @@ def populate(ledger: Ledger) -> dict:
          frames=[[0.0, "cd" * 32], [1.0, "0f" * 32]])
     step(["media_probed"], ledger.record_probe, a, {
         "duration_s": 12.5, "container": "mov", "video_codec": "h264", "width": 1920,
-        "height": 1080, "audio_codec": "aac", "error": "none"})
+        "height": 1080, "audio_codec": "aac", "error": "none", "frame_rate": 29.97,
+        "rotation": 90, "creation_time": "2026-03-01T01:00:00.000000Z", "device_make": "Hik",
+        "device_model": "DSJ-X1", "location": "+31.2304+121.4737/", "latitude": 31.2304,
+        "longitude": 121.4737, "recorded_start": "2026-03-01T00:59:58.000000Z",
+        "recorded_end": "2026-03-01T01:00:10.500000Z", "time_source": "container",
+        "time_sources": {"container": "2026-03-01T01:00:00.000000Z",
+                         "name": "2026-03-01T01:00:00.000000Z"},
+        "time_correction_s": 2.0, "time_spread_s": 0.0, "time_disagree": False})
     return {"media": ids, "alert": alert, "exemption": exemption,
             "derivatives": [proxy, poster], "request": request}
 
@@ -246,6 +253,8 @@ ALLOWED = {
     ("derivatives", "state"): ["pending", "running", "done", "failed"],
     ("access_requests", "scope"): ["view", "export"],
     ("access_requests", "state"): ["pending", "approved", "denied"],
+    ("media_probe", "time_source"): ["container", "name", "mtime"],
+    ("media_probe", "time_disagree"): [0, 1],
 }
 
 
