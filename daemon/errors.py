@@ -228,6 +228,11 @@ class ShutdownRequested(Exception):
     """Raised inside a read when the daemon is stopping; the attempt is parked, not failed."""
 
 
+class LoginRequired(Exception):
+    """The review room: no valid session; a page redirects to the login, anything else
+    answers 401.  Not an EvidockError: nothing is refused, nobody is known yet."""
+
+
 class CaseImportError(EvidockError):
     """A case file has bad rows; nothing of it was imported."""
 

@@ -38,7 +38,7 @@ from starlette.routing import Route
 
 from evidock.daemon.custody.access import APPROVERS, AUDITORS, CURATORS, REQUESTERS, Custody
 from evidock.daemon.custody.people import Person
-from evidock.daemon.errors import AccessDenied, EvidockError, NotFound
+from evidock.daemon.errors import AccessDenied, EvidockError, LoginRequired, NotFound
 from evidock.daemon.timeutil import parse
 from evidock.daemon.web.auth import Limiter, csrf_ok, csrf_token
 
@@ -49,11 +49,7 @@ ROOM = ("officer", "archivist", "approver", "auditor", "admin")
 #: who may search and read recordings' facts (an admin manages people, not footage)
 READERS = ("officer", "archivist", "approver", "auditor")
 PAGE_SIZE = 25
-STATES = ("seen", "copying", "stored", "verified", "failed")
-
-
-class LoginRequired(Exception):
-    """No valid session: a page redirects to the login, anything else answers 401."""
+STATES = ("seen", "copying", "stored", "verified", "failed", "superseded")
 
 
 @dataclass
