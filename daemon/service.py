@@ -31,7 +31,6 @@ from evidock.daemon import config as config_mod
 from evidock.daemon import metrics
 from evidock.daemon.config import Config
 from evidock.daemon.errors import ConfigError, EvidockError, ExitCode
-from evidock.daemon.ledger.records import FINISHED
 from evidock.daemon.logging import configure
 from evidock.daemon.sdnotify import Notifier
 from evidock.daemon.wiring import Wiring
@@ -223,9 +222,11 @@ class Station:
         """Every recording of the devices (folders) this run read that is not handed over:
         quarantined or failed ones, and rows never attempted in this run (found by an
         earlier run whose file has changed or gone since)."""
-        serials = sorted({d["serial"] for d in self.pipeline.status()["devices"]})
-        return [m for serial in serials for m in self.ledger.list_media(device=serial)
-                if m.state not in FINISHED]
+        serials = {d["serial"] for d in self.pipeline.status()["devices"]}
+        # one query for the unfinished rows: the devices' handed-over rows (100,000 on a
+        # camera docked again) are never loaded
+        left = [m for m in self.ledger.pending_media() if m.device_serial in serials]
+        return sorted(left, key=lambda m: (m.device_serial, m.recorded_at, m.id))
 
     def _adopt_store(self) -> None:
         """A local store found at another path than last time (the data directory moved or

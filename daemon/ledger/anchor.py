@@ -9,7 +9,8 @@ ledger's own host cannot take back (S3: COMPLIANCE lock as long as the recording
 
     ledger/<station>/<last seq, 12 digits>-<head hash>.jsonl
 
-One line per event since the previous anchor (the row as stored, canonical JSON), then one
+One line per event since the previous anchor (the row as stored, canonical JSON; at most
+``SEGMENT_EVENTS`` of them: more make several segments, written in one go), then one
 head line: ``{"format": "evidock.anchor/1", "station", "first_seq", "seq", "hash", "at",
 "count", "previous", "previous_sha256"}``, where ``previous`` is the key of the segment before
 and ``previous_sha256`` the SHA-256 of its bytes, so the segments form a chain of their own
@@ -27,6 +28,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import islice
 
 import structlog
 
@@ -42,6 +44,10 @@ FORMAT = "evidock.anchor/1"
 _SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
 _KEY = re.compile(r"^(?:.*/)?(\d{12})-([0-9a-f]{64})\.jsonl$")
 _FIELDS = ("seq", "at", "station", "kind", "subject", "data", "prev_hash", "hash")
+#: events in one segment at most: a run that handed over 100,000 files made 400,000 events,
+#: and one segment of them all took over a gigabyte to write and again to read back as the
+#: newest anchor at the next start
+SEGMENT_EVENTS = 10_000
 
 
 def station_prefix(station: str) -> str:
@@ -143,8 +149,9 @@ class Anchorer:
     """Writes the next anchor segment; one at a time, safe to call from any thread."""
 
     def __init__(self, ledger, store, *, station: str, retention_days: int,
-                 clock=utcnow) -> None:
+                 clock=utcnow, segment_events: int = SEGMENT_EVENTS) -> None:
         self.ledger, self.store, self.station = ledger, store, station
+        self.segment_events = segment_events
         self.retention = timedelta(days=retention_days)
         self.clock = clock
         self._last: Segment | None = None
@@ -155,7 +162,8 @@ class Anchorer:
         return parse(keys[-1], self.store.read_record(keys[-1])) if keys else None
 
     def write(self) -> str | None:
-        """Anchor the events since the newest anchor; returns its key (None: nothing new).
+        """Anchor the events since the newest anchor; returns the newest key written (None:
+        nothing new).  Many events make several segments, each naming the one before.
 
         Refuses (``AnchorMismatch``) when the ledger no longer holds the anchored head: a new
         anchor must never paper over a ledger that lost or rewrote anchored history."""
@@ -166,11 +174,9 @@ class Anchorer:
                 if self._last is None:
                     raise
                 last = self._last  # S3 away: this process's last anchor; the spool takes it
-            after = last.seq - 1 if last else 0
             self.ledger.sync()  # never anchor a lazy write a power cut could take back
-            events = list(self.ledger.events(after=after))
             if last is not None:
-                have = events[0] if events else None
+                have = next(self.ledger.events(after=last.seq - 1), None)
                 if have is None or (have.seq, have.hash) != (last.seq, last.hash):
                     raise AnchorMismatch(
                         f"the ledger no longer holds the anchored head: anchor {last.key} "
@@ -179,19 +185,28 @@ class Anchorer:
                            else "no such event"),
                         hint="run 'evidock ledger verify'; no new anchor is written until the "
                         "ledger is restored or rebuilt ('evidock ledger rebuild')")
-                events = events[1:]
-            if not events:
-                return None
-            head = {"format": FORMAT, "station": self.station, "first_seq": events[0].seq,
-                    "seq": events[-1].seq, "hash": events[-1].hash, "at": stamp(self.clock()),
-                    "count": len(events), "previous": last.key if last else None,
-                    "previous_sha256": last.sha256 if last else None}
-            data = render(events, head)
-            key = anchor_key(self.station, head["seq"], head["hash"])
-            self.store.put_record(key, data, retain_until=self.clock() + self.retention)
-            self._last = Segment(key, hashlib.sha256(data).hexdigest(), head, events[-1:])
-            log.info("ledger_anchored", key=key, seq=head["seq"], events=len(events))
-            return key
+            upto = self.ledger.head()[0]  # what came later waits for the next anchor
+            key = None
+            while True:
+                after = last.seq if last else 0
+                events = [e for e in islice(self.ledger.events(after=after),
+                                            self.segment_events) if e.seq <= upto]
+                if not events:
+                    return key
+                last = self._segment(events, last)
+                key = last.key
+
+    def _segment(self, events: list[Event], last: Segment | None) -> Segment:
+        head = {"format": FORMAT, "station": self.station, "first_seq": events[0].seq,
+                "seq": events[-1].seq, "hash": events[-1].hash, "at": stamp(self.clock()),
+                "count": len(events), "previous": last.key if last else None,
+                "previous_sha256": last.sha256 if last else None}
+        data = render(events, head)
+        key = anchor_key(self.station, head["seq"], head["hash"])
+        self.store.put_record(key, data, retain_until=self.clock() + self.retention)
+        self._last = Segment(key, hashlib.sha256(data).hexdigest(), head, events[-1:])
+        log.info("ledger_anchored", key=key, seq=head["seq"], events=len(events))
+        return self._last
 
 
 @dataclass

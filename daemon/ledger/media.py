@@ -96,6 +96,13 @@ class MediaMixin:
         camera a file is never rewritten, so an old row there stays what it is: a file that
         was on the device and was not handed over."""
         raw = os.fsencode(source_path)
+        # a file seen before (a re-dock, a restart): one indexed read, no write transaction
+        # and its lock; rows are never deleted, so one found here is the answer
+        known = self._one(f"SELECT {MediaRecord.COLUMNS} FROM media WHERE device_serial = ? "
+                          "AND source_path_raw = ? AND size = ? AND mtime_ns = ?",
+                          (device_serial, raw, size, mtime_ns))
+        if known is not None:
+            return MediaRecord(**dict(known)), False
         window = timedelta(hours=handover_hours)
         with self._transaction(durable=False) as conn:
             row = conn.execute(

@@ -310,9 +310,13 @@ class LocalWormStore(LocalRecords):
         if meta.exists():  # orphan from a crash between the two links: no data, not evidence
             self._discard(meta)
         os.link(meta_tmp, meta)
-        self._discard(meta_tmp)
-        os.chmod(tmp, 0o440)  # read-only, and never world-readable: evidence
-        os.link(tmp, data)  # EEXIST here means a concurrent writer: never overwrite
+        try:
+            os.chmod(tmp, 0o440)  # read-only, and never world-readable: evidence
+            os.link(tmp, data)  # EEXIST here means a concurrent writer: never overwrite
+        finally:
+            # kept until the data has its name: a crash between the two links leaves it in
+            # .incoming, where recover() reads which metadata to remove
+            self._discard(meta_tmp)
         # the new names are made durable; the temporary name in .incoming need not be (its
         # removal, or recover() after a crash, only ever drops it)
         if durable:
@@ -436,23 +440,48 @@ class LocalWormStore(LocalRecords):
                 return info
             return self._write_meta(key, info, legal_hold=on)
 
+    #: walk every folder for metadata without data at each recovery: only where removals
+    #: leave such orphans with no trace (the spool's release); a put leaves its trace in
+    #: .incoming, so a store of hundreds of thousands of recordings starts without a walk
+    sweeps_orphans = False
+
     def recover(self) -> int:
         """Remove what interrupted puts left: temporary files of processes that are gone (a
-        live one's upload in flight is left alone) and metadata whose data never arrived."""
+        live one's upload in flight is left alone) and metadata whose data never arrived
+        (named by the put's metadata file left in .incoming).  Metadata without data is
+        never read as an object (``list_objects``, ``stat``), and a put of its key replaces
+        it, so one left by a version that kept no trace is harmless."""
         leftovers = 0
         with self._commit_lock():
             for entry in self._incoming.iterdir():
                 owner = entry.name.split("-", 1)[0] if "-" in entry.name else ""
-                if not self._owner_alive(owner) and self._discard(entry):
+                if self._owner_alive(owner):
+                    continue
+                if entry.suffix == ".json":
+                    leftovers += self._orphan_of(entry)
+                if self._discard(entry):
                     leftovers += 1
             for lock in self._owners.glob("*.lock") if self._owners.exists() else ():
                 if not self._owner_alive(lock.name.removesuffix(".lock")):
                     self._discard(lock)  # an owner that is gone: nothing of it is left
-            for top in (self.root / "media", self.root / RECORD_PREFIX):
-                for meta in top.rglob("*.json") if top.exists() else ():
-                    if not meta.with_suffix("").exists() and self._discard(meta):
-                        leftovers += 1
+            if self.sweeps_orphans:
+                for top in (self.root / "media", self.root / RECORD_PREFIX):
+                    for meta in top.rglob("*.json") if top.exists() else ():
+                        if not meta.with_suffix("").exists() and self._discard(meta):
+                            leftovers += 1
         return leftovers
+
+    def _orphan_of(self, meta_tmp: Path) -> int:
+        """Remove the metadata that an interrupted put's ``meta_tmp`` names, if its data
+        never arrived; 1 if it did."""
+        try:
+            key = json.loads(meta_tmp.read_text())["key"]
+            meta = self._meta_path(self._data_path(key))
+        except (OSError, ValueError, KeyError, TypeError, ObjectMissing):
+            return 0  # written only in part: the put never got as far as the metadata
+        if not meta.exists() or meta.with_suffix("").exists():
+            return 0  # never linked, or the put got as far as its data
+        return 1 if self._discard(meta) else 0
 
     def _discard(self, path: Path) -> bool:
         """Remove temporary data, the only thing this store ever removes: a file in

@@ -22,6 +22,8 @@ from evidock.daemon.store.local import LocalWormStore
 class Spool(LocalWormStore):
     """A local WORM store whose objects may be released once a verified copy exists elsewhere."""
 
+    sweeps_orphans = True  # release() removes the data first, and leaves no trace of it
+
     def __init__(self, root, **kwargs) -> None:
         super().__init__(root, **kwargs)
         self.name = f"spool:{self.root}"

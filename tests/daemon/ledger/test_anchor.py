@@ -40,6 +40,26 @@ def test_a_segment_holds_the_events_since_the_last_anchor_and_names_it(world):
         (head["format"], head["station"], (head["seq"], head["hash"]))
 
 
+def test_many_events_make_several_chained_segments_of_bounded_size(world):
+    """A run that made more events than one segment holds (100,000 files make 400,000)
+    writes several segments at once, each naming the one before: memory stays bounded when
+    they are written and when the newest is read back."""
+    world.handed_over()
+    world.handed_over(data=b"a second recording")
+    head = world.ledger.head()
+    anchorer = anchor.Anchorer(world.ledger, world.store, station="st-test",
+                               retention_days=1, segment_events=3)
+    newest = anchorer.write()
+    segments = anchor.read_segments(world.store, "st-test")
+    assert len(segments) == -(-head[0] // 3) and newest == segments[-1].key
+    assert [3] * (len(segments) - 1) == [len(s.events) for s in segments[:-1]]
+    assert [] == anchor.chain_problems(segments)
+    assert (head[0], head[1]) == (segments[-1].seq, segments[-1].hash)
+    assert [e.seq for e in world.ledger.events()] == \
+        [e.seq for s in segments for e in s.events]
+    assert anchorer.write() is None  # nothing new: nothing written
+
+
 def test_no_anchor_is_written_over_a_rolled_back_ledger(tmp_path):
     world = World(tmp_path)
     world.handed_over()

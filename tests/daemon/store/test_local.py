@@ -47,12 +47,44 @@ def test_recover_removes_a_half_written_put(store):
 
 
 def test_recover_removes_metadata_whose_data_never_arrived(store):
+    """A put killed between linking its metadata and its data: the metadata file it left in
+    .incoming names the orphan, and recovery removes both, never a stored object."""
     got = store.put(reader(b"y" * 100), retain_until=StoreContract().retain())
-    orphan = store.root / (got.key[:-4] + "ffff.json")
-    orphan.write_text("{}")
-    assert 1 == store.recover()
+    key = got.key[:-4] + "ffff"
+    orphan = store.root / (key + ".json")
+    orphan.write_text(json.dumps({"key": key}))
+    (store.root / ".incoming" / "deadbeef-0001.json").write_text(json.dumps({"key": key}))
+    (store.root / ".incoming" / "deadbeef-0002.json").write_text(json.dumps({"key": got.key}))
+    assert 3 == store.recover()  # the orphan and the two leftovers in .incoming
     assert not orphan.exists()
+    assert [] == list((store.root / ".incoming").iterdir())
     assert store.stat(got.key).size == 100
+
+
+def test_recover_walks_no_folder_of_the_stored_recordings(store, monkeypatch):
+    """Recovery runs at every start: on a store of hundreds of thousands of recordings it
+    reads .incoming and .owners only, never the folders of what is stored."""
+    store.put(reader(b"z" * 100), retain_until=StoreContract().retain())
+    listed = []
+    for name in ("scandir", "listdir"):  # the real calls, each folder listed noted
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda path=".", real=real: (
+            listed.append(os.fspath(path)), real(path))[1])
+    assert 0 == store.recover()
+    assert listed, "recovery lists .incoming"
+    assert [] == [p for p in listed if p.startswith(os.fspath(store.root / "media"))]
+
+
+def test_the_spool_removes_metadata_a_release_left_without_data(tmp_path):
+    """The spool's release removes the data first and leaves no trace: its recovery looks
+    through its (small) folders for metadata without data."""
+    from evidock.daemon.store.spooldir import Spool
+
+    spool = Spool(tmp_path / "spool")
+    got = spool.put(reader(b"s" * 100), retain_until=StoreContract().retain())
+    (spool.root / got.key).unlink()  # released up to its data, then killed
+    assert 1 == spool.recover()
+    assert not (spool.root / (got.key + ".json")).exists()
 
 
 def test_disk_full_is_store_unavailable(tmp_path, monkeypatch):
