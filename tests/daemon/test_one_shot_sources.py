@@ -43,16 +43,22 @@ def test_a_missing_watch_folder_in_the_config_file_names_the_file(tmp_path):
     assert f"watch folder {missing} does not exist (watch.folders in {config})" in proc.stderr
 
 
-def test_until_idle_exits_non_zero_naming_a_recording_left_in_the_ledger(tmp_path):
-    """A run is killed mid-read; the file is then removed from the folder and another added,
-    so the next one-shot run hands the other over.  The first row was never handed over: the
-    run must say so and exit 1, not end "failed: 0"."""
+def killed_mid_read(tmp_path):
+    """A one-shot run over CAM-LEFT/DCIM/a.mp4 killed mid-read: (inbox, data dir, its args)."""
     inbox, data = tmp_path / "in", tmp_path / "d"
     make_footage(inbox, "CAM-LEFT", {"DCIM/a.mp4": 3 << 20})
     args = ("run", "--data-dir", str(data), "--watch", str(inbox), "--settle", "0",
             "--until-idle", "--no-derivatives")
     killed = evidock(*args, check=False, env={**NO_CONFIG, "EVIDOCK_FAULT": "read"})
     assert -9 == killed.returncode, killed.stderr[-2000:]
+    return inbox, data, args
+
+
+def test_until_idle_exits_non_zero_naming_a_recording_left_in_the_ledger(tmp_path):
+    """A run is killed mid-read; the file is then removed from the folder and another added,
+    so the next one-shot run hands the other over.  The first row was never handed over: the
+    run must say so and exit 1, not end "failed: 0"."""
+    inbox, data, args = killed_mid_read(tmp_path)
     (inbox / "CAM-LEFT" / "DCIM" / "a.mp4").unlink()
     make_footage(inbox, "CAM-LEFT", {"DCIM/b.mp4": 1000})
 
@@ -70,12 +76,7 @@ def test_a_file_touched_after_a_killed_run_is_a_new_version_that_supersedes_the_
     """A run is killed mid-read; the file is then touched (same bytes, new mtime), so the next
     one-shot run finds it as a new version and hands that over.  The first row names bytes
     that are no longer there: it ends superseded, nothing is left behind, the run ends 0."""
-    inbox, data = tmp_path / "in", tmp_path / "d"
-    make_footage(inbox, "CAM-LEFT", {"DCIM/a.mp4": 3 << 20})
-    args = ("run", "--data-dir", str(data), "--watch", str(inbox), "--settle", "0",
-            "--until-idle", "--no-derivatives")
-    killed = evidock(*args, check=False, env={**NO_CONFIG, "EVIDOCK_FAULT": "read"})
-    assert -9 == killed.returncode, killed.stderr[-2000:]
+    inbox, data, args = killed_mid_read(tmp_path)
     path = inbox / "CAM-LEFT" / "DCIM" / "a.mp4"
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))

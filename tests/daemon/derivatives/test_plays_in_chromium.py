@@ -15,7 +15,6 @@ import pytest
 
 from evidock.daemon.config import DerivativesConfig
 from evidock.daemon.derivatives.queue import Deriver
-from tests.daemon.web.conftest import browser  # noqa: F401  the kiosk tests' chromium
 
 from ..world import World
 from . import clips

@@ -6,14 +6,12 @@ do not undock" and shows no tile.  Screenshots of both languages go to
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser_fixture import screenshot
 from tests.dock_station import StationDaemon, camera, mkimg, sn, stick_port
 
 pytestmark = [pytest.mark.dock, pytest.mark.browser, pytest.mark.slow]
@@ -37,13 +35,6 @@ def wait_tile(browser, serial: str, state: str, timeout: float = 60,
                          ignored_exceptions=[StaleElementReferenceException])
     return wait.until(lambda b: (t := tile(b, serial, slot)) and t["state"] == state and t,
                       f"{serial} {state}; page: {browser.find_element(By.TAG_NAME, 'body').text}")
-
-
-def screenshot(browser, name: str) -> None:
-    folder = os.environ.get("EVIDOCK_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(Path(folder) / name))
 
 
 def down_shown(browser) -> bool:

@@ -7,9 +7,7 @@ the search nor by its address."""
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -17,6 +15,7 @@ from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from evidock.daemon.web.server import WebServer
+from tests.browser_fixture import screenshot
 from tests.daemon.web.review_station import app_of, password
 
 pytestmark = [pytest.mark.browser, pytest.mark.ffmpeg, pytest.mark.slow]
@@ -53,14 +52,6 @@ def load(browser, element) -> None:
     page = browser.find_element(By.TAG_NAME, "html")
     element.click()
     WebDriverWait(browser, 10).until(staleness_of(page))
-
-
-def screenshot(browser, name: str) -> None:
-    """To ``$EVIDOCK_SCREENSHOTS`` when set (the README's come from here)."""
-    folder = os.environ.get("EVIDOCK_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(Path(folder) / name))
 
 
 def text(browser) -> str:
