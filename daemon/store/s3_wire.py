@@ -255,4 +255,7 @@ def http_client(*, ca_bundle: str | None = None, timeout: float = 30, retries: i
         # request whose answer was lost after sending (read): a resent copy is a new version.
         retries=urllib3.Retry(total=retries, connect=retries, status=retries, read=0, other=0,
                               backoff_factor=0.5, status_forcelist=[500, 502, 503, 504],
-                              allowed_methods=None))
+                              allowed_methods=None,
+                              # the last 5xx comes back as the server's own error (its code and
+                              # message: "no free volumes"), not as "cannot reach the server"
+                              raise_on_status=False))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
+import io
+import threading
 from datetime import UTC, datetime
 
 import pytest
 import urllib3.exceptions
+from minio import Minio
 from minio.error import S3Error, ServerError
 
 from evidock.daemon.errors import (
@@ -15,7 +19,7 @@ from evidock.daemon.errors import (
     StoreMisconfigured,
     StoreUnavailable,
 )
-from evidock.daemon.store.s3_wire import parse_s3_time, s3_time, store_error
+from evidock.daemon.store.s3_wire import http_client, parse_s3_time, s3_time, store_error
 
 
 @pytest.mark.parametrize("text", [
@@ -75,3 +79,41 @@ def test_connection_failures_are_store_unavailable():
 def test_an_unrelated_exception_is_not_swallowed():
     with pytest.raises(ZeroDivisionError):
         store_error(ZeroDivisionError(), "x")
+
+
+class _Failing(http.server.BaseHTTPRequestHandler):
+    """An S3 endpoint that answers every request with the error a full SeaweedFS sends."""
+    BODY = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
+            b"<Message>No writable volumes and no free volumes left</Message>"
+            b"<Resource>/b/k</Resource><RequestId>1</RequestId></Error>")
+    hits = 0
+
+    def _fail(self):
+        type(self).hits += 1
+        self.send_response(500)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(self.BODY)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(self.BODY)
+
+    do_GET = do_PUT = do_HEAD = do_POST = _fail
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_server_failing_past_the_retries_is_reported_in_its_own_words():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = Minio(f"127.0.0.1:{server.server_port}", access_key="a", secret_key="b",
+                       secure=False, region="us-east-1", http_client=http_client(retries=2))
+        with pytest.raises(Exception) as caught:
+            client.put_object("evidence", "k", io.BytesIO(b"x"), 1)
+        got = store_error(caught.value, "uploading clip.mp4")
+    finally:
+        server.shutdown()
+    assert StoreUnavailable is type(got)
+    assert "No writable volumes" in str(got) and "cannot reach" not in str(got)
+    assert 3 == _Failing.hits  # the first try and two retries, then the answer is kept
