@@ -58,6 +58,29 @@ class StoredObject:
     details: dict = field(default_factory=dict)
 
 
+class Span:
+    """The first ``length`` bytes of an open file: a span of a local object, read as S3 sends
+    a ranged GET (the file is closed with it)."""
+
+    def __init__(self, f: BinaryIO, length: int) -> None:
+        self._f, self._left = f, length
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        block = self._f.read(n) if n else b""
+        self._left -= len(block)
+        return block
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> Span:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 @runtime_checkable
 class WormStore(Protocol):
     """A write-once, content-addressed object store.
@@ -118,8 +141,10 @@ class WormStore(Protocol):
         """What the store holds under ``key``; ``ObjectMissing`` if nothing."""
         ...
 
-    def open(self, key: str, *, version_id: str | None = None) -> BinaryIO:
-        """The stored bytes, for fixity audits and exports."""
+    def open(self, key: str, *, version_id: str | None = None, offset: int = 0,
+             length: int | None = None) -> BinaryIO:
+        """The stored bytes, for fixity audits and exports; ``offset`` and ``length`` select a
+        span (a player seeking in a proxy), which S3 then sends alone."""
         ...
 
     def extend_retention(self, key: str, retain_until: datetime, *,

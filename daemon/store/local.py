@@ -50,7 +50,7 @@ from evidock.daemon.errors import (
     StoreUnavailable,
 )
 from evidock.daemon.hashing import HashingReader
-from evidock.daemon.store.base import RECORD_PREFIX, ObjectInfo, StoredObject
+from evidock.daemon.store.base import RECORD_PREFIX, ObjectInfo, Span, StoredObject
 from evidock.daemon.store.keys import object_key
 from evidock.daemon.store.local_records import LocalRecords
 
@@ -412,11 +412,14 @@ class LocalWormStore(LocalRecords):
         path = self._data_path(key)
         return path if path.exists() else None
 
-    def open(self, key: str, *, version_id: str | None = None) -> BinaryIO:
+    def open(self, key: str, *, version_id: str | None = None, offset: int = 0,
+             length: int | None = None) -> BinaryIO:
         try:
-            return open(self._data_path(key), "rb")
+            f = open(self._data_path(key), "rb")
         except FileNotFoundError as exc:
             raise ObjectMissing(f"local store: no object {key}") from exc
+        f.seek(offset)
+        return f if length is None else Span(f, length)
 
     def extend_retention(self, key: str, retain_until: datetime, *,
                          version_id: str | None = None) -> ObjectInfo:

@@ -402,9 +402,11 @@ class S3WormStore:
                       if k.lower().startswith(META)},
         )
 
-    def open(self, key: str, *, version_id: str | None = None) -> BinaryIO:
+    def open(self, key: str, *, version_id: str | None = None, offset: int = 0,
+             length: int | None = None) -> BinaryIO:
         try:
-            return _Body(self.client.get_object(self.bucket, key, version_id=version_id))
+            return _Body(self.client.get_object(self.bucket, key, version_id=version_id,
+                                                offset=offset, length=length or 0))
         except Exception as exc:
             raise store_error(exc, f"reading {key}") from exc
 

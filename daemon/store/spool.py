@@ -206,11 +206,12 @@ class SpoolingStore:
         except ObjectMissing:
             return self.primary.stat(key, version_id=version_id)
 
-    def open(self, key: str, *, version_id: str | None = None) -> BinaryIO:
+    def open(self, key: str, *, version_id: str | None = None, offset: int = 0,
+             length: int | None = None) -> BinaryIO:
         try:
-            return self.spool.open(key)
+            return self.spool.open(key, offset=offset, length=length)
         except ObjectMissing:
-            return self.primary.open(key, version_id=version_id)
+            return self.primary.open(key, version_id=version_id, offset=offset, length=length)
 
     def local_path(self, key: str):
         return self.spool.local_path(key)

@@ -293,27 +293,44 @@ class Review:
             raise HTTPException(404)
         return rows[-1]
 
-    def _send(self, row: dict, media_type: str):
+    def _send(self, request: Request, row: dict, media_type: str):
+        key, headers = row["object_key"], {"Cache-Control": "private, no-store"}
         local = getattr(self.store, "local_path", None)
-        headers = {"Cache-Control": "private, no-store"}
-        if local is not None:  # Range requests (seeking) answered by Starlette
-            return FileResponse(local(row["object_key"]), media_type=media_type,
-                                headers=headers)
+        path = local(key) if local is not None else None
+        if path is not None:  # a file (local store, or still in the spool): Starlette's ranges
+            return FileResponse(path, media_type=media_type, headers=headers)
+        # an object in S3: one span per request, fetched alone, so a player seeks at once
+        size = row["size"] if row.get("size") is not None else self.store.stat(key).size
+        headers["Accept-Ranges"] = "bytes"
+        try:
+            span = byte_range(request.headers.get("range"), request.headers.get("if-range"),
+                              size)
+        except ValueError:
+            return Response(status_code=416, headers={**headers,
+                                                      "Content-Range": f"bytes */{size}"})
+        start, end = span or (0, size)
+        if span:
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        headers["Content-Length"] = str(end - start)
+        body = self.store.open(key, offset=start, length=end - start) if end > start else None
 
-        def chunks():  # a store without files (S3): the whole object, no seeking
-            with self.store.open(row["object_key"]) as f:
-                while block := f.read(1 << 20):
+        def chunks():
+            if body is None:
+                return
+            with body:
+                while block := body.read(1 << 20):
                     yield block
-        return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+        return StreamingResponse(chunks(), status_code=206 if span else 200,
+                                 media_type=media_type, headers=headers)
 
     def proxy(self, request: Request):
-        return self._send(self._footage(request, "proxy"), "video/mp4")
+        return self._send(request, self._footage(request, "proxy"), "video/mp4")
 
     def poster(self, request: Request):
-        return self._send(self._footage(request, "poster"), "image/jpeg")
+        return self._send(request, self._footage(request, "poster"), "image/jpeg")
 
     def sprite(self, request: Request):
-        return self._send(self._footage(request, "sprite"), "image/jpeg")
+        return self._send(request, self._footage(request, "sprite"), "image/jpeg")
 
     def thumbnails(self, request: Request):
         row = self._footage(request, "sprite_vtt")
@@ -440,6 +457,31 @@ class Review:
 
         return {LoginRequired: login_required, EvidockError: refused,
                 HTTPException: http_error}
+
+
+def byte_range(header: str | None, if_range: str | None, size: int) -> tuple[int, int] | None:
+    """The one span ``[start, end)`` a ``Range`` header asks of ``size`` bytes, or None for the
+    whole object: no header, a form this room does not serve (several spans, other units), a
+    malformed one, or an ``If-Range`` (S3 objects are sent without a validator to compare);
+    RFC 9110 lets a server answer all of those with the whole object.  ValueError when no
+    byte of the span is in the object (416)."""
+    if not header or if_range is not None:
+        return None
+    unit, _, spec = header.partition("=")
+    first, dash, last = (part.strip() for part in spec.partition("-"))
+    if (unit.strip().lower() != "bytes" or "," in spec or not dash or not (first or last)
+            or not all(part.isdigit() for part in (first, last) if part)):
+        return None
+    if not first:  # bytes=-N: the last N bytes
+        start, end = max(0, size - int(last)), size if int(last) else 0
+    else:
+        start = int(first)
+        if last and int(last) < start:
+            return None
+        end = min(int(last) + 1, size) if last else size
+    if start >= end:
+        raise ValueError(f"no byte of {header!r} is in an object of {size} bytes")
+    return start, end
 
 
 def _safe_next(target: str | None) -> str:

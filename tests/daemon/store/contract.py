@@ -175,6 +175,16 @@ class StoreContract(SourceErrorContract):
         with store.open(got.key) as fh:
             assert data == fh.read()
 
+    def test_a_span_of_an_object_is_read_alone(self, store):
+        data = os.urandom(300_000)
+        key = store.put(reader(data), retain_until=self.retain()).key
+        with store.open(key, offset=100_000, length=5_000) as fh:
+            assert data[100_000:105_000] == fh.read()
+        with store.open(key, offset=299_990) as fh:
+            assert data[299_990:] == fh.read(1 << 20)
+        with store.open(key, offset=7, length=3) as fh:  # read in pieces, it still ends there
+            assert (data[7:9], data[9:10], b"") == (fh.read(2), fh.read(5), fh.read())
+
     def test_a_put_left_to_sync_later_is_the_same_object_once_synced(self, store):
         """``durable=False`` changes when the object is durable, never what it is."""
         data = os.urandom(120_000)

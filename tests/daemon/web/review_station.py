@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 
 import structlog
+from starlette.testclient import TestClient
 
 from evidock.daemon.cli.main import main
 from evidock.daemon.config import load
@@ -33,11 +35,13 @@ def password(badge: str) -> str:
     return f"{PASSWORD} {badge}"
 
 
-def write_config(folder: Path, language: str = "en") -> Path:
+def write_config(folder: Path, language: str = "en", extra: str = "") -> Path:
+    """The station's config; ``extra`` adds tables (an S3 ``[store]``)."""
     conf = folder / "evidock.toml"
     conf.write_text(f'[station]\nid = "st-review"\ndata_dir = "{folder / "data"}"\n'
                     f'language = "{language}"\n[alerts]\nlog = false\n'
-                    '[metrics]\nenabled = false\n[derivatives]\nsprite_every_seconds = 1\n',
+                    '[metrics]\nenabled = false\n[derivatives]\nsprite_every_seconds = 1\n'
+                    + extra,
                     encoding="utf-8")
     return conf
 
@@ -53,12 +57,12 @@ def call(*argv, stdin: str | None = None) -> int:
         structlog.reset_defaults()
 
 
-def make_template(folder: Path) -> Path:
+def make_template(folder: Path, extra: str = "") -> Path:
     watch = folder / "watch" / "DSJ-001"
     watch.mkdir(parents=True)
     for n in range(3):
         clips.scene(watch / f"REC{n}.MP4", seed=n + 1, seconds=6, size="320x180")
-    conf = write_config(folder)
+    conf = write_config(folder, extra=extra)
     old = os.environ.get("EVIDOCK_CONFIG")
     os.environ["EVIDOCK_CONFIG"] = str(conf)
     try:
@@ -83,10 +87,10 @@ def make_template(folder: Path) -> Path:
     return folder
 
 
-def fresh(template: Path, into: Path, language: str = "en"):
+def fresh(template: Path, into: Path, language: str = "en", extra: str = ""):
     """A copy of the template station in ``into``: its config and its wiring."""
     shutil.copytree(template / "template", into / "data")
-    config = load(write_config(into, language))
+    config = load(write_config(into, language, extra))
     return config, Wiring(config)
 
 
@@ -95,3 +99,40 @@ def app_of(wiring: Wiring, language: str = "en"):
     kiosk = Kiosk(lambda: None, station_name="st", language=language)
     review, secret = wiring.review_room(kiosk)
     return make_app(kiosk, review, session_secret=secret), review
+
+
+class Room:
+    """One browser's worth of the review room: a client with its own cookie jar."""
+
+    def __init__(self, app, base_url: str = "http://testserver") -> None:
+        self.client = TestClient(app, base_url=base_url)
+
+    def csrf(self, path: str = "/review/login") -> str:
+        return re.search(r'name="csrf" value="([^"]+)"', self.client.get(path).text).group(1)
+
+    def login(self, badge: str, secret: str | None = None):
+        return self.client.post("/review/login", data={
+            "csrf": self.csrf(), "who": badge, "password": secret or password(badge)},
+            follow_redirects=False)
+
+    def post(self, path: str, data: dict, *, csrf: bool = True):
+        return self.client.post(path, data={**data, **({"csrf": self.csrf()}
+                                                       if csrf else {})},
+                                follow_redirects=False)
+
+    def get(self, path: str, **kw):
+        return self.client.get(path, follow_redirects=False, **kw)
+
+
+def approve(room, badge: str, media_id: int = 1, scope: str = "view") -> int:
+    """``badge`` asks for access to recording ``media_id`` of C-1, Head Chen approves, in
+    the web; the request's id."""
+    asker = room(badge)
+    assert 303 == asker.post(f"/review/media/{media_id}/request",
+                             {"case": "C-1", "purpose": "review of the seizure",
+                              "scope": scope}).status_code
+    rid = max(r["id"] for r in room.wiring.ledger.access_requests())
+    head = room("AP1")
+    assert 303 == head.post(f"/review/requests/{rid}/decide",
+                            {"decision": "approve", "reason": "ok"}).status_code
+    return rid

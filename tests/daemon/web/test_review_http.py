@@ -12,37 +12,13 @@ import stat
 import time
 
 import pytest
-from starlette.testclient import TestClient
 
 from evidock.daemon.web.auth import KEY_FILE, Limiter, session_key
-from tests.daemon.web.review_station import app_of, password
+from tests.daemon.web.review_station import Room, app_of, approve, password
 
 pytestmark = pytest.mark.ffmpeg
 
 HTML = {"accept": "text/html"}
-
-
-class Room:
-    """One browser's worth of the review room: a client with its own cookie jar."""
-
-    def __init__(self, app, base_url: str = "http://testserver") -> None:
-        self.client = TestClient(app, base_url=base_url)
-
-    def csrf(self, path: str = "/review/login") -> str:
-        return re.search(r'name="csrf" value="([^"]+)"', self.client.get(path).text).group(1)
-
-    def login(self, badge: str, secret: str | None = None):
-        return self.client.post("/review/login", data={
-            "csrf": self.csrf(), "who": badge, "password": secret or password(badge)},
-            follow_redirects=False)
-
-    def post(self, path: str, data: dict, *, csrf: bool = True):
-        return self.client.post(path, data={**data, **({"csrf": self.csrf()}
-                                                       if csrf else {})},
-                                follow_redirects=False)
-
-    def get(self, path: str, **kw):
-        return self.client.get(path, follow_redirects=False, **kw)
 
 
 @pytest.fixture
@@ -62,20 +38,6 @@ def room(review_station):
 
 def kinds(wiring, kind: str) -> list[dict]:
     return [e for e in wiring.ledger.access_events() if e["kind"] == kind]
-
-
-def approve(room, badge: str, media_id: int = 1, scope: str = "view") -> int:
-    """``badge`` asks for access to recording ``media_id`` of C-1, Head Chen approves, in
-    the web; the request's id."""
-    asker = room(badge)
-    assert 303 == asker.post(f"/review/media/{media_id}/request",
-                             {"case": "C-1", "purpose": "review of the seizure",
-                              "scope": scope}).status_code
-    rid = max(r["id"] for r in room.wiring.ledger.access_requests())
-    head = room("AP1")
-    assert 303 == head.post(f"/review/requests/{rid}/decide",
-                            {"decision": "approve", "reason": "ok"}).status_code
-    return rid
 
 
 def test_without_a_session_pages_go_to_the_login_and_everything_else_is_401(room):
