@@ -371,10 +371,19 @@ class Review:
         usable = [r for r in self.ledger.access_requests()
                   if r["requested_by"] == person.person_id and r["state"] == "approved"
                   and r["scope"] == "export" and r["expires_at"] > now]
-        with self.jobs_lock:
-            jobs = [j for j in self.jobs.values() if j.person_id == person.person_id]
+        with self.jobs_lock:  # running and failed here; a finished one is the ledger's
+            jobs = [j for j in self.jobs.values()
+                    if j.person_id == person.person_id and j.state != "done"]
+        # every bag this person exported, from the ledger: a restart forgets nothing done
+        for e in self.ledger.access_events():
+            if e["kind"] == "case_exported" and e["person"] == person.person_id:
+                bag = self.export_dir / e.get("bag", "")
+                jobs.append(ExportJob(0, e["case_id"], e["request_id"], person.person_id,
+                                      bag if e.get("bag") and bag.is_dir()
+                                      else Path(e.get("bag", "")), state="done",
+                                      started_at=e["at"], files=len(e.get("files", []))))
         return self.render(request, "review/exports.html", usable=usable,
-                           jobs=sorted(jobs, key=lambda j: -j.id))
+                           jobs=sorted(jobs, key=lambda j: j.started_at, reverse=True))
 
     @posted
     def start_export(self, request: Request, data: dict):

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from evidock.daemon.web.auth import KEY_FILE, Limiter, session_key
+from evidock.daemon.wiring import Wiring
 from tests.daemon.web.review_station import Room, app_of, approve, password
 
 pytestmark = pytest.mark.ffmpeg
@@ -242,6 +243,18 @@ def test_an_export_runs_in_the_background_and_shows_where_its_bag_is(room):
     [exported] = kinds(room.wiring, "case_exported")
     assert ("AR1", rid, [1]) == (exported["person"], exported["request_id"],
                                  exported["media_ids"])
+    # the daemon restarted: the list of jobs is new, the finished bag is still listed
+    again = Wiring(room.config)
+    try:
+        after = Room(app_of(again)[0])
+        assert 303 == after.login("AR1").status_code
+        page = after.get("/review/exports").text
+        assert 'data-state="done"' in page and str(folder) in page
+        head = Room(app_of(again)[0])
+        assert 303 == head.login("AP1").status_code
+        assert "No export started here yet." in head.get("/review/exports").text  # not theirs
+    finally:
+        again.close()
 
 
 def test_an_approver_decides_in_the_web_but_never_their_own_request(room):
