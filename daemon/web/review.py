@@ -188,9 +188,15 @@ class Review:
         shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
         link = {k: v for k, v in q.items() if v}
         return self.render(request, "review/search.html", q=q, rows=shown, total=len(rows),
+                           names=self._officer_names(),
                            hidden=hidden, page=page, pages=pages, states=STATES, error=error,
                            prev_url=f"/review?{urlencode({**link, 'page': page - 1})}",
                            next_url=f"/review?{urlencode({**link, 'page': page + 1})}")
+
+    def _officer_names(self) -> dict[str, str]:
+        """Officers' names by badge, from the device register (as the kiosk shows them)."""
+        return {d.officer_id: d.officer_name for d in self.ledger.devices()
+                if d.officer_id and d.officer_name}
 
     def _search(self, person: Person, q: dict) -> tuple[list, int]:
         if q["hash"]:
@@ -238,6 +244,7 @@ class Review:
         links = self.ledger.media_links(media.id)
         return self.render(request, "review/recording.html", m=media, events=events,
                            links=links, derivatives=derivatives, viewing=viewing,
+                           names=self._officer_names(),
                            request_id=rid, pending=mine,
                            labels=sorted(self.custody.labels(media.id)),
                            cases=[c for c in self.ledger.cases()

@@ -7,6 +7,7 @@ the search nor by its address."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 
 import pytest
@@ -16,7 +17,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from evidock.daemon.web.server import WebServer
 from tests.browser_fixture import screenshot
-from tests.daemon.web.review_station import app_of, password
+from tests.daemon.web.review_station import app_of, fresh, password
 
 pytestmark = [pytest.mark.browser, pytest.mark.ffmpeg, pytest.mark.slow]
 
@@ -141,3 +142,57 @@ def test_a_person_without_clearance_sees_no_secret_recording(served, browser):
     refused = [e for e in wiring.ledger.access_events()
                if e["kind"] == "access_refused" and e["person"] == "O1"]
     assert 3 in {e["media_id"] for e in refused}
+
+
+@pytest.fixture
+def served_zh(review_template, tmp_path):
+    """The review room of a station whose language is zh-CN (the example config's)."""
+    config, wiring = fresh(review_template, tmp_path, language="zh-CN")
+    app, _ = app_of(wiring, language="zh-CN")
+    server = WebServer(app, bind="127.0.0.1", port=0, stopping=threading.Event())
+    server.start()
+    try:
+        yield server.url, wiring
+    finally:
+        server.stop()
+        wiring.close()
+
+
+def fonts_of(browser, selector: str) -> set[str]:
+    """The fonts chromium really drew ``selector``'s text with (DevTools), so a name shown as
+    empty boxes for want of a Chinese font fails."""
+    browser.execute_cdp_cmd("DOM.enable", {})
+    browser.execute_cdp_cmd("CSS.enable", {})
+    root = browser.execute_cdp_cmd("DOM.getDocument", {})["root"]["nodeId"]
+    node = browser.execute_cdp_cmd("DOM.querySelector", {"nodeId": root,
+                                                         "selector": selector})["nodeId"]
+    used = browser.execute_cdp_cmd("CSS.getPlatformFontsForNode", {"nodeId": node})
+    return {f["familyName"] for f in used["fonts"] if f["glyphCount"]}
+
+
+def chinese_fonts() -> set[str]:
+    """The families of the fonts installed here that cover Chinese (fontconfig)."""
+    out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True,
+                         check=True).stdout
+    return {name for line in out.splitlines() for name in line.split(",")}
+
+
+def test_the_room_in_chinese_shows_chinese_names_with_chinese_glyphs(served_zh, browser):
+    url, wiring = served_zh
+    browser.get(url + "/review")
+    assert "zh-CN" == browser.find_element(By.TAG_NAME, "html").get_attribute("lang")
+    assert "登录" in text(browser)
+    browser.find_element(By.ID, "who").send_keys("AR1")
+    browser.find_element(By.ID, "password").send_keys(password("AR1"))
+    load(browser, browser.find_element(By.ID, "login"))
+    assert "检索" == browser.find_element(By.ID, "search").text
+    browser.find_element(By.NAME, "officer").send_keys("110001")
+    load(browser, browser.find_element(By.ID, "search"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+    assert ["1", "2"] == [r.get_attribute("data-media") for r in rows]
+    assert "张伟" in rows[0].text
+    fonts = fonts_of(browser, "#results tbody tr .name")
+    assert fonts and fonts <= chinese_fonts(), f"the name was drawn with {fonts}"
+    load(browser, rows[0].find_element(By.TAG_NAME, "a"))
+    assert "申请调阅" in browser.find_element(By.ID, "request-access").text
+    screenshot(browser, "review-zh-CN.png")
