@@ -86,7 +86,7 @@ class CaseBook:
         doc = self.ledger.case(case_id)
         if doc is None:
             raise NotFound(f"no case {case_id!r} in the ledger",
-                           hint="import it first with 'evidock cases import FILE'")
+                           hint="import it first with `evidock cases import FILE`")
         return doc
 
     def cases(self, *, status: str | None = None) -> list[dict]:

@@ -132,7 +132,7 @@ class Custody:
         case = self.ledger.case(case_id)
         if case is None:
             raise NotFound(f"no case {case_id} in the ledger",
-                           hint="import it first with `evidock cases import`")
+                           hint="import it first with `evidock cases import FILE`")
         return case
 
     def request(self, person: Person, case_id: str, *, scope: str, purpose: str,

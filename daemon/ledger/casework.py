@@ -362,7 +362,7 @@ class CaseworkMixin:
             if conn.execute("SELECT 1 FROM cases WHERE case_id = ?",
                             (case_id,)).fetchone() is None:
                 raise NotFound(f"no case {case_id!r} in the ledger",
-                               hint="import it first ('evidock cases import')")
+                               hint="import it first with `evidock cases import FILE`")
             self._emit(conn, "case_no_footage_recorded", f"case:{case_id}", {
                 "case_id": case_id, "reason": reason, "by": by, "approver": approver,
                 "recorded_at": self.now()})

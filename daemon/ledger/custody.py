@@ -104,7 +104,7 @@ class CustodyMixin:
                                (case_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no case {case_id} in the ledger",
-                               hint="import it first with `evidock cases import`")
+                               hint="import it first with `evidock cases import FILE`")
             if row["sensitivity"] == label:
                 return False
             self._emit(conn, "case_sensitivity_set", f"case:{case_id}", {
