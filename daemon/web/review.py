@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import structlog
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -38,7 +39,13 @@ from starlette.routing import Route
 
 from evidock.daemon.custody.access import APPROVERS, AUDITORS, CURATORS, REQUESTERS, Custody
 from evidock.daemon.custody.people import Person
-from evidock.daemon.errors import AccessDenied, EvidockError, LoginRequired, NotFound
+from evidock.daemon.errors import (
+    AccessDenied,
+    EvidockError,
+    LoginRequired,
+    NotFound,
+    StoreUnavailable,
+)
 from evidock.daemon.timeutil import parse
 from evidock.daemon.web.auth import Limiter, csrf_ok, csrf_token
 
@@ -319,6 +326,7 @@ class Review:
         if span:
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
         headers["Content-Length"] = str(end - start)
+        # opened here, so a store that is away answers 503 before any header is sent
         body = self.store.open(key, offset=start, length=end - start) if end > start else None
 
         def chunks():
@@ -327,8 +335,10 @@ class Review:
             with body:
                 while block := body.read(1 << 20):
                     yield block
+        # the background close also covers a player that went away before the first chunk
         return StreamingResponse(chunks(), status_code=206 if span else 200,
-                                 media_type=media_type, headers=headers)
+                                 media_type=media_type, headers=headers,
+                                 background=BackgroundTask(body.close) if body else None)
 
     def proxy(self, request: Request):
         return self._send(request, self._footage(request, "proxy"), "video/mp4")
@@ -460,9 +470,12 @@ class Review:
 
         async def refused(request: Request, exc: EvidockError):
             status = 404 if isinstance(exc, NotFound) else 403 if isinstance(
-                exc, AccessDenied) else 400
-            return self.render(request, "review/error.html", status=status,
-                               status_code=status, message=exc.message)
+                exc, AccessDenied) else 503 if isinstance(exc, StoreUnavailable) else 400
+            response = self.render(request, "review/error.html", status=status,
+                                   status_code=status, message=exc.message)
+            if status == 503:  # the footage is safe in the store; the player may try again
+                response.headers["Retry-After"] = "30"
+            return response
 
         async def http_error(request: Request, exc: HTTPException):
             if not request.url.path.startswith("/review"):  # the kiosk's own answers

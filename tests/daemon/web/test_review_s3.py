@@ -9,18 +9,23 @@ import pytest
 
 from tests.daemon.web.review_station import Room, app_of, approve, fresh, make_template
 from tests.faults.station import s3_env, s3_store
+from tests.s3_fixture import module_server
 
 pytestmark = [pytest.mark.ffmpeg, pytest.mark.s3]
 
 
+# a server of the module's own: one test takes it away
+server, up = module_server("review-s3")
+
+
 @pytest.fixture(scope="module")
-def s3_review(tmp_path_factory, s3_server):
+def s3_review(tmp_path_factory, server):
     """The review room's station, handed over to a bucket with Object Lock; the env keys."""
-    bucket = s3_server.make_lock_bucket("review-s3")
-    env, old = s3_env(s3_server), dict(os.environ)
+    bucket = server.make_lock_bucket("review-s3")
+    env, old = s3_env(server), dict(os.environ)
     os.environ.update(env)
     try:
-        extra = s3_store(s3_server.endpoint, bucket)
+        extra = s3_store(server.endpoint, bucket)
         yield make_template(tmp_path_factory.mktemp("review-s3"), extra), extra
     finally:
         os.environ.clear()
@@ -28,9 +33,9 @@ def s3_review(tmp_path_factory, s3_server):
 
 
 @pytest.fixture
-def room(s3_review, tmp_path, s3_server, monkeypatch):
+def room(s3_review, tmp_path, up, monkeypatch):
     template, extra = s3_review
-    for name, value in s3_env(s3_server).items():
+    for name, value in s3_env(up).items():
         monkeypatch.setenv(name, value)
     _, wiring = fresh(template, tmp_path, extra=extra)
     app, _ = app_of(wiring)
@@ -79,3 +84,15 @@ def test_a_span_of_s3_footage_still_needs_the_approved_view(room):
     officer = room("O1")
     assert 403 == officer.get("/review/media/1/proxy.mp4",
                               headers={"Range": "bytes=0-99"}).status_code
+
+
+def test_with_s3_away_the_footage_answers_503_and_comes_back_with_it(room, up):
+    archivist = room("AR1")
+    approve(room, "AR1")
+    assert "<video" in archivist.get("/review/media/1").text
+    up.stop()
+    away = archivist.get("/review/media/1/proxy.mp4", headers={"Range": "bytes=0-99"})
+    assert (503, "30") == (away.status_code, away.headers.get("retry-after"))
+    up.start()
+    back = archivist.get("/review/media/1/proxy.mp4", headers={"Range": "bytes=0-99"})
+    assert (206, 100) == (back.status_code, len(back.content))
