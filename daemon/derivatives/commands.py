@@ -19,11 +19,11 @@ KINDS_BY_MEDIA: dict[str, list[str]] = {
     "audio": ["audio_proxy", "waveform"], "photo": ["thumbnail"]}
 SUFFIX = {"proxy": ".mp4", "poster": ".jpg", "audio_proxy": ".m4a", "thumbnail": ".jpg",
           "sprite": ".jpg", "sprite_vtt": ".vtt", "waveform": ".png",
-          "fingerprint": ".json", "recovered": ".mp4"}
+          "fingerprint": ".json", "recovered": ".mp4", "recovered_proxy": ".mp4"}
 CONTENT_TYPE = {"proxy": "video/mp4", "poster": "image/jpeg", "audio_proxy": "audio/mp4",
                 "thumbnail": "image/jpeg", "sprite": "image/jpeg", "sprite_vtt": "text/vtt",
                 "waveform": "image/png", "fingerprint": "application/json",
-                "recovered": "video/mp4"}
+                "recovered": "video/mp4", "recovered_proxy": "video/mp4"}
 #: the name a player fetches the sprite sheet by, beside its WebVTT index (FORMATS.md)
 SPRITE_NAME = "sprite.jpg"
 _QUIET = ("-hide_banner", "-nostdin", "-loglevel", "error")

@@ -162,6 +162,11 @@ class Deriver:
             tmp = Path(tempfile.mkdtemp(prefix=f"d{item['id']}-", dir=self.work_dir.resolve()))
             out = self._make(item, tmp / f"out{commands.SUFFIX[item['kind']]}", bound)
             self._store(item, out, bound)
+            if item["kind"] == "recovered" and "proxy" in self.kinds.get("video", ()):
+                # the recovered copy keeps the camera's codec (H.265 does not play in a
+                # browser): the review copy of a cut file is made from it, as for any video
+                if self.ledger.queue_derivatives(item["media_id"], ["recovered_proxy"]):
+                    bound.info("derivative_recovery_proxy_queued")
             return "done"
         except runner.Cancelled:
             # the daemon is stopping: back to pending now (the attempt still counts)
@@ -201,8 +206,15 @@ class Deriver:
         return out, stderr.replace(source_url, "the stored copy")
 
     def _make(self, item: dict, out: Path, bound) -> Path:
-        source_url = source_for(self.store, item["media_key"],
-                                self.ledger.media(item["media_id"]).version_id)
+        if item["kind"] == "recovered_proxy":  # made of the recovered copy, not the cut file
+            recovered = next((d for d in self.ledger.derivatives(media_id=item["media_id"])
+                              if d["kind"] == "recovered" and d["state"] == "done"), None)
+            if recovered is None:
+                raise runner.FfmpegRefused("no recovered copy", stderr="")
+            source_url = source_for(self.store, recovered["object_key"], None)
+        else:
+            source_url = source_for(self.store, item["media_key"],
+                                    self.ledger.media(item["media_id"]).version_id)
         if source_url is None:
             raise runner.FfmpegError(f"store {self.store.name} offers no way to read "
                                      f"{item['media_key']}")
@@ -213,7 +225,7 @@ class Deriver:
         stdout, _ = self._ffmpeg(commands.probe_args(source_url), source_url)
         source = commands.parse_probe(stdout)
         cfg, kind = self.cfg, item["kind"]
-        if kind in ("proxy", "poster", "sprite", "sprite_vtt", "fingerprint") \
+        if kind in ("proxy", "recovered_proxy", "poster", "sprite", "sprite_vtt", "fingerprint") \
                 and not source.has_video:
             raise runner.FfmpegRefused("no video", stderr="no video stream")
         if kind in ("sprite", "sprite_vtt"):
@@ -231,7 +243,7 @@ class Deriver:
                 raise runner.FfmpegRefused("no audio", stderr="no audio stream")
             args = commands.waveform_args(source_url, str(out), width=cfg.waveform_width,
                                           height=cfg.waveform_height)
-        elif kind == "proxy":
+        elif kind in ("proxy", "recovered_proxy"):
             args = commands.proxy_args(source_url, str(out), source, width=cfg.proxy_width,
                                        height=cfg.proxy_height,
                                        video_kbps=cfg.proxy_video_kbps,

@@ -234,6 +234,8 @@ class Review:
         derivatives = {d["kind"]: d for d in self.ledger.derivatives(media_id=media.id)
                        if d["state"] == "done"}
         events = list(self.ledger.events(subject=f"media:{media.id}"))
+        if "proxy" not in derivatives and "recovered_proxy" in derivatives:
+            derivatives["proxy"] = derivatives["recovered_proxy"]  # a cut file's review copy
         rid = self.custody.standing_request(person, media.id)
         viewing = False
         if rid is not None and "proxy" in derivatives:
@@ -341,7 +343,20 @@ class Review:
                                  background=BackgroundTask(body.close) if body else None)
 
     def proxy(self, request: Request):
-        return self._send(request, self._footage(request, "proxy"), "video/mp4")
+        return self._send(request, self._footage(request, self._playable(request)),
+                          "video/mp4")
+
+    def _playable(self, request: Request) -> str:
+        """The review copy a player gets: the proxy, or for a battery-cut file the proxy of
+        its recovered copy (the cut original has none)."""
+        try:
+            media_id = int(request.path_params["media_id"])
+        except ValueError:
+            raise HTTPException(404) from None
+        done = {d["kind"] for d in self.ledger.derivatives(media_id=media_id)
+                if d["state"] == "done"}
+        return "recovered_proxy" if "proxy" not in done and "recovered_proxy" in done \
+            else "proxy"
 
     def poster(self, request: Request):
         return self._send(request, self._footage(request, "poster"), "image/jpeg")

@@ -1,8 +1,8 @@
 """The review copies play in a real browser: Debian's chromium, driven by selenium, loads the
-proxy of an H.264 recording, the proxy of an H.265 one and the recovered copy of a
-battery-cut MP4 into a ``<video>`` element, and each reaches ``playing`` with its clock
-running.  The files are served by a small HTTP server of the test's own (the review room
-is not what is tested here)."""
+proxy of an H.264 recording, the proxy of an H.265 one, the recovered copy of a battery-cut
+MP4 and the review copy of a battery-cut H.265 file's recovered copy into a ``<video>``
+element, and each reaches ``playing`` with its clock running.  The files are served by a
+small HTTP server of the test's own (the review room is not what is tested here)."""
 
 from __future__ import annotations
 
@@ -75,13 +75,23 @@ def test_proxies_of_h264_and_h265_and_a_recovered_battery_cut_copy_play_in_chrom
     hevc = clips.hevc(clips.scene(tmp_path / "src.mp4", seed=8, seconds=4),
                       tmp_path / "hevc.mp4")
     full = clips.scene(tmp_path / "full.mp4", seed=9, seconds=6).read_bytes()
+    # an H.265 camera's battery-cut file: its recovered copy stays H.265, its review copy not
+    x265 = ("-x265-params", "log-level=error:bframes=0", "-tag:v", "hvc1")
+    world.handed_over(data=clips.scene(tmp_path / "ref265.mp4", seed=10, seconds=3,
+                                       codec="libx265", extra=x265).read_bytes(),
+                      serial="DSJ-H265C")
+    full265 = clips.scene(tmp_path / "full265.mp4", seed=11, seconds=6, codec="libx265",
+                          extra=x265).read_bytes()
     ids = {"h264": world.handed_over(data=h264.read_bytes()).id,
            "hevc": world.handed_over(data=hevc.read_bytes(), serial="DSJ-H265").id,
-           "cut": world.handed_over(data=full[:len(full) * 6 // 10]).id}
+           "cut": world.handed_over(data=full[:len(full) * 6 // 10]).id,
+           "cut_hevc": world.handed_over(data=full265[:len(full265) * 6 // 10],
+                                         serial="DSJ-H265C").id}
     Deriver(world.ledger, world.store, DerivativesConfig(), work_dir=tmp_path / "derive",
             kinds={"video": ["proxy"]}).run()
     root, base = served
-    wanted = {"h264": "proxy", "hevc": "proxy", "cut": "recovered"}
+    wanted = {"h264": "proxy", "hevc": "proxy", "cut": "recovered",
+              "cut_hevc": "recovered_proxy"}
     for name, kind in wanted.items():
         row = next(r for r in world.ledger.derivatives(media_id=ids[name])
                    if r["kind"] == kind)

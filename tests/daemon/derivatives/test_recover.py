@@ -63,7 +63,24 @@ def test_a_battery_cut_mp4_gets_a_recovered_copy_that_plays(tmp_path):
                              capture_output=True, text=True)
     assert (0, "") == (decoded.returncode, decoded.stderr)  # every frame decodes cleanly
     assert cut == world.store.open(media.object_key).read()  # the original untouched
+    assert_review_copy(world, rows, detail)
     assert world.ledger.verify().ok
+
+
+def assert_review_copy(world: World, rows: dict, detail: dict) -> None:
+    """The recovered copy got a review proxy of its own (H.264/AAC, as any video's), made
+    after it, linked to the same original."""
+    rows = {r["kind"]: r for r in world.ledger.derivatives(media_id=rows["recovered"]
+                                                           ["media_id"])}
+    review = rows["recovered_proxy"]
+    assert "done" == review["state"], review["error"]
+    assert review["source_blake3"] == rows["recovered"]["source_blake3"]
+    probe = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json",
+         str(world.store.local_path(review["object_key"]))], capture_output=True,
+        check=True).stdout)
+    assert ["h264", "aac"] == [s["codec_name"] for s in probe["streams"]]
+    assert abs(float(probe["format"]["duration"]) - detail["seconds_recovered"]) < 0.2
 
 
 def test_without_a_healthy_recording_of_the_device_recovery_fails_once_saying_what_to_do(
@@ -160,3 +177,4 @@ def test_a_battery_cut_h265_recording_is_recovered_with_its_sound(tmp_path):
     decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
                              capture_output=True, text=True)
     assert (0, "") == (decoded.returncode, decoded.stderr)
+    assert_review_copy(world, {"recovered": recovered}, detail)  # H.264: plays in a browser

@@ -330,3 +330,33 @@ def test_results_come_in_pages_and_a_recording_shows_its_facts_history_and_links
     assert m.blake3 in page and m.sha256 in page and "REC0.MP4" in page
     assert "media_verified" in page and "derivative_stored" in page  # its ledger history
     assert "the seizure" in page and "C-1" in page  # its case link and note
+
+
+def test_a_battery_cut_recording_plays_its_recovered_review_copy(room, tmp_path):
+    """The camera died mid-recording: the original has no index and no proxy; the room
+    plays the review copy of what was recovered, and says so."""
+    from tests.daemon.derivatives import clips
+    from tests.daemon.web.review_station import call
+
+    folder = tmp_path / "cut" / "DSJ-001"
+    folder.mkdir(parents=True)
+    full = clips.scene(tmp_path / "full.mp4", seed=4, seconds=6, size="320x180").read_bytes()
+    (folder / "REC9.MP4").write_bytes(full[:len(full) * 6 // 10])
+    conf = str(tmp_path / "evidock.toml")  # the fresh station's (review_station.fresh)
+    assert 0 == call("--config", conf, "run", "--watch", str(tmp_path / "cut"),
+                     "--settle", "0.05", "--until-idle")
+    media = max(room.wiring.ledger.list_media(), key=lambda m: m.id)
+    done = {d["kind"]: d["state"] for d in room.wiring.ledger.derivatives(media_id=media.id)}
+    assert ("failed", "done", "done") == (done["proxy"], done["recovered"],
+                                          done["recovered_proxy"]), done
+    assert 0 == call("--config", conf, "cases", "link", "C-1", str(media.id), "--note",
+                     "the cut one", "--by", "AR1")
+    approve(room, "AR1", media_id=media.id)
+    archivist = room("AR1")
+    page = archivist.get(f"/review/media/{media.id}").text
+    assert "<video" in page and 'id="recovered"' in page
+    got = archivist.get(f"/review/media/{media.id}/proxy.mp4")
+    review = next(d for d in room.wiring.ledger.derivatives(media_id=media.id)
+                  if d["kind"] == "recovered_proxy")
+    assert (200, room.wiring.store.open(review["object_key"]).read()) == (got.status_code,
+                                                                          got.content)
