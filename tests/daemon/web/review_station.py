@@ -10,6 +10,8 @@ import os
 import re
 import shutil
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import structlog
@@ -18,6 +20,7 @@ from starlette.testclient import TestClient
 from evidock.daemon.cli.main import main
 from evidock.daemon.config import load
 from evidock.daemon.web.app import Kiosk, make_app
+from evidock.daemon.web.server import WebServer
 from evidock.daemon.wiring import Wiring
 from tests.daemon.derivatives import clips
 
@@ -122,6 +125,30 @@ class Room:
 
     def get(self, path: str, **kw):
         return self.client.get(path, follow_redirects=False, **kw)
+
+
+def rooms(app, wiring):
+    """``as_(badge)``: a new browser's worth of the room, logged in as ``badge`` (None: not
+    logged in); ``as_.wiring`` is the station behind it."""
+    def as_(badge: str | None = None) -> Room:
+        r = Room(app)
+        if badge:
+            assert 303 == r.login(badge).status_code
+        return r
+
+    as_.wiring = wiring
+    return as_
+
+
+@contextmanager
+def serving(app):
+    """The app on real uvicorn on a free loopback port, as the daemon serves it: its URL."""
+    server = WebServer(app, bind="127.0.0.1", port=0, stopping=threading.Event())
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 def approve(room, badge: str, media_id: int = 1, scope: str = "view") -> int:

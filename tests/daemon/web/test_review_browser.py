@@ -8,30 +8,23 @@ the search nor by its address."""
 from __future__ import annotations
 
 import subprocess
-import threading
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from evidock.daemon.web.server import WebServer
 from tests.browser_fixture import screenshot
-from tests.daemon.web.review_station import app_of, fresh, password
+from tests.daemon.web.review_station import app_of, fresh, password, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.ffmpeg, pytest.mark.slow]
 
 
 @pytest.fixture
 def served(review_station):
-    config, wiring = review_station
-    app, _ = app_of(wiring)
-    server = WebServer(app, bind="127.0.0.1", port=0, stopping=threading.Event())
-    server.start()
-    try:
-        yield server.url, wiring
-    finally:
-        server.stop()
+    _, wiring = review_station
+    with serving(app_of(wiring)[0]) as url:
+        yield url, wiring
 
 
 def login(browser, url: str, badge: str) -> None:
@@ -147,14 +140,11 @@ def test_a_person_without_clearance_sees_no_secret_recording(served, browser):
 @pytest.fixture
 def served_zh(review_template, tmp_path):
     """The review room of a station whose language is zh-CN (the example config's)."""
-    config, wiring = fresh(review_template, tmp_path, language="zh-CN")
-    app, _ = app_of(wiring, language="zh-CN")
-    server = WebServer(app, bind="127.0.0.1", port=0, stopping=threading.Event())
-    server.start()
+    _, wiring = fresh(review_template, tmp_path, language="zh-CN")
     try:
-        yield server.url, wiring
+        with serving(app_of(wiring, language="zh-CN")[0]) as url:
+            yield url, wiring
     finally:
-        server.stop()
         wiring.close()
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from evidock.daemon.web.auth import KEY_FILE, Limiter, session_key
 from evidock.daemon.wiring import Wiring
-from tests.daemon.web.review_station import Room, app_of, approve, password
+from tests.daemon.web.review_station import Room, app_of, approve, password, rooms
 
 pytestmark = pytest.mark.ffmpeg
 
@@ -26,14 +26,8 @@ HTML = {"accept": "text/html"}
 def room(review_station):
     config, wiring = review_station
     app, review = app_of(wiring)
-
-    def as_(badge: str | None = None) -> Room:
-        r = Room(app)
-        if badge:
-            assert 303 == r.login(badge).status_code
-        return r
-
-    as_.wiring, as_.review, as_.config, as_.app = wiring, review, config, app
+    as_ = rooms(app, wiring)
+    as_.review, as_.config, as_.app = review, config, app
     return as_
 
 

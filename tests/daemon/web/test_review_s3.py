@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.daemon.web.review_station import Room, app_of, approve, fresh, make_template
+from tests.daemon.web.review_station import app_of, approve, fresh, make_template, rooms
 from tests.faults.station import s3_env, s3_store
 from tests.s3_fixture import module_server
 
@@ -38,16 +38,7 @@ def room(s3_review, tmp_path, up, monkeypatch):
     for name, value in s3_env(up).items():
         monkeypatch.setenv(name, value)
     _, wiring = fresh(template, tmp_path, extra=extra)
-    app, _ = app_of(wiring)
-
-    def as_(badge: str | None = None) -> Room:
-        r = Room(app)
-        if badge:
-            assert 303 == r.login(badge).status_code
-        return r
-
-    as_.wiring = wiring
-    yield as_
+    yield rooms(app_of(wiring)[0], wiring)
     wiring.close()
 
 
