@@ -224,8 +224,9 @@ class Deriver:
             return self._recover(item, out, source_url, bound)
         stdout, _ = self._ffmpeg(commands.probe_args(source_url), source_url)
         source = commands.parse_probe(stdout)
-        cfg, kind = self.cfg, item["kind"]
-        if kind in ("proxy", "recovered_proxy", "poster", "sprite", "sprite_vtt", "fingerprint") \
+        # a recovered copy's proxy is made as any proxy, of the recovered copy chosen above
+        cfg, kind = self.cfg, "proxy" if item["kind"] == "recovered_proxy" else item["kind"]
+        if kind in ("proxy", "poster", "sprite", "sprite_vtt", "fingerprint") \
                 and not source.has_video:
             raise runner.FfmpegRefused("no video", stderr="no video stream")
         if kind in ("sprite", "sprite_vtt"):
@@ -243,7 +244,7 @@ class Deriver:
                 raise runner.FfmpegRefused("no audio", stderr="no audio stream")
             args = commands.waveform_args(source_url, str(out), width=cfg.waveform_width,
                                           height=cfg.waveform_height)
-        elif kind in ("proxy", "recovered_proxy"):
+        elif kind == "proxy":
             args = commands.proxy_args(source_url, str(out), source, width=cfg.proxy_width,
                                        height=cfg.proxy_height,
                                        video_kbps=cfg.proxy_video_kbps,

@@ -303,8 +303,10 @@ class Review:
                                  reason="no logged view under an approved request")
             raise AccessDenied(f"{person} has no approved view of recording {media.id}")
         self.custody.authorize(person, rid, action="view", media_ids=[media.id])
-        rows = [d for d in self.ledger.derivatives(media_id=media.id)
-                if d["kind"] == kind and d["state"] == "done"]
+        done = [d for d in self.ledger.derivatives(media_id=media.id) if d["state"] == "done"]
+        rows = [d for d in done if d["kind"] == kind]
+        if not rows and kind == "proxy":  # a battery-cut file: its recovered copy's proxy
+            rows = [d for d in done if d["kind"] == "recovered_proxy"]
         if not rows:
             raise HTTPException(404)
         return rows[-1]
@@ -343,20 +345,7 @@ class Review:
                                  background=BackgroundTask(body.close) if body else None)
 
     def proxy(self, request: Request):
-        return self._send(request, self._footage(request, self._playable(request)),
-                          "video/mp4")
-
-    def _playable(self, request: Request) -> str:
-        """The review copy a player gets: the proxy, or for a battery-cut file the proxy of
-        its recovered copy (the cut original has none)."""
-        try:
-            media_id = int(request.path_params["media_id"])
-        except ValueError:
-            raise HTTPException(404) from None
-        done = {d["kind"] for d in self.ledger.derivatives(media_id=media_id)
-                if d["state"] == "done"}
-        return "recovered_proxy" if "proxy" not in done and "recovered_proxy" in done \
-            else "proxy"
+        return self._send(request, self._footage(request, "proxy"), "video/mp4")
 
     def poster(self, request: Request):
         return self._send(request, self._footage(request, "poster"), "image/jpeg")
