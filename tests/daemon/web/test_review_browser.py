@@ -10,8 +10,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.browser_fixture import screenshot
@@ -45,7 +45,21 @@ def load(browser, element) -> None:
     """Click ``element`` and wait for the page it leads to (the old one gone)."""
     page = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 10).until(staleness_of(page))
+    WebDriverWait(browser, 10).until(lambda _: gone(page))
+
+
+def gone(element) -> bool:
+    """The element's document has been replaced.  Mid-navigation chromedriver may answer
+    "node ... does not belong to the document" instead of a stale element: gone as well."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in (exc.msg or ""):
+            return True
+        raise
+    return False
 
 
 def text(browser) -> str:
