@@ -112,6 +112,8 @@ class Ingestor:
                 if media.state == "failed" and media.retry_at is None:
                     return Outcome(media.id, "quarantined", media.last_error)
             if media.state == STORED:  # a crash came between store and verification
+                # or another station stored it and verifies it now: Claimed, tried later
+                self.ledger.take_over(media.id)
                 if self.group_verify:
                     return Outcome(media.id, STORED)
                 self._verify(media.id, None)

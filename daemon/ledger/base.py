@@ -197,7 +197,10 @@ class Ledger(Protocol):
         back to seen) when its holder may be taken over from, as above; ``Claimed`` (retry
         later, nothing written) while the holder is alive.  Once taken over, the old
         attempt's ``record_stored`` / ``record_verified`` / ``record_failure`` raise
-        ``Claimed`` and write nothing: a recording is never handed over twice."""
+        ``Claimed`` and write nothing: a recording is never handed over twice.  A ``stored``
+        recording stays stored (its bytes are in the store): ``Claimed`` while another live
+        station holds it (that station verifies it), else True, and whoever verifies it then
+        closes the claim (``record_verified`` without an attempt adopts the open one)."""
         ...
 
     def record_relocated(self, from_store: str, object_key: str, *, store: str,

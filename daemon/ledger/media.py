@@ -210,6 +210,19 @@ class MediaMixin:
                           f"ended ({row['outcome']}) and another took the recording over",
                           hint="nothing to do: the station that holds the claim finishes it")
 
+    def _adopt_claim(self, conn, media_id: int) -> int | None:
+        """The open attempt that stored a recording verified without one of its own: it is
+        closed by this verification, so no claim stays open on a handed-over recording.
+        ``Claimed`` while another live station holds it (that station verifies it)."""
+        claim = self._open_claim(conn, media_id)
+        if claim is None:
+            return None
+        if not self._may_take_over(conn, claim["station"], claim["started_at"]):
+            raise Claimed(f"media {media_id} is being verified by station {claim['station']} "
+                          f"(attempt {claim['id']})",
+                          hint="nothing to do: the station that stored it hands it over")
+        return claim["id"]
+
     def _open_claim(self, conn, media_id: int):
         """The recording's open attempt (its claim) as a row, or None."""
         return conn.execute("SELECT id, station, started_at FROM attempts WHERE media_id = ? "
@@ -230,16 +243,19 @@ class MediaMixin:
             row = conn.execute("SELECT state FROM media WHERE id = ?", (media_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no recording with id {media_id} in the ledger")
-            if row["state"] != COPYING:
+            if row["state"] not in (COPYING, STORED):
                 return True
             claim = self._open_claim(conn, media_id)
             if claim is not None and not self._may_take_over(conn, claim["station"],
                                                              claim["started_at"]):
-                raise Claimed(f"media {media_id} is being copied by station {claim['station']} "
-                              f"(attempt {claim['id']}, since {claim['started_at']})",
+                doing = "copied" if row["state"] == COPYING else "verified"
+                raise Claimed(f"media {media_id} is being {doing} by station "
+                              f"{claim['station']} (attempt {claim['id']}, since "
+                              f"{claim['started_at']})",
                               hint="tried again later: by then that station has handed it "
                                    "over, or its lease ran out and this one takes it over")
-            self._interrupt(conn, media_id)
+            if row["state"] == COPYING:  # stored bytes stay: the verifier closes the claim
+                self._interrupt(conn, media_id)
         return True
 
     def _interrupt(self, conn, media_id: int) -> None:
@@ -298,6 +314,8 @@ class MediaMixin:
             return
         with self._transaction() as conn:
             for media_id, attempt_id in items:
+                if attempt_id is None:  # verified after a restart or by another station
+                    attempt_id = self._adopt_claim(conn, media_id)
                 self._check_attempt(conn, media_id, attempt_id)
                 self._check_move(conn, media_id, VERIFIED)
                 self._emit(conn, "media_verified", f"media:{media_id}", {

@@ -639,6 +639,25 @@ class LedgerContract:
             (a["id"], a["outcome"]) for a in ledger.attempts(media.id)]
         assert ledger.verify().ok
 
+    def test_a_recording_verified_without_its_attempt_closes_the_claim_that_stored_it(
+            self, ledger):
+        """Stored, then the station stopped before verifying (or another station verifies
+        it): the verification adopts the open attempt, so no claim stays open on a
+        handed-over recording, and a stored recording is never sent back to be copied."""
+        ledger.ensure_device("CAM9", source="usb")
+        media, _ = ledger.register_media(device_serial="CAM9", source_path="a.mp4", size=1,
+                                         mtime_ns=1, kind="video", recorded_at=T0,
+                                         handover_hours=24)
+        attempt = ledger.start_attempt(media.id)
+        ledger.record_stored(media.id, attempt, digests(1), store="local:x", object_key="k",
+                             retain_until=T0 + timedelta(days=730))
+        assert ledger.take_over(media.id)  # its own claim: may be finished
+        assert "stored" == ledger.media(media.id).state
+        ledger.record_verified(media.id, None)
+        assert [(attempt, "verified")] == [(a["id"], a["outcome"])
+                                           for a in ledger.attempts(media.id)]
+        assert ledger.verify().ok
+
     def test_an_empty_ledger_verifies_with_nothing(self, ledger):
         report = ledger.verify()
         assert (True, 0, (0, GENESIS)) == (report.ok, report.events, report.head)
